@@ -1,0 +1,156 @@
+"""The signal card: the record, its qualification, its clocks and the buttons for the reader."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from blocks.kit import Block, actions, button, context, divider, fields, mrkdwn_chunks, section
+from blocks.text import escape, mention, truncate, when
+from protocol import stages
+from protocol.catalogue import URGENCIES, URGENCY_EMOJI, category_label, kind_label
+from protocol.qualification import Qualification
+from storage.models import Deadline, Signal
+
+CLOCK_VERBS = {
+    "ack": "Acknowledge",
+    "contact": "Contact the customer",
+    "review": "Review",
+    "outcome": "Record the outcome",
+    "revisit": "Revisit",
+}
+
+# action ids, shared with the handlers that answer them
+ACKNOWLEDGE = "signal_acknowledge"
+LOG_CONTACT = "signal_log_contact"
+RECORD_OUTCOME = "signal_record_outcome"
+REASSIGN = "signal_reassign"
+NUDGE = "signal_nudge"
+REQUALIFY = "signal_requalify"
+
+
+def signal_card(
+    signal: Signal,
+    audience: str,
+    headline: str | None,
+    qualification: Qualification,
+    clocks: Sequence[Deadline] = (),
+    crm_link: str | None = None,
+) -> tuple[str, list[Block]]:
+    """The fallback text and blocks of the card `audience` (ae, csm, manager) sees."""
+    account = escape(signal.account.name)
+    blocks: list[Block] = []
+    if headline:
+        blocks.append(section(truncate(headline, 2900)))
+    blocks.append(section(_title(signal)))
+    blocks.append(fields(_fields(signal)))
+    blocks.extend(section(f"*Context*\n{part}") for part in _note_parts(signal.note))
+    blocks.append(context(_qualification_line(qualification)))
+    status = _status_lines(signal, clocks)
+    if status:
+        blocks.append(context(*status))
+    links = _links(signal, crm_link)
+    if links:
+        blocks.append(context(links))
+    buttons = _buttons(signal, audience)
+    if buttons:
+        blocks.append(divider())
+        blocks.append(actions(f"signal:{signal.id}", buttons))
+    stage = stages.STAGE_LABELS.get(signal.stage, signal.stage)
+    text = f"{URGENCIES[signal.urgency].split(' ')[0]} expansion signal: {account} ({stage})"
+    return text, blocks
+
+
+def _title(signal: Signal) -> str:
+    kind = kind_label(signal.category, signal.kind)
+    line = (
+        f"{URGENCY_EMOJI.get(signal.urgency, '')} *{escape(signal.account.name)}* · "
+        f"{URGENCIES[signal.urgency]}\n{category_label(signal.category)}: {escape(kind)}"
+    )
+    if signal.detail:
+        line += f" — {escape(signal.detail)}"
+    return line
+
+
+def _fields(signal: Signal) -> list[tuple[str, str]]:
+    buyer = escape(signal.buyer_name)
+    if signal.buyer_title:
+        buyer += f", {escape(signal.buyer_title)}"
+    timeline = escape(signal.timeline)
+    if signal.timeline_date:
+        timeline += f" (by {signal.timeline_date.isoformat()})"
+    pairs = [
+        ("Named buyer", buyer),
+        ("Timeline", timeline),
+        ("CSM", mention(signal.csm_id)),
+        ("AE", mention(signal.ae_id) if signal.ownership != "cs_led" else "CS-led (no AE)"),
+        ("Stage", stages.STAGE_LABELS.get(signal.stage, signal.stage)),
+    ]
+    if signal.est_arr is not None:
+        pairs.append(("Est. expansion ARR", f"{signal.est_arr:,.0f}"))
+    if signal.ownership == "joint":
+        pairs.append(("Ownership", "Joint motion: AE and CSM co-own"))
+    return pairs
+
+
+def _note_parts(note: str) -> list[str]:
+    quoted = escape(note)
+    return mrkdwn_chunks(quoted, limit=2900)
+
+
+def _qualification_line(q: Qualification) -> str:
+    ticks = [f":white_check_mark: {c.label}" for c in q.met]
+    ticks += [f":white_medium_square: {c.label}" for c in q.missing]
+    verdict = "Qualified" if q.qualified else f"Not qualified yet (needs {q.threshold})"
+    return f"*{verdict}* · {q.score}: " + "  ".join(ticks)
+
+
+def _status_lines(signal: Signal, clocks: Sequence[Deadline]) -> list[str]:
+    lines = []
+    for clock in clocks:
+        if clock.state not in ("open", "missed"):
+            continue
+        verb = CLOCK_VERBS.get(clock.clock, clock.clock)
+        late = " — *missed, escalated*" if clock.state == "missed" else ""
+        lines.append(f":alarm_clock: {verb} by {when(clock.due_at)}{late}")
+    if signal.outcome:
+        label = stages.OUTCOME_LABELS[signal.outcome]
+        line = f"*Outcome: {label}*"
+        if signal.won_arr is not None:
+            line += f" · ARR {signal.won_arr:,.0f}"
+        if signal.outcome_reason:
+            line += f" · {escape(truncate(signal.outcome_reason, 300))}"
+        if signal.revisit_on:
+            line += f" · back on {signal.revisit_on.isoformat()}"
+        lines.append(line)
+    elif signal.stage == stages.QUALIFYING and signal.revisit_on:
+        lines.append(f":eyes: Watch item, revisit on {signal.revisit_on.isoformat()}")
+    return lines
+
+
+def _links(signal: Signal, crm_link: str | None) -> str:
+    parts = [f"Signal #{signal.id}", f"logged {when(signal.created_at)}"]
+    if signal.message_link and signal.message_link.startswith("https://"):
+        parts.append(f"<{signal.message_link}|source message>")
+    if crm_link:
+        parts.append(crm_link)
+    return " · ".join(parts)
+
+
+def _buttons(signal: Signal, audience: str) -> list[Block]:
+    value = str(signal.id)
+    stage = signal.stage
+    if audience == "csm" and stage in (stages.SIGNAL, stages.QUALIFYING):
+        return [button("Update qualification", REQUALIFY, value, "primary")]
+    owns = audience == "ae" or (audience == "csm" and signal.ownership in ("cs_led", "joint"))
+    buttons: list[Block] = []
+    if owns and stage in stages.WITH_AE:
+        if stage == stages.HANDED_OFF and signal.ownership != "cs_led":
+            buttons.append(button("Acknowledge", ACKNOWLEDGE, value, "primary"))
+        if stage in (stages.HANDED_OFF, stages.ACKNOWLEDGED):
+            buttons.append(button("Log customer contact", LOG_CONTACT, value))
+        buttons.append(button("Record outcome", RECORD_OUTCOME, value))
+        if signal.ownership != "cs_led":
+            buttons.append(button("Reassign", REASSIGN, value))
+    if audience == "manager" and stage in stages.WITH_AE:
+        buttons = [button("Reassign", REASSIGN, value), button("Nudge the AE", NUDGE, value)]
+    return buttons

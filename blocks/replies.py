@@ -1,0 +1,58 @@
+"""Ephemeral answers to /signal: help, the caller's list, the roster."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from blocks.kit import Block, context, section
+from blocks.text import escape, mention
+from protocol.catalogue import URGENCY_EMOJI
+from protocol.stages import STAGE_LABELS
+from storage.models import Signal
+
+HELP = """*signalbot* turns what you hear on a call into a hand-off Sales must act on.
+• `/signal` — log an expansion signal (opens a form)
+• `/signal Acme hot` — the same, with the account and urgency filled in
+• `/signal list` — your open signals
+• `/signal digest` — preview this week's digest (only you see it)
+• `/signal admin show` — the roster (admins: `/signal admin manager @ae @manager`)
+• On any message: *⋯ → Log expansion signal* starts a signal from it.
+Hot: the AE acknowledges within 4h and contacts the customer within 24h. \
+Warm: 24h and 72h. Watch: reviewed at the next account sync."""
+
+
+def help_reply() -> dict:
+    """Usage, as an ephemeral reply."""
+    return {"response_type": "ephemeral", "text": HELP}
+
+
+def list_reply(signals: Sequence[Signal], total: int) -> dict:
+    """The caller's open signals, newest first."""
+    if not signals:
+        return {"response_type": "ephemeral",
+                "text": "You have no open signals. Log one with `/signal`."}
+    blocks: list[Block] = [section(f"*Your open signals* ({total})")]
+    for signal in signals:
+        blocks.append(section(
+            f"{URGENCY_EMOJI.get(signal.urgency, '')} *{escape(signal.account.name)}* — "
+            f"{STAGE_LABELS.get(signal.stage, signal.stage)} · AE {mention(signal.ae_id)} · "
+            f"CSM {mention(signal.csm_id)} · #{signal.id}"))
+    if total > len(signals):
+        blocks.append(context(f"and {total - len(signals)} more: see the bot's Home tab."))
+    return {"response_type": "ephemeral", "text": f"Your open signals ({total})",
+            "blocks": blocks[:50]}
+
+
+def roster_reply(roster: dict[str, str], admins: Sequence[str], gaps: Sequence[str]) -> dict:
+    """Who reports to whom, the admins, and AEs with open hand-offs but no manager."""
+    lines = [f"{mention(p)} → {mention(m)}" for p, m in sorted(roster.items())][:80]
+    text = "*Roster* (person → manager)\n" + ("\n".join(lines) or "_empty_")
+    text += "\n*Admins:* " + (", ".join(mention(a) for a in admins) or "_none configured_")
+    if gaps:
+        text += "\n*Roster gaps* (open hand-offs, no manager): " + ", ".join(map(mention, gaps))
+    return {"response_type": "ephemeral", "text": text[:3900]}
+
+
+def ephemeral(text: str) -> dict:
+    """A one-line ephemeral reply."""
+    return {"response_type": "ephemeral", "text": text}

@@ -1,0 +1,44 @@
+"""Safe mrkdwn: escaping user text, mentions, and dates each reader sees in their own zone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def escape(text: str | None) -> str:
+    """Escape &, < and > so user text never becomes a ping, link or mention."""
+    if not text:
+        return ""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def mention(user_id: str | None) -> str:
+    """A user mention, or 'nobody' for an empty id."""
+    return f"<@{user_id}>" if user_id else "_nobody_"
+
+
+def when(moment: datetime, fmt: str = "{date_short_pretty} {time}") -> str:
+    """Slack's `<!date^…>` token: each reader sees `moment` in their own time zone."""
+    utc = moment.astimezone(UTC)
+    fallback = utc.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(utc.timestamp())}^{fmt}|{fallback}>"
+
+
+def duration(seconds: float) -> str:
+    """'3h 20m', '2d 4h', '45s': a short human span."""
+    seconds = int(abs(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    if minutes:
+        return f"{minutes}m"
+    return f"{secs}s"
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut `text` to `limit` characters with an ellipsis (Slack rejects longer fields)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,394 @@
+"""Delivery: claim due outbox rows, send them to Slack outside any transaction, record the result.
+
+Never lost: a row stays until Slack confirms it. Never twice: every post carries its outbox
+key in the message metadata, and a row whose last attempt may have reached Slack (timeout,
+dropped connection, 5xx) is reconciled against the conversation's history before it is sent
+again. slack_sdk's own retries are off (`retry_handlers=[]`): this loop is the only one.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import socket
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import utcnow
+from bot.config import Config
+from service.messages import Rendered, cards_of, render_card, render_post, still_applies
+from service.sweep import owner_unreachable
+from storage.db import unit_of_work
+from storage.models import Card, OutboxMessage, Person, Signal
+from storage.outbox import Outgoing, claim_due, enqueue, finish
+
+log = logging.getLogger(__name__)
+
+METADATA_TYPE = "signalbot_outbox"
+UNREACHABLE = {"user_not_found", "account_inactive", "user_disabled", "cannot_dm_bot"}
+PERMANENT = UNREACHABLE | {
+    "channel_not_found", "invalid_blocks", "invalid_arguments", "not_in_channel", "is_archived",
+    "msg_too_long", "no_text", "invalid_auth", "not_authed", "missing_scope", "account_inactive",
+    "token_revoked", "restricted_action", "message_not_found", "cant_update_message",
+}
+MAX_ATTEMPTS = 25
+BURST, BURST_WINDOW = 3, timedelta(seconds=3)  # ~1 message a second per conversation
+PROFILE_TTL = timedelta(days=1)
+
+
+class Deferred(Exception):
+    """Not sent now, on purpose (rate limit or pacing); try again at `until`."""
+
+    def __init__(self, until: datetime):
+        super().__init__(until.isoformat())
+        self.until = until
+
+
+class Unreachable(Exception):
+    """The person is gone from Slack (deleted, deactivated)."""
+
+
+@dataclass
+class Claimed:
+    """What the sender needs of a claimed row, detached from its session."""
+
+    id: int
+    attempt: int
+    key: str
+    kind: str
+    target: str | None
+    payload: dict[str, Any]
+    signal_id: int | None
+    maybe_sent: bool
+    started: datetime | None
+
+
+@dataclass
+class Tally:
+    """What one delivery pass did."""
+
+    sent: int = 0
+    retried: int = 0
+    held: int = 0
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def make_client(token: str | None, base_url: str | None, timeout: int = 10) -> WebClient:
+    """A WebClient with slack_sdk's automatic retries off: the outbox retries instead."""
+    kwargs: dict[str, Any] = {"token": token, "timeout": timeout, "retry_handlers": []}
+    if base_url:
+        kwargs["base_url"] = base_url
+    return WebClient(**kwargs)
+
+
+class Deliverer:
+    """Sends what the outbox holds; one per process, safe to run beside other replicas."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        config: Config,
+        client: WebClient,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        worker: str | None = None,
+        lease: timedelta = timedelta(seconds=60),
+    ):
+        self.factory = factory
+        self.config = config
+        self.client = client
+        self.clock = clock
+        self.worker = worker or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self.lease = lease
+        self.blocked_until: dict[str, datetime] = {}
+        self.recent: dict[str, deque[datetime]] = defaultdict(deque)
+
+    def deliver_due(self, limit: int = 50) -> Tally:
+        """Claim up to `limit` due rows and try each once."""
+        tally = Tally()
+        with unit_of_work(self.factory) as session:
+            rows = [_detach(r) for r in claim_due(session, now=self.clock(), worker=self.worker,
+                                                   limit=limit, lease=self.lease)]
+        for row in rows:
+            self._attempt(row, tally)
+        return tally
+
+    def drain(self, max_passes: int = 100) -> Tally:
+        """Deliver until nothing due is left (tests, the demo, `signalbot worker --once`)."""
+        total = Tally()
+        for _ in range(max_passes):
+            tally = self.deliver_due()
+            for name in ("sent", "retried", "held", "skipped"):
+                setattr(total, name, getattr(total, name) + getattr(tally, name))
+            total.errors += tally.errors
+            if not (tally.sent or tally.skipped or tally.held):
+                break
+        return total
+
+    # -- one attempt ---------------------------------------------------------------------
+
+    def _attempt(self, row: Claimed, tally: Tally) -> None:
+        try:
+            outcome = SENDERS[row.kind](self, row)
+        except Deferred as wait:
+            self._finish(row, status="pending", next_try_at=wait.until, attempts=row.attempt - 1)
+            tally.retried += 1
+        except Unreachable as gone:
+            self._hold(row, f"user_not_found: {gone}", unreachable=True)
+            tally.held += 1
+        except SlackApiError as exc:
+            self._slack_error(row, exc, tally)
+        except Exception as exc:  # noqa: BLE001 - network trouble: Slack may have it
+            log.warning("outbox %s (%s): %s: %s", row.id, row.key, type(exc).__name__, exc)
+            self._retry(row, f"{type(exc).__name__}: {exc}", maybe_sent=True)
+            tally.retried += 1
+            tally.errors.append(type(exc).__name__)
+        else:
+            if outcome == "skipped":
+                self._finish(row, status="skipped", sent_at=self.clock())
+                tally.skipped += 1
+            else:
+                tally.sent += 1
+
+    def _slack_error(self, row: Claimed, exc: SlackApiError, tally: Tally) -> None:
+        status = exc.response.status_code
+        error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+        tally.errors.append(error or str(status))
+        if status == 429:
+            wait = _retry_after(exc.response.headers)
+            until = self.clock() + timedelta(seconds=wait)
+            self.blocked_until[self._conversation_key(row)] = until
+            self._finish(row, status="pending", next_try_at=until, attempts=row.attempt - 1,
+                         last_error=f"ratelimited, Retry-After {wait}s")
+            tally.retried += 1
+        elif status >= 500:
+            self._retry(row, f"HTTP {status}: {error}", maybe_sent=True)
+            tally.retried += 1
+        elif error in PERMANENT or row.attempt >= MAX_ATTEMPTS:
+            self._hold(row, error or f"HTTP {status}", unreachable=error in UNREACHABLE)
+            tally.held += 1
+        else:
+            self._retry(row, error or f"HTTP {status}", maybe_sent=False)
+            tally.retried += 1
+
+    def _retry(self, row: Claimed, error: str, *, maybe_sent: bool) -> None:
+        if row.attempt >= MAX_ATTEMPTS:
+            self._hold(row, f"gave up after {row.attempt} attempts: {error}")
+            return
+        delay = min(300.0, 2.0 ** min(row.attempt, 8)) * random.uniform(0.5, 1.0)
+        self._finish(row, status="pending", next_try_at=self.clock() + timedelta(seconds=delay),
+                     last_error=error[:500], maybe_sent=maybe_sent or row.maybe_sent)
+
+    def _hold(self, row: Claimed, error: str, unreachable: bool = False) -> None:
+        now = self.clock()
+        with unit_of_work(self.factory) as session:
+            if not finish(session, row.id, self.worker, row.attempt, status="held",
+                          last_error=error[:500]):
+                return
+            log.error("outbox %s (%s) held: %s", row.id, row.key, error)
+            out: list[Outgoing] = []
+            if unreachable and row.target:
+                owner_unreachable(session, self.config, row.target, now, error)
+                out += self._past_the_person(row)
+            if not row.key.startswith("held:"):
+                out += [_admin_notice(row, error, admin) for admin in self.config.admins]
+            enqueue(session, out, now)
+
+    def _past_the_person(self, row: Claimed) -> list[Outgoing]:
+        """An escalation to a manager who is gone goes on to the admins."""
+        if row.payload.get("audience") != "manager":
+            return []
+        return [
+            Outgoing(key=f"{row.key}:admin:{admin}", kind="slack.post", target=admin,
+                     payload=row.payload, signal_id=row.signal_id)
+            for admin in self.config.admins if admin != row.target
+        ]
+
+    def _finish(self, row: Claimed, **values: Any) -> None:
+        with unit_of_work(self.factory) as session:
+            finish(session, row.id, self.worker, row.attempt, **values)
+
+    # -- pacing --------------------------------------------------------------------------
+
+    def _conversation_key(self, row: Claimed) -> str:
+        return row.target or row.payload.get("channel") or "*"
+
+    def _pace(self, row: Claimed) -> None:
+        now = self.clock()
+        key = self._conversation_key(row)
+        blocked = self.blocked_until.get(key)
+        if blocked and blocked > now:
+            raise Deferred(blocked)
+        recent = self.recent[key]
+        while recent and now - recent[0] > BURST_WINDOW:
+            recent.popleft()
+        if len(recent) >= BURST:
+            raise Deferred(recent[0] + BURST_WINDOW)
+        recent.append(now)
+
+    # -- conversations -------------------------------------------------------------------
+
+    def conversation(self, target: str) -> str:
+        """The channel to post in: the DM with a user (opened once, cached), or the channel."""
+        if not target.startswith(("U", "W")):
+            return target
+        with unit_of_work(self.factory) as session:
+            person = session.get(Person, target)
+            if person is None:
+                person = Person(slack_id=target, deactivated=False)
+                session.add(person)
+            if person.deactivated:
+                raise Unreachable(target)
+            if person.dm_channel and not _stale(person, self.clock()):
+                return person.dm_channel
+            self._refresh_profile(person)
+            if not person.dm_channel:
+                person.dm_channel = self.client.conversations_open(users=target)["channel"]["id"]
+            return person.dm_channel
+
+    def _refresh_profile(self, person: Person) -> None:
+        user = self.client.users_info(user=person.slack_id)["user"]
+        person.profile_checked_at = self.clock()
+        person.tz = user.get("tz") or person.tz
+        person.name = user.get("real_name") or user.get("name") or person.name
+        person.email = (user.get("profile") or {}).get("email") or person.email
+        if user.get("deleted"):
+            person.deactivated = True
+            raise Unreachable(person.slack_id)
+
+    def reconcile(self, channel: str, key: str, since: datetime | None) -> str | None:
+        """The ts of a message already in `channel` carrying outbox `key`, if there is one."""
+        oldest = f"{(since.timestamp() - 60) if since else 0:.6f}"
+        cursor = None
+        for _ in range(5):
+            page = self.client.conversations_history(
+                channel=channel, oldest=oldest, include_all_metadata=True, limit=200, cursor=cursor
+            )
+            for message in page.get("messages", []):
+                meta = message.get("metadata") or {}
+                if meta.get("event_type") == METADATA_TYPE and \
+                        (meta.get("event_payload") or {}).get("key") == key:
+                    return message["ts"]
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None
+
+
+def _stale(person: Person, now: datetime) -> bool:
+    return person.profile_checked_at is None or now - person.profile_checked_at > PROFILE_TTL
+
+
+def _detach(row: OutboxMessage) -> Claimed:
+    return Claimed(id=row.id, attempt=row.attempts, key=row.key, kind=row.kind, target=row.target,
+                   payload=dict(row.payload), signal_id=row.signal_id, maybe_sent=row.maybe_sent,
+                   started=row.attempt_started_at)
+
+
+def _retry_after(headers: Any) -> int:
+    try:
+        return max(1, int(float((headers or {}).get("Retry-After", 1))))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _admin_notice(row: Claimed, error: str, admin: str) -> Outgoing:
+    who = f"<@{row.target}>" if row.target and row.target.startswith(("U", "W")) else row.target
+    text = (f":warning: signalbot could not deliver a message to {who} "
+            f"(`{error[:200]}`). It is held, not retried; outbox row #{row.id} (`{row.key}`).")
+    return Outgoing(key=f"held:{row.id}:{admin}", kind="slack.post", target=admin,
+                    payload={"text": text})
+
+
+# -- senders, one per outbox kind ---------------------------------------------------------
+
+def _send_post(d: Deliverer, row: Claimed) -> str:
+    channel = d.conversation(row.target or "")
+    if row.maybe_sent:
+        ts = d.reconcile(channel, row.key, row.started)
+        if ts:
+            log.info("outbox %s (%s) was already in Slack: adopted ts %s", row.id, row.key, ts)
+            return _record_sent(d, row, channel, ts)
+    with unit_of_work(d.factory) as session:
+        stored = session.get(OutboxMessage, row.id)
+        rendered = render_post(session, d.config, stored) if still_applies(session, stored) else None
+    if rendered is None:
+        return "skipped"
+    d._pace(row)
+    answer = d.client.chat_postMessage(
+        channel=channel, text=rendered.text, blocks=rendered.blocks, unfurl_links=False,
+        metadata={"event_type": METADATA_TYPE, "event_payload": {"key": row.key}},
+    )
+    return _record_sent(d, row, answer["channel"], answer["ts"])
+
+
+def _record_sent(d: Deliverer, row: Claimed, channel: str, ts: str) -> str:
+    now = d.clock()
+    with unit_of_work(d.factory) as session:
+        if finish(session, row.id, d.worker, row.attempt, status="sent", sent_at=now,
+                  result_channel=channel, result_ts=ts, maybe_sent=False, last_error=None) \
+                and row.payload.get("render") == "card" and row.signal_id:
+            session.add(Card(signal_id=row.signal_id, audience=row.payload["audience"],
+                             user_id=row.target, channel=channel, ts=ts, created_at=now,
+                             headline=row.payload.get("headline")))
+    return "sent"
+
+
+def _send_refresh(d: Deliverer, row: Claimed) -> str:
+    with unit_of_work(d.factory) as session:
+        signal = session.get(Signal, row.signal_id)
+        if signal is None:
+            return "skipped"
+        updates = [
+            (card.channel, card.ts, render_card(session, d.config, signal, card.audience,
+                                                card.headline))
+            for card in cards_of(session, signal.id)
+        ]
+    for channel, ts, rendered in updates:
+        _update(d, channel, ts, rendered)
+    d._finish(row, status="sent", sent_at=d.clock())
+    return "sent"
+
+
+def _update(d: Deliverer, channel: str, ts: str, rendered: Rendered) -> None:
+    try:
+        d.client.chat_update(channel=channel, ts=ts, text=rendered.text, blocks=rendered.blocks)
+    except SlackApiError as exc:
+        if exc.response.get("error") not in ("message_not_found", "cant_update_message"):
+            raise
+        log.info("card %s/%s is gone from Slack; not updated", channel, ts)
+
+
+def _send_ephemeral(d: Deliverer, row: Claimed) -> str:
+    d.client.chat_postEphemeral(channel=row.payload["channel"], user=row.target,
+                                text=row.payload["text"], blocks=row.payload.get("blocks"))
+    d._finish(row, status="sent", sent_at=d.clock())
+    return "sent"
+
+
+def _send_view(d: Deliverer, row: Claimed) -> str:
+    """Publish a view rendered by a registered renderer (e.g. App Home)."""
+    render = VIEW_RENDERERS[row.payload.get("render", "home")]
+    with unit_of_work(d.factory) as session:
+        view = render(session, d.config, row.target, d.clock())
+    d.client.views_publish(user_id=row.target, view=view)
+    d._finish(row, status="sent", sent_at=d.clock())
+    return "sent"
+
+
+SENDERS: dict[str, Callable[[Deliverer, Claimed], str]] = {
+    "slack.post": _send_post,
+    "slack.refresh": _send_refresh,
+    "slack.ephemeral": _send_ephemeral,
+    "slack.home": _send_view,
+}
+VIEW_RENDERERS: dict[str, Callable[[Session, Config, str, datetime], dict[str, Any]]] = {}

@@ -1,0 +1,49 @@
+"""What every listener, the scheduler and the CLI share: config, sessions, the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import utcnow
+from bot.config import Config
+from bot.settings import Settings
+from storage.db import make_engine, session_factory, unit_of_work
+
+
+@dataclass
+class Services:
+    """The bot's wiring; one per process."""
+
+    settings: Settings
+    config: Config
+    engine: Engine
+    factory: sessionmaker[Session]
+    clock: Callable[[], datetime] = utcnow
+    delivery_due: threading.Event = field(default_factory=threading.Event)
+
+    @classmethod
+    def build(cls, settings: Settings, config: Config) -> Services:
+        """Engine and session factory for `settings.database_url`."""
+        engine = make_engine(settings.database_url)
+        return cls(settings=settings, config=config, engine=engine, factory=session_factory(engine))
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """One transaction, committed on success."""
+        with unit_of_work(self.factory) as session:
+            yield session
+
+    def now(self) -> datetime:
+        """The current time, from the one clock."""
+        return self.clock()
+
+    def wake(self) -> None:
+        """Tell this process's delivery loop that new outbox rows were committed."""
+        self.delivery_due.set()

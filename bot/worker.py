@@ -1,0 +1,97 @@
+"""Background work: the SLA sweep on an APScheduler interval, and the delivery loop."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from slack_sdk import WebClient
+
+from bot.delivery import Deliverer, make_client
+from bot.services import Services
+from service.sweep import sweep
+from storage.db import is_postgres
+
+log = logging.getLogger(__name__)
+SWEEP_BATCH = 500
+_sqlite_sweep = threading.Lock()  # SQLite runs one process: one sweep at a time within it
+
+
+class Worker:
+    """Runs the sweep and the deliveries; several workers may share one PostgreSQL."""
+
+    def __init__(self, services: Services, client: WebClient | None = None):
+        self.services = services
+        settings = services.settings
+        self.client = client or make_client(settings.slack_bot_token, settings.slack_api_url)
+        self.deliverer = Deliverer(services.factory, services.config, self.client,
+                                   clock=services.clock)
+        self.scheduler: BackgroundScheduler | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.periodic: list = []  # extra idempotent checks run with every sweep (e.g. digest)
+
+    def sweep_once(self) -> int:
+        """Run every due SLA step (in batches) and queue what it causes; returns clocks handled."""
+        lock = _sqlite_sweep if not is_postgres(self.services.engine) else None
+        if lock:
+            lock.acquire()
+        try:
+            total = 0
+            while True:
+                with self.services.unit_of_work() as session:
+                    handled = sweep(session, self.services.config, self.services.now(),
+                                    limit=SWEEP_BATCH)
+                total += handled
+                if handled < SWEEP_BATCH:
+                    break
+            for check in self.periodic:
+                check(self.services)
+        finally:
+            if lock:
+                lock.release()
+        if total:
+            self.services.wake()
+        return total
+
+    def catch_up(self) -> None:
+        """What a restarted bot does first: sweep all that fell due, deliver it in order."""
+        self.sweep_once()
+        self.deliverer.drain()
+
+    def start(self) -> None:
+        """Catch up, then sweep on the configured interval and deliver continuously."""
+        self._safe(self.catch_up)
+        interval = self.services.config.sweep_interval.total_seconds()
+        self.scheduler = BackgroundScheduler(timezone=UTC)
+        self.scheduler.add_job(self._safe_sweep, "interval", seconds=interval, coalesce=True,
+                               max_instances=1, misfire_grace_time=None, id="sla-sweep")
+        self.scheduler.start()
+        self._thread = threading.Thread(target=self._deliver_loop, daemon=True, name="delivery")
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the scheduler and the delivery loop."""
+        self._stop.set()
+        self.services.wake()
+        if self.scheduler:
+            self.scheduler.shutdown(wait=False)
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def _safe_sweep(self) -> None:
+        self._safe(self.sweep_once)
+
+    def _deliver_loop(self) -> None:
+        while not self._stop.is_set():
+            self.services.delivery_due.wait(timeout=1.0)
+            self.services.delivery_due.clear()
+            self._safe(self.deliverer.drain)
+
+    def _safe(self, job) -> None:
+        try:
+            job()
+        except Exception:  # noqa: BLE001 - a failing pass must not kill the loop; next one retries
+            log.exception("background pass failed; it will run again")

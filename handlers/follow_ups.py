@@ -1,0 +1,100 @@
+"""Submissions of the follow-up modals: outcome, reassign, update qualification."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from blocks.modal import OUTCOME_MODAL, REASSIGN_MODAL, REQUALIFY_MODAL
+from bot.services import Services
+from handlers.forms import Form
+from protocol import stages
+from protocol.record import LIMITS
+from service.signals import NotAllowed, reassign, record_outcome, update_qualification
+from storage.queries import signal_for_update
+
+
+def register(app: App, services: Services) -> None:
+    """Listen for the three follow-up modals."""
+    app.view(OUTCOME_MODAL)(_submission(services, _outcome))
+    app.view(REASSIGN_MODAL)(_submission(services, _reassign))
+    app.view(REQUALIFY_MODAL)(_submission(services, _requalify))
+
+
+def _submission(services: Services, apply):
+    """Validate, apply in one transaction, then ack; problems go next to a field."""
+
+    def submit(ack: Ack, view: dict[str, Any], context) -> None:
+        form = Form(view)
+        with services.unit_of_work() as session:
+            signal = signal_for_update(session, context["subject_id"] or 0)
+            try:
+                if signal is None:
+                    raise stages.StageError("That signal no longer exists.")
+                errors = apply(services, session, signal, form, context["actor"])
+            except (stages.StageError, NotAllowed) as exc:
+                errors = {_first_input(view): str(exc)[:150]}
+            if errors:
+                session.rollback()
+                return ack(response_action="errors", errors=errors)
+        ack()
+        services.wake()
+
+    return submit
+
+
+def _first_input(view: dict[str, Any]) -> str:
+    return next(b["block_id"] for b in view.get("blocks", []) if b.get("type") == "input")
+
+
+def _outcome(services: Services, session, signal, form: Form, actor: str) -> dict[str, str]:
+    outcome = form.option("outcome")
+    errors: dict[str, str] = {}
+    won_arr = revisit = None
+    try:
+        won_arr = form.amount("won_arr")
+    except ValueError:
+        errors["won_arr"] = "Enter a number, e.g. 25000."
+    try:
+        revisit = form.day("revisit_on")
+    except ValueError:
+        errors["revisit_on"] = "That is not a date."
+    now = services.now()
+    today = now.astimezone(services.config.timezone).date()
+    if outcome not in stages.OUTCOMES:
+        errors["outcome"] = "Pick an outcome."
+    if outcome == "won" and won_arr is None and "won_arr" not in errors:
+        errors["won_arr"] = "How much expansion ARR was won?"
+    if outcome == "deferred" and revisit is None and "revisit_on" not in errors:
+        errors["revisit_on"] = "When should the CSM revisit it?"
+    if revisit is not None and revisit <= today:
+        errors["revisit_on"] = "Pick a date after today."
+    reason = form.text("reason")
+    if reason and len(reason) > LIMITS["reason"]:
+        errors["reason"] = f"Keep this under {LIMITS['reason']} characters."
+    if errors:
+        return errors
+    record_outcome(session, services.config, signal, outcome, actor, now, reason=reason,
+                   won_arr=won_arr, revisit_on=revisit)
+    return {}
+
+
+def _reassign(services: Services, session, signal, form: Form, actor: str) -> dict[str, str]:
+    new_ae = form.user("new_ae")
+    reason = form.text("reason")
+    if not new_ae:
+        return {"new_ae": "Pick the AE who takes it."}
+    if not reason:
+        return {"reason": "Say why, so the new AE and the CSM know."}
+    if new_ae == signal.ae_id:
+        return {"new_ae": "This signal is already with them: pick someone else."}
+    reassign(session, services.config, signal, new_ae, reason, actor, services.now())
+    return {}
+
+
+def _requalify(services: Services, session, signal, form: Form, actor: str) -> dict[str, str]:
+    checked = form.checked("qualification")
+    answers = {c.key: c.key in checked for c in services.config.rubric.criteria}
+    update_qualification(session, services.config, signal, answers, actor, services.now())
+    return {}

@@ -1,0 +1,90 @@
+"""Read what a person entered in a modal (Slack's `view.state.values`) into plain values."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from blocks.modal import ACTION
+from bot.config import Rubric
+from protocol.catalogue import split_type
+from protocol.record import SignalDraft, parse_amount
+
+# draft field -> the modal block that shows its error
+FIELD_BLOCKS = {"timeline_date": "timeline_date", "est_arr": "est_arr", "urgency": "urgency"}
+
+
+class Form:
+    """Typed access to one view submission's values."""
+
+    def __init__(self, view: dict[str, Any]):
+        self.values = view.get("state", {}).get("values", {})
+        try:
+            self.metadata = json.loads(view.get("private_metadata") or "{}")
+        except ValueError:
+            self.metadata = {}
+
+    def _element(self, block: str) -> dict[str, Any]:
+        return self.values.get(block, {}).get(ACTION, {})
+
+    def text(self, block: str) -> str | None:
+        """A text input's value, None when empty."""
+        value = self._element(block).get("value")
+        return value if value and value.strip() else None
+
+    def option(self, block: str) -> str | None:
+        """The value of the selected option of a select or radio group."""
+        selected = self._element(block).get("selected_option")
+        return selected.get("value") if selected else None
+
+    def user(self, block: str) -> str | None:
+        """A users_select's chosen user id."""
+        return self._element(block).get("selected_user")
+
+    def day(self, block: str) -> date | None:
+        """A datepicker's date; raises ValueError on garbage."""
+        value = self._element(block).get("selected_date")
+        return date.fromisoformat(value) if value else None
+
+    def checked(self, block: str) -> set[str]:
+        """Values of ticked checkboxes."""
+        return {o["value"] for o in self._element(block).get("selected_options") or []}
+
+    def amount(self, block: str) -> Decimal | None:
+        """A number input's value; raises ValueError on garbage."""
+        return parse_amount(self._element(block).get("value"))
+
+
+def draft_from_form(form: Form, rubric: Rubric) -> tuple[SignalDraft | None, dict[str, str]]:
+    """The signal draft, or the errors keyed by block id."""
+    errors: dict[str, str] = {}
+    category = kind = ""
+    try:
+        category, kind = split_type(form.option("signal_type") or "")
+    except ValueError:
+        errors["signal_type"] = "Pick the kind of signal."
+    timeline_date = est_arr = None
+    try:
+        timeline_date = form.day("timeline_date")
+    except ValueError:
+        errors["timeline_date"] = "That is not a date."
+    try:
+        est_arr = form.amount("est_arr")
+    except ValueError:
+        errors["est_arr"] = "Enter a number, e.g. 25000."
+    ae_id = form.user("ae")
+    if not ae_id:
+        errors["ae"] = "Pick the account executive who takes it."
+    checked = form.checked("qualification")
+    draft = SignalDraft(
+        account=form.text("account") or "", category=category, kind=kind,
+        detail=form.text("detail"), buyer_name=form.text("buyer_name") or "",
+        buyer_title=form.text("buyer_title"), timeline=form.text("timeline") or "",
+        timeline_date=timeline_date, note=form.text("note") or "",
+        urgency=form.option("urgency") or "", ae_id=ae_id, est_arr=est_arr,
+        answers={c.key: c.key in checked for c in rubric.criteria},
+        source=form.metadata.get("source", "slash"), message_link=form.metadata.get("link"),
+    )
+    return (None if errors else draft), errors

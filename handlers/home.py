@@ -1,0 +1,26 @@
+"""App Home: refresh a person's Home tab when they open it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import App
+
+from bot.services import Services
+from service import outgoing
+from storage.outbox import enqueue
+
+
+def register(app: App, services: Services) -> None:
+    """On `app_home_opened`, queue a fresh Home view for that person."""
+
+    def opened(event: dict[str, Any], body: dict[str, Any]) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        user = event["user"]
+        with services.unit_of_work() as session:
+            enqueue(session, [outgoing.home(user, body.get("event_id") or event.get("event_ts", ""))],
+                    services.now())
+        services.wake()
+
+    app.event("app_home_opened")(opened)

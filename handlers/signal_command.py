@@ -1,0 +1,98 @@
+"""`/signal`: open the capture modal, or answer help / list / digest / admin."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from blocks import replies
+from blocks.modal import Prefill, signal_modal
+from bot.services import Services
+from protocol.catalogue import URGENCIES
+from service.roster import NotAdmin, roster_gaps, set_manager
+from storage.queries import count_open_signals_for, find_account, managers, open_signals_for
+
+MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def register(app: App, services: Services) -> None:
+    """`/signal` acks with its answer; opening the modal happens right after, lazily."""
+
+    def answer(ack: Ack, command: dict[str, Any], context) -> None:
+        text = html.unescape(command.get("text") or "").strip()
+        word = text.split(" ", 1)[0].lower()
+        actor = command["user_id"]
+        if word == "help":
+            return ack(replies.help_reply())
+        if word == "list":
+            return ack(_list(services, actor))
+        if word == "admin":
+            return ack(_admin(services, actor, command.get("text") or ""))
+        if word == "digest" and "digest_preview" in SUBCOMMANDS:
+            return ack(SUBCOMMANDS["digest_preview"](services, actor))
+        context["modal_view"] = signal_modal(services.config.rubric, _prefill(services, text))
+        ack()
+
+    def open_modal(client: WebClient, command: dict[str, Any], context) -> None:
+        view = context.get("modal_view")
+        if view:
+            client.views_open(trigger_id=command["trigger_id"], view=view)
+
+    app.command("/signal")(ack=answer, lazy=[open_modal])
+
+
+SUBCOMMANDS: dict[str, Any] = {}  # later features register more answers here
+
+
+def _prefill(services: Services, text: str) -> Prefill:
+    words = text.split()
+    urgency = None
+    if words and words[-1].lower() in URGENCIES:
+        urgency = words.pop().lower()
+    account_name = " ".join(words) or None
+    ae_id = None
+    if account_name:
+        with services.unit_of_work() as session:
+            account = find_account(session, account_name)
+            if account is not None:
+                account_name, ae_id = account.name, account.ae_id
+    return Prefill(account=account_name, urgency=urgency, ae_id=ae_id,
+                   metadata={"source": "slash"})
+
+
+def _list(services: Services, actor: str) -> dict[str, Any]:
+    with services.unit_of_work() as session:
+        signals = open_signals_for(session, actor, limit=20)
+        return replies.list_reply(signals, count_open_signals_for(session, actor))
+
+
+def _admin(services: Services, actor: str, raw: str) -> dict[str, Any]:
+    words = html.unescape(raw).split()
+    users = MENTION.findall(raw)
+    if len(words) >= 2 and words[1].lower() == "show":
+        with services.unit_of_work() as session:
+            return replies.roster_reply(managers(session, services.config),
+                                        services.config.admins,
+                                        roster_gaps(session, services.config))
+    if len(words) >= 2 and words[1].lower() == "manager" and len(users) in (1, 2):
+        return _set_manager(services, actor, users[0], users[1] if len(users) == 2 else None)
+    return replies.ephemeral("Usage: `/signal admin show`, `/signal admin manager @ae @manager` "
+                             "(or `/signal admin manager @ae` to remove their manager).")
+
+
+def _set_manager(services: Services, actor: str, user: str, manager: str | None) -> dict:
+    try:
+        with services.unit_of_work() as session:
+            previous = set_manager(session, services.config, actor, user, manager, services.now())
+    except NotAdmin:
+        return replies.ephemeral("Only the signalbot admins named in the config can change the "
+                                 "roster.")
+    except ValueError as exc:
+        return replies.ephemeral(str(exc))
+    was = f" (was <@{previous}>)" if previous else ""
+    now = f"<@{manager}>" if manager else "nobody (escalations go to the admins)"
+    return replies.ephemeral(f"<@{user}> now reports to {now}{was}.")

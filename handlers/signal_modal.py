@@ -1,0 +1,59 @@
+"""The capture modal: its submission, and the message shortcut that opens it."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from sqlalchemy.exc import IntegrityError
+
+from blocks.modal import SIGNAL_MODAL, Prefill, signal_modal
+from bot.services import Services
+from handlers.forms import Form, draft_from_form
+from protocol.record import LIMITS, validate
+from service.signals import log_signal
+
+SHORTCUT = "log_signal_from_message"
+BLOCK_OF_FIELD = {"category": "signal_type", "kind": "signal_type"}
+
+
+def register(app: App, services: Services) -> None:
+    """Listen for the modal's submission and the message shortcut."""
+
+    def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any], context) -> None:
+        draft, errors = draft_from_form(Form(view), services.config.rubric)
+        now = services.now()
+        if draft is not None:
+            today = now.astimezone(services.config.timezone).date()
+            errors = {BLOCK_OF_FIELD.get(f, f): m for f, m in validate(draft, today).items()}
+        if errors:
+            return ack(response_action="errors", errors=errors)
+        try:
+            with services.unit_of_work() as session:
+                log_signal(session, services.config, draft, context["actor"], now,
+                           submission_key=f"view:{view['id']}")
+        except IntegrityError:
+            pass  # the same view submitted twice at once: the other request saved it
+        ack()
+        services.wake()
+
+    def shortcut_ack(ack: Ack) -> None:
+        ack()
+
+    def open_from_message(client: WebClient, body: dict[str, Any]) -> None:
+        message = body.get("message") or {}
+        note = html.unescape(message.get("text") or "")[: LIMITS["note"]]
+        link = None
+        try:
+            link = client.chat_getPermalink(channel=body["channel"]["id"],
+                                            message_ts=message["ts"])["permalink"]
+        except Exception:  # noqa: BLE001 - the link is a nicety; the modal must open
+            link = None
+        prefill = Prefill(note=note, metadata={"source": "shortcut", "link": link})
+        client.views_open(trigger_id=body["trigger_id"],
+                          view=signal_modal(services.config.rubric, prefill))
+
+    app.view(SIGNAL_MODAL)(submit)
+    app.shortcut(SHORTCUT)(ack=shortcut_ack, lazy=[open_from_message])

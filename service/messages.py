@@ -1,0 +1,59 @@
+"""Turn an outbox row into the Slack message it stands for, from the signal as it is now."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from blocks.card import signal_card
+from bot.config import Config
+from service.signals import qualification_of
+from storage.models import Card, Deadline, OutboxMessage, Signal
+
+
+@dataclass
+class Rendered:
+    """Text and blocks ready for chat.postMessage / chat.update."""
+
+    text: str
+    blocks: list[dict[str, Any]] | None = None
+
+
+def render_post(session: Session, config: Config, row: OutboxMessage) -> Rendered | None:
+    """The message a `slack.post` row sends; None when its signal is gone."""
+    payload = row.payload
+    if payload.get("render") == "card":
+        signal = session.get(Signal, row.signal_id)
+        if signal is None:
+            return None
+        return render_card(session, config, signal, payload["audience"], payload.get("headline"))
+    return Rendered(text=payload["text"], blocks=payload.get("blocks"))
+
+
+def render_card(
+    session: Session, config: Config, signal: Signal, audience: str, headline: str | None
+) -> Rendered:
+    """A signal's card for one audience, with its running clocks."""
+    clocks = session.scalars(
+        select(Deadline)
+        .where(Deadline.signal_id == signal.id, Deadline.token == signal.token)
+        .order_by(Deadline.due_at)
+    ).all()
+    text, blocks = signal_card(signal, audience, headline, qualification_of(config, signal), clocks)
+    return Rendered(text=text, blocks=blocks)
+
+
+def cards_of(session: Session, signal_id: int) -> list[Card]:
+    """Every posted card of a signal, to update in place."""
+    return list(session.scalars(select(Card).where(Card.signal_id == signal_id)))
+
+
+def still_applies(session: Session, row: OutboxMessage) -> bool:
+    """False for a reminder whose clock was met or cancelled after it was queued."""
+    if row.guard_deadline_id is None:
+        return True
+    deadline = session.get(Deadline, row.guard_deadline_id)
+    return deadline is not None and deadline.state == "open"

@@ -1,0 +1,267 @@
+"""The tables: people, accounts, signals, their event log, SLA deadlines, escalations, outbox."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.types import UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with stable constraint names (so Alembic and models agree)."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class Person(Base):
+    """A Slack user the bot knows: CSM, AE, manager or admin."""
+
+    __tablename__ = "people"
+
+    slack_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    tz: Mapped[str | None] = mapped_column(String(64))
+    manager_id: Mapped[str | None] = mapped_column(String(32))
+    manager_set_by: Mapped[str | None] = mapped_column(String(32))  # None: from the YAML roster
+    deactivated: Mapped[bool] = mapped_column(Boolean, default=False)
+    dm_channel: Mapped[str | None] = mapped_column(String(32))
+    profile_checked_at: Mapped[datetime | None]
+
+
+class Account(Base):
+    """A customer account; remembers the AE its last signal went to."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), unique=True)
+    crm_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    ae_id: Mapped[str | None] = mapped_column(String(32))
+    csm_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+
+class Signal(Base):
+    """One expansion signal: the five-field record, its owner and where it stands."""
+
+    __tablename__ = "signals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    csm_id: Mapped[str] = mapped_column(String(32))
+    ae_id: Mapped[str | None] = mapped_column(String(32))
+    ownership: Mapped[str] = mapped_column(String(16), default="ae")  # ae | cs_led | joint
+    category: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(String(300))
+    buyer_name: Mapped[str] = mapped_column(String(150))
+    buyer_title: Mapped[str | None] = mapped_column(String(150))
+    timeline: Mapped[str] = mapped_column(String(300))
+    timeline_date: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(Text)
+    urgency: Mapped[str] = mapped_column(String(8))
+    est_arr: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    stage: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(64), default="slash")
+    message_link: Mapped[str | None] = mapped_column(String(500))
+    submission_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    # Bumped by acknowledge and reassign: a queued reminder carrying an older token is void.
+    token: Mapped[int] = mapped_column(Integer, default=1)
+    # Bumped by every change: cards are re-rendered when it moves.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    revisit_on: Mapped[date | None] = mapped_column(Date)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    outcome_reason: Mapped[str | None] = mapped_column(String(500))
+    won_arr: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    created_at: Mapped[datetime]
+    handed_off_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    contacted_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+    account: Mapped[Account] = relationship(lazy="joined")
+    answers: Mapped[list[QualificationAnswer]] = relationship(
+        back_populates="signal", cascade="all, delete-orphan", order_by="QualificationAnswer.criterion"
+    )
+
+    __table_args__ = (
+        Index(None, "ae_id", "stage"),
+        Index(None, "csm_id", "stage"),
+        Index(None, "account_id"),
+        Index(None, "created_at"),
+    )
+
+
+class QualificationAnswer(Base):
+    """One checklist box for one signal, as the CSM last answered it."""
+
+    __tablename__ = "qualification_answers"
+
+    signal_id: Mapped[int] = mapped_column(ForeignKey("signals.id"), primary_key=True)
+    criterion: Mapped[str] = mapped_column(String(32), primary_key=True)
+    met: Mapped[bool] = mapped_column(Boolean)
+    answered_by: Mapped[str] = mapped_column(String(32))
+    answered_at: Mapped[datetime]
+
+    signal: Mapped[Signal] = relationship(back_populates="answers")
+
+
+class SignalEvent(Base):
+    """Append-only log: who did what to which signal, when, from which stage to which."""
+
+    __tablename__ = "signal_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signal_id: Mapped[int | None] = mapped_column(ForeignKey("signals.id"))
+    at: Mapped[datetime]
+    actor_id: Mapped[str | None] = mapped_column(String(32))  # None: the bot itself
+    kind: Mapped[str] = mapped_column(String(32))
+    from_stage: Mapped[str | None] = mapped_column(String(16))
+    to_stage: Mapped[str | None] = mapped_column(String(16))
+    detail: Mapped[dict[str, Any] | None]
+
+    __table_args__ = (Index(None, "signal_id", "at"), Index(None, "kind", "at"))
+
+
+class Deadline(Base):
+    """One SLA clock of one signal (acknowledge, contact, review, outcome) and its state.
+
+    `next_step_at` is when the sweep must next look at it (a reminder, the miss, the next
+    escalation level); it is NULL once nothing is left to do, so the sweep's index only
+    holds what is still ahead.
+    """
+
+    __tablename__ = "deadlines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signal_id: Mapped[int] = mapped_column(ForeignKey("signals.id"))
+    clock: Mapped[str] = mapped_column(String(16))
+    token: Mapped[int] = mapped_column(Integer)
+    owner_id: Mapped[str | None] = mapped_column(String(32))
+    started_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16), default="open")  # open|met|missed|cancelled
+    met_at: Mapped[datetime | None]
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    next_step_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("signal_id", "clock", "token"),
+        Index(
+            "ix_deadlines_next_step_at_due",
+            "next_step_at",
+            postgresql_where=text("next_step_at IS NOT NULL"),
+            sqlite_where=text("next_step_at IS NOT NULL"),
+        ),
+        Index(None, "due_at"),
+    )
+
+
+class Escalation(Base):
+    """A missed SLA taken to someone above the AE; one per deadline and level."""
+
+    __tablename__ = "escalations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signal_id: Mapped[int] = mapped_column(ForeignKey("signals.id"))
+    deadline_id: Mapped[int] = mapped_column(ForeignKey("deadlines.id"))
+    level: Mapped[int] = mapped_column(Integer)
+    ae_id: Mapped[str | None] = mapped_column(String(32))
+    to_ids: Mapped[dict[str, Any]]  # {"users": [...]}: the manager, or the admins
+    reason: Mapped[str] = mapped_column(String(32))  # missed | roster_gap | ae_inactive
+    due_at: Mapped[datetime]
+    decided_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("deadline_id", "level"), Index(None, "decided_at"))
+
+
+class Card(Base):
+    """A Slack message that shows a signal; updated in place when the signal changes."""
+
+    __tablename__ = "cards"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signal_id: Mapped[int] = mapped_column(ForeignKey("signals.id"))
+    audience: Mapped[str] = mapped_column(String(16))  # ae | csm | manager
+    user_id: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    headline: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("channel", "ts"), Index(None, "signal_id"))
+
+
+class OutboxMessage(Base):
+    """Something to send (a Slack post, update, home view), written with the change it follows."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str | None] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]]
+    signal_id: Mapped[int | None] = mapped_column(Integer)
+    # The SLA clock a reminder belongs to: once that clock is met or cancelled, the row is void.
+    guard_deadline_id: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    due_at: Mapped[datetime]
+    next_try_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    attempt_started_at: Mapped[datetime | None]
+    # Set when an attempt failed in a way that may have reached Slack: reconcile before resending.
+    maybe_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    result_channel: Mapped[str | None] = mapped_column(String(32))
+    result_ts: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index(
+            "ix_outbox_pending",
+            "next_try_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+        Index(
+            "ix_outbox_sending",
+            "lease_until",
+            postgresql_where=text("status = 'sending'"),
+            sqlite_where=text("status = 'sending'"),
+        ),
+        Index(None, "status", "due_at"),
+    )

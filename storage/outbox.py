@@ -1,0 +1,117 @@
+"""Outbox queries: enqueue with the state change, claim what is due, finish fenced by claim."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from storage.db import is_postgres
+from storage.models import OutboxMessage
+
+
+@dataclass
+class Outgoing:
+    """A message to write into the outbox; `key` names it so deciding twice sends once."""
+
+    key: str
+    kind: str
+    target: str | None
+    payload: dict[str, Any] = field(default_factory=dict)
+    signal_id: int | None = None
+    guard_deadline_id: int | None = None
+    due_at: datetime | None = None
+
+
+def enqueue(session: Session, items: list[Outgoing], now: datetime) -> None:
+    """Insert all `items` in one statement; a key already present is left as it is."""
+    if not items:
+        return
+    rows = [
+        {
+            "key": item.key,
+            "kind": item.kind,
+            "target": item.target,
+            "payload": item.payload,
+            "signal_id": item.signal_id,
+            "guard_deadline_id": item.guard_deadline_id,
+            "status": "pending",
+            "due_at": item.due_at or now,
+            "next_try_at": item.due_at or now,
+            "attempts": 0,
+            "created_at": now,
+        }
+        for item in items
+    ]
+    insert = pg_insert if is_postgres(session) else sqlite_insert
+    session.execute(insert(OutboxMessage).values(rows).on_conflict_do_nothing(index_elements=["key"]))
+
+
+def claim_due(
+    session: Session, *, now: datetime, worker: str, limit: int, lease: timedelta
+) -> list[OutboxMessage]:
+    """Mark up to `limit` due rows as `sending` for `worker`, oldest due first.
+
+    Pending rows whose time has come, and `sending` rows whose lease ran out (their
+    process died mid-send), are both taken; the caller reconciles the latter before
+    resending. The status literals stay in the SQL text so PostgreSQL can use the
+    partial indexes.
+    """
+    stmt = (
+        select(OutboxMessage)
+        .where(
+            or_(
+                and_(OutboxMessage.status == "pending", OutboxMessage.next_try_at <= now),
+                and_(OutboxMessage.status == "sending", OutboxMessage.lease_until < now),
+            )
+        )
+        .order_by(OutboxMessage.due_at, OutboxMessage.id)
+        .limit(limit)
+    )
+    if is_postgres(session):
+        stmt = stmt.with_for_update(skip_locked=True)
+    rows = list(session.scalars(stmt))
+    for row in rows:
+        row.attempts += 1
+        row.claimed_by = worker
+        row.lease_until = now + lease
+        if row.status == "pending":
+            row.attempt_started_at = now
+        row.status = "sending"
+    session.flush()
+    return rows
+
+
+def finish(session: Session, row_id: int, worker: str, attempt: int, **values: Any) -> bool:
+    """Write an attempt's result, only if this worker's claim still holds; True if it did."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == row_id,
+            OutboxMessage.claimed_by == worker,
+            OutboxMessage.attempts == attempt,
+            OutboxMessage.status == "sending",
+        )
+        .values(**values)
+    )
+    return result.rowcount == 1
+
+
+def backlog(session: Session, now: datetime) -> dict[str, Any]:
+    """What /healthz reports: the oldest due-but-unsent item and the held count."""
+    oldest = session.scalar(
+        select(func.min(OutboxMessage.due_at)).where(
+            OutboxMessage.status.in_(("pending", "sending")), OutboxMessage.due_at <= now
+        )
+    )
+    held = session.scalar(select(func.count()).where(OutboxMessage.status == "held"))
+    return {
+        "oldest_due_unsent": oldest.isoformat() if oldest else None,
+        "oldest_due_age_s": round((now - oldest).total_seconds(), 1) if oldest else 0.0,
+        "held": held or 0,
+    }

@@ -1,0 +1,102 @@
+"""Reads and small writes the handlers and the sweep share."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from bot.config import Config
+from protocol.stages import OPEN_STAGES
+from storage.db import is_postgres
+from storage.models import Account, Person, Signal
+
+
+def name_key(name: str) -> str:
+    """How account names are matched: case- and space-insensitive."""
+    return " ".join(name.split()).casefold()
+
+
+def find_account(session: Session, text: str) -> Account | None:
+    """An account by CRM id or by name."""
+    text = text.strip()
+    if not text:
+        return None
+    return session.scalar(
+        select(Account).where(or_(Account.crm_id == text, Account.name_key == name_key(text)))
+    )
+
+
+def upsert_account(
+    session: Session, name: str, now: datetime, crm_id: str | None = None
+) -> Account:
+    """The account called `name` (or with `crm_id`), created if new."""
+    account = find_account(session, crm_id) if crm_id else None
+    account = account or find_account(session, name)
+    if account is None:
+        account = Account(name=" ".join(name.split()), name_key=name_key(name), created_at=now)
+        account.crm_id = crm_id
+        session.add(account)
+        session.flush()
+    elif crm_id and not account.crm_id:
+        account.crm_id = crm_id
+    return account
+
+
+def person(session: Session, slack_id: str) -> Person:
+    """The person with `slack_id`, created (unknown profile) if new."""
+    found = session.get(Person, slack_id)
+    if found is None:
+        found = Person(slack_id=slack_id, deactivated=False)
+        session.add(found)
+        session.flush()
+    return found
+
+
+def managers(session: Session, config: Config) -> dict[str, str]:
+    """The roster in force: the YAML file, overridden by changes an admin made in Slack."""
+    roster = dict(config.managers)
+    overrides = session.execute(
+        select(Person.slack_id, Person.manager_id).where(Person.manager_set_by.is_not(None))
+    )
+    for slack_id, manager_id in overrides:
+        if manager_id:
+            roster[slack_id] = manager_id
+        else:
+            roster.pop(slack_id, None)
+    return roster
+
+
+def signal_for_update(session: Session, signal_id: int) -> Signal | None:
+    """Load a signal, row-locked on PostgreSQL so concurrent clicks apply one at a time."""
+    stmt = select(Signal).where(Signal.id == signal_id)
+    if is_postgres(session):
+        stmt = stmt.with_for_update(of=Signal)
+    return session.scalar(stmt)
+
+
+def open_signals_for(session: Session, user_id: str, limit: int = 20) -> Sequence[Signal]:
+    """Open signals the person logged or owns, newest first."""
+    return session.scalars(
+        select(Signal)
+        .where(
+            Signal.stage.in_(OPEN_STAGES),
+            or_(Signal.csm_id == user_id, Signal.ae_id == user_id),
+        )
+        .order_by(Signal.created_at.desc())
+        .limit(limit)
+    ).all()
+
+
+def count_open_signals_for(session: Session, user_id: str) -> int:
+    """How many open signals the person logged or owns."""
+    return session.scalar(
+        select(func.count())
+        .select_from(Signal)
+        .where(
+            Signal.stage.in_(OPEN_STAGES),
+            or_(Signal.csm_id == user_id, Signal.ae_id == user_id),
+        )
+    ) or 0

@@ -1,0 +1,399 @@
+"""Loading the admin's YAML file: defaults, the example file, and errors that name file and key."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.config import (
+    DEFAULT_RUBRIC,
+    Config,
+    ConfigError,
+    Criterion,
+    SlaWindow,
+    format_duration,
+    load_config,
+    parse_duration,
+    parse_schedule,
+)
+from protocol.calendar import BusinessHours
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.yml"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "signalbot.yml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def error_for(tmp_path: Path, text: str) -> ConfigError:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    error = caught.value
+    assert error.file == str(path)
+    assert str(error) == f"{path}: {error.key}: {error.problem}"
+    assert "\n" not in str(error)
+    return error
+
+
+# --- durations -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30s", timedelta(seconds=30)),
+        ("15m", timedelta(minutes=15)),
+        ("4h", timedelta(hours=4)),
+        ("7d", timedelta(days=7)),
+        ("1h30m", timedelta(hours=1, minutes=30)),
+        ("1d 12h", timedelta(days=1, hours=12)),
+        ("90", timedelta(seconds=90)),
+        (45, timedelta(seconds=45)),
+    ],
+)
+def test_parse_duration_accepts(text: str | int, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["0", "0s", 0, -5, "-5m", "", "h", "4 hours", "1.5h", "4H", "1h2h", True, None, "1w"]
+)
+def test_parse_duration_rejects(text: object) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text", ["30s", "15m", "4h", "7d", "1d12h", "1h30m15s"])
+def test_format_duration_round_trips(text: str) -> None:
+    assert format_duration(parse_duration(text)) == text
+
+
+def test_parse_schedule() -> None:
+    assert parse_schedule("mon 09:00") == (0, time(9, 0))
+    assert parse_schedule("Sunday 17:30") == (6, time(17, 30))
+    for bad in ("mon", "funday 09:00", "mon 25:00", "mon 9am"):
+        with pytest.raises(ValueError):
+            parse_schedule(bad)
+
+
+# --- successful loads ----------------------------------------------------------------------
+
+
+def test_no_file_gives_defaults() -> None:
+    config = load_config(None)
+    assert config == Config()
+    assert config.timezone == ZoneInfo("America/New_York")
+    assert config.sla["hot"] == SlaWindow(ack=timedelta(hours=4), contact=timedelta(hours=24))
+    assert config.rubric == DEFAULT_RUBRIC
+    assert config.source is None
+
+
+def test_example_file_loads_and_equals_defaults_plus_roster_and_digest() -> None:
+    config = load_config(EXAMPLE)
+    assert config.managers["U0AE00001"] == "U0MGR0001"
+    assert config.admins == ("U0REVOPS1",)
+    assert config.digest_channel == "C0DIGEST01"
+    assert config.source == str(EXAMPLE)
+    same = {"managers": config.managers, "admins": config.admins, "source": config.source}
+    assert config == Config(**same, digest_channel="C0DIGEST01")
+
+
+def test_empty_file_gives_defaults(tmp_path: Path) -> None:
+    path = write(tmp_path, "# nothing yet\n")
+    assert load_config(path) == Config(source=str(path))
+
+
+def test_accepts_str_path(tmp_path: Path) -> None:
+    path = write(tmp_path, "timezone: Europe/Berlin\n")
+    assert load_config(os.fspath(path)).timezone == ZoneInfo("Europe/Berlin")
+
+
+def test_partial_sla_keeps_other_defaults(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "sla:\n  hot: {ack: 2h}\n"))
+    assert config.sla["hot"] == SlaWindow(ack=timedelta(hours=2), contact=timedelta(hours=24))
+    assert config.sla["warm"] == Config().sla["warm"]
+    assert config.reminders == (0.5, 0.9)
+
+
+def test_full_file(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            """
+timezone: Europe/London
+sla:
+  warm: {ack: 12h, contact: 2d}
+  watch: {review: 14d}
+  reminders: [0.25, 0.75]
+escalation: {repeat_after: 1h30m}
+business_hours:
+  enabled: true
+  days: [mon, tue, wed, thu]
+  start: 8:30
+  end: "18:00"
+  holidays: [2026-12-25, "2027-01-01"]
+scheduler: {sweep_interval: 15}
+roster:
+  managers: {U0AE00001: U0MGR0001, W0AE00002: U0MGR0001}
+  admins: [U0REVOPS1, U0REVOPS2]
+digest: {channel: G0PRIVATE1, schedule: "fri 16:30"}
+qualification:
+  threshold: 2
+  criteria:
+    - {key: budget, label: Budget}
+    - {key: timeline, label: Timeline, hint: "Not eventually"}
+    - {key: named_buyer, label: Named buyer}
+watch: {revisit: 60d}
+outcome: {reminder_after: 45d}
+routing: {enabled: true, cs_led_below: 10000, joint_at_or_above: 150000}
+""",
+        )
+    )
+    assert config.timezone == ZoneInfo("Europe/London")
+    assert config.sla["warm"] == SlaWindow(ack=timedelta(hours=12), contact=timedelta(days=2))
+    assert config.sla["watch"].review == timedelta(days=14)
+    assert config.reminders == (0.25, 0.75)
+    assert config.escalation_repeat == timedelta(hours=1, minutes=30)
+    assert config.business_hours == BusinessHours(
+        enabled=True,
+        days=(0, 1, 2, 3),
+        start=time(8, 30),  # unquoted 8:30 is not read as a base-60 number
+        end=time(18, 0),
+        holidays=frozenset({date(2026, 12, 25), date(2027, 1, 1)}),
+    )
+    assert config.sweep_interval == timedelta(seconds=15)
+    assert config.managers == {"U0AE00001": "U0MGR0001", "W0AE00002": "U0MGR0001"}
+    assert config.admins == ("U0REVOPS1", "U0REVOPS2")
+    assert (config.digest_channel, config.digest_weekday) == ("G0PRIVATE1", 4)
+    assert config.digest_time == time(16, 30)
+    assert config.rubric.threshold == 2
+    assert config.rubric.criteria[1] == Criterion("timeline", "Timeline", "Not eventually")
+    assert config.watch_revisit == timedelta(days=60)
+    assert config.outcome_reminder == timedelta(days=45)
+    assert config.routing.enabled
+    assert (config.routing.cs_led_below, config.routing.joint_at_or_above) == (10000, 150000)
+
+
+def test_threshold_alone_keeps_default_criteria(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "qualification: {threshold: 4}\n"))
+    assert config.rubric.criteria == DEFAULT_RUBRIC.criteria
+    assert config.rubric.threshold == 4
+
+
+def test_empty_reminders_turn_them_off(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, "sla: {reminders: []}\n")).reminders == ()
+
+
+# --- errors name file and key --------------------------------------------------------------
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "nope.yml"
+    with pytest.raises(ConfigError, match="no such file") as caught:
+        load_config(path)
+    assert caught.value.file == str(path)
+    assert str(caught.value).startswith(f"{path}: ")
+
+
+def test_directory_is_not_a_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="directory"):
+        load_config(tmp_path)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can read anything")
+def test_unreadable_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "timezone: UTC\n")
+    path.chmod(0)
+    try:
+        with pytest.raises(ConfigError, match="cannot read"):
+            load_config(path)
+    finally:
+        path.chmod(0o600)
+
+
+def test_yaml_syntax_error_gives_the_line(tmp_path: Path) -> None:
+    error = error_for(tmp_path, "timezone: UTC\nsla:\n  hot: {ack: 4h\n  warm: 1\n")
+    assert error.key.startswith("line ")
+    assert "not valid YAML" in error.problem
+
+
+def test_duplicate_yaml_key(tmp_path: Path) -> None:
+    error = error_for(tmp_path, "sla:\n  hot: {ack: 1h}\nsla:\n  warm: {ack: 1h}\n")
+    assert error.key == "line 3"
+    assert "'sla' appears twice" in error.problem
+
+
+def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
+    error = error_for(tmp_path, "- timezone\n- sla\n")
+    assert error.key == "(top level)"
+    assert "expected a mapping, got a list" in error.problem
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "hint"),
+    [
+        ("timezon: UTC\n", "timezon", "did you mean 'timezone'?"),
+        ("sla:\n  hott: {ack: 1h}\n", "sla.hott", "did you mean 'hot'?"),
+        ("sla:\n  hot: {akc: 1h}\n", "sla.hot.akc", "did you mean 'ack'?"),
+        ("sla:\n  watch: {ack: 1h}\n", "sla.watch.ack", "known keys here: review"),
+        ("digest: {chanel: C0DIGEST01}\n", "digest.chanel", "did you mean 'channel'?"),
+        ("qualification:\n  criteria:\n    - {key: a, lable: A}\n",
+         "qualification.criteria[0].lable", "did you mean 'label'?"),
+    ],
+)  # fmt: skip
+def test_unknown_keys(tmp_path: Path, text: str, key: str, hint: str) -> None:
+    error = error_for(tmp_path, text)
+    assert error.key == key
+    assert "unknown key" in error.problem
+    assert hint in error.problem
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        ("sla: [hot]\n", "sla", "expected a mapping, got a list"),
+        ("sla:\n  hot: 4h\n", "sla.hot", "expected a mapping, got '4h'"),
+        ("timezone: 5\n", "timezone", "expected text, got 5"),
+        ("business_hours: {enabled: maybe}\n", "business_hours.enabled", "expected true or false"),
+        ("roster: {admins: U0REVOPS1}\n", "roster.admins", "expected a list"),
+        ("qualification: {threshold: 2.5}\n", "qualification.threshold", "expected a whole number"),
+        ("qualification: {threshold: true}\n", "qualification.threshold", "got True"),
+        ("routing: {cs_led_below: lots}\n", "routing.cs_led_below", "expected a number"),
+        ("sla: {reminders: [0.5, yes]}\n", "sla.reminders[1]", "expected a number, got True"),
+        ("qualification:\n  criteria: [budget]\n", "qualification.criteria[0]",
+         "expected a mapping"),
+    ],
+)  # fmt: skip
+def test_wrong_types(tmp_path: Path, text: str, key: str, problem: str) -> None:
+    error = error_for(tmp_path, text)
+    assert (error.key, problem in error.problem) == (key, True), error.problem
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("sla:\n  hot: {ack: 4 hours}\n", "sla.hot.ack"),
+        ("sla:\n  warm: {contact: 0s}\n", "sla.warm.contact"),
+        ("sla:\n  watch: {review: -1d}\n", "sla.watch.review"),
+        ("escalation: {repeat_after: soon}\n", "escalation.repeat_after"),
+        ("scheduler: {sweep_interval: 0}\n", "scheduler.sweep_interval"),
+        ("watch: {revisit: 1:30}\n", "watch.revisit"),
+        ("outcome: {reminder_after: 1.5d}\n", "outcome.reminder_after"),
+    ],
+)
+def test_bad_durations(tmp_path: Path, text: str, key: str) -> None:
+    assert error_for(tmp_path, text).key == key
+
+
+def test_contact_shorter_than_ack(tmp_path: Path) -> None:
+    error = error_for(tmp_path, "sla:\n  hot: {ack: 48h}\n")
+    assert error.key == "sla.hot.contact"
+    assert "1d is shorter than the ack window (2d)" in error.problem
+
+
+@pytest.mark.parametrize(
+    ("reminders", "problem"),
+    [("[0, 0.5]", "between 0 and 1"), ("[0.5, 1]", "between 0 and 1"), ("[0.9, 0.5]", "ascending")],
+)
+def test_bad_reminders(tmp_path: Path, reminders: str, problem: str) -> None:
+    error = error_for(tmp_path, f"sla: {{reminders: {reminders}}}\n")
+    assert error.key.startswith("sla.reminders[")
+    assert problem in error.problem
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "America", "../etc/passwd", "EST5EDT/x"])
+def test_bad_time_zone(tmp_path: Path, zone: str) -> None:
+    error = error_for(tmp_path, f"timezone: {zone}\n")
+    assert error.key == "timezone"
+    assert "unknown time zone" in error.problem
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        ('digest: {schedule: "monday"}\n', "digest.schedule", "not a schedule"),
+        ('digest: {schedule: "someday 09:00"}\n', "digest.schedule", "not a weekday"),
+        ('digest: {schedule: "mon 24:00"}\n', "digest.schedule", "not a time of day"),
+        ("business_hours: {start: 9am}\n", "business_hours.start", "not a time of day"),
+        ("business_hours: {end: 17}\n", "business_hours.end", "write the time in quotes"),
+        ('business_hours: {start: "18:00"}\n', "business_hours.end", "before it starts"),
+        ("business_hours: {days: [mon, tues]}\n", "business_hours.days[1]", "not a weekday"),
+        ("business_hours: {days: [mon, mon]}\n", "business_hours.days[1]", "listed twice"),
+        ("business_hours: {days: []}\n", "business_hours.days", "at least one"),
+        ("business_hours: {holidays: [2026-13-01]}\n", "line 1", "not a real date"),
+        ("business_hours: {holidays: [Dec 25]}\n", "business_hours.holidays[0]", "not a date"),
+        ("business_hours: {holidays: [2026-12-25 10:00:00]}\n", "business_hours.holidays[0]",
+         "expected a date"),
+    ],
+)  # fmt: skip
+def test_bad_schedules_and_hours(tmp_path: Path, text: str, key: str, problem: str) -> None:
+    error = error_for(tmp_path, text)
+    assert (error.key, problem in error.problem) == (key, True), error.problem
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        ("qualification: {threshold: 5}\n", "qualification.threshold", "more than the 4 criteria"),
+        ("qualification: {threshold: 0}\n", "qualification.threshold", "at least 1"),
+        ("qualification:\n  criteria: [{key: a, label: A}, {key: b, label: B}]\n",
+         "qualification.threshold", "the default threshold 3 is more than the 2 criteria"),
+        ("qualification:\n  criteria: []\n", "qualification.criteria", "at least one"),
+        ("qualification:\n  criteria: [{key: a, label: A}, {key: a, label: B}]\n  threshold: 1\n",
+         "qualification.criteria[1].key", "'a' is used by another criterion"),
+        ("qualification:\n  criteria: [{key: Budget, label: B}]\n  threshold: 1\n",
+         "qualification.criteria[0].key", "a-z, 0-9 and _"),
+        ("qualification:\n  criteria: [{label: B}]\n  threshold: 1\n",
+         "qualification.criteria[0].key", "required"),
+        ("qualification:\n  criteria: [{key: b}]\n  threshold: 1\n",
+         "qualification.criteria[0].label", "required"),
+    ],
+)  # fmt: skip
+def test_bad_rubric(tmp_path: Path, text: str, key: str, problem: str) -> None:
+    error = error_for(tmp_path, text)
+    assert (error.key, problem in error.problem) == (key, True), error.problem
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        ("roster:\n  managers: {u0ae00001: U0MGR0001}\n", "roster.managers.u0ae00001",
+         "not a Slack user id"),
+        ("roster:\n  managers: {U0AE00001: jane}\n", "roster.managers.U0AE00001",
+         "'jane' is not a Slack user id"),
+        ("roster:\n  managers: {U0AE00001: U0AE00001}\n", "roster.managers.U0AE00001",
+         "their own manager"),
+        ("roster:\n  managers: {U0AAA: U0BBB, U0BBB: U0AAA}\n", "roster.managers.U0AAA",
+         "loop: U0AAA -> U0BBB -> U0AAA"),
+        ("roster:\n  managers: {U0X: U0AAA, U0AAA: U0BBB, U0BBB: U0CCC, U0CCC: U0AAA}\n",
+         "roster.managers.U0AAA", "loop: U0AAA -> U0BBB -> U0CCC -> U0AAA"),
+        ("roster:\n  admins: [U0REVOPS1, C0CHANNEL]\n", "roster.admins[1]",
+         "not a Slack user id"),
+        ("digest: {channel: '#expansion'}\n", "digest.channel", "not a channel id"),
+        ("digest: {channel: U0PERSON1}\n", "digest.channel", "not a channel id"),
+    ],
+)  # fmt: skip
+def test_bad_slack_ids_and_roster(tmp_path: Path, text: str, key: str, problem: str) -> None:
+    error = error_for(tmp_path, text)
+    assert (error.key, problem in error.problem) == (key, True), error.problem
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        ("routing: {cs_led_below: 200000, joint_at_or_above: 150000}\n", "routing.cs_led_below",
+         "above joint_at_or_above"),
+        ("routing: {cs_led_below: -1}\n", "routing.cs_led_below", "negative"),
+        ("routing: {enabled: true}\n", "routing.enabled", "neither"),
+    ],
+)  # fmt: skip
+def test_bad_routing(tmp_path: Path, text: str, key: str, problem: str) -> None:
+    error = error_for(tmp_path, text)
+    assert (error.key, problem in error.problem) == (key, True), error.problem
