@@ -17,7 +17,9 @@ def fields(pairs: list[tuple[str, str]]) -> Block:
     """A section of up to ten two-column mrkdwn fields."""
     return {
         "type": "section",
-        "fields": [{"type": "mrkdwn", "text": f"*{label}*\n{value}"} for label, value in pairs[:10]],
+        "fields": [
+            {"type": "mrkdwn", "text": f"*{label}*\n{value}"} for label, value in pairs[:10]
+        ],
     }
 
 

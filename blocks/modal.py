@@ -38,28 +38,78 @@ class Prefill:
 def signal_modal(rubric: Rubric, prefill: Prefill) -> dict[str, Any]:
     """The five-field record, account, AE, estimated ARR and the qualification checklist."""
     blocks = [
-        _text_input("account", "Account", LIMITS["account"], prefill.account,
-                    placeholder="Customer account name"),
+        _text_input(
+            "account",
+            "Account",
+            LIMITS["account"],
+            prefill.account,
+            placeholder="Customer account name",
+        ),
         _type_select(prefill.category, prefill.kind),
-        _text_input("detail", "What exactly", LIMITS["detail"], prefill.detail, optional=True,
-                    placeholder="e.g. Seat utilisation at 89%"),
-        _text_input("buyer_name", "Named buyer", LIMITS["buyer_name"], None,
-                    placeholder="Who will own the decision, e.g. Jamie Reyes"),
-        _text_input("buyer_title", "Buyer's title", LIMITS["buyer_title"], None, optional=True,
-                    placeholder="e.g. VP Operations"),
-        _text_input("timeline", "Timeline", LIMITS["timeline"], None,
-                    placeholder="In their words, e.g. Q3, before July budget freeze"),
-        _input("timeline_date", "Target date", {"type": "datepicker", "action_id": ACTION},
-               optional=True, hint="Optional; not in the past."),
-        _text_input("note", "Context note", LIMITS["note"], prefill.note, multiline=True,
-                    placeholder="Two or three sentences of what you heard"),
+        _text_input(
+            "detail",
+            "What exactly",
+            LIMITS["detail"],
+            prefill.detail,
+            optional=True,
+            placeholder="e.g. Seat utilisation at 89%",
+        ),
+        _text_input(
+            "buyer_name",
+            "Named buyer",
+            LIMITS["buyer_name"],
+            None,
+            placeholder="Who will own the decision, e.g. Jamie Reyes",
+        ),
+        _text_input(
+            "buyer_title",
+            "Buyer's title",
+            LIMITS["buyer_title"],
+            None,
+            optional=True,
+            placeholder="e.g. VP Operations",
+        ),
+        _text_input(
+            "timeline",
+            "Timeline",
+            LIMITS["timeline"],
+            None,
+            placeholder="In their words, e.g. Q3, before July budget freeze",
+        ),
+        _input(
+            "timeline_date",
+            "Target date",
+            {"type": "datepicker", "action_id": ACTION},
+            optional=True,
+            hint="Optional; not in the past.",
+        ),
+        _text_input(
+            "note",
+            "Context note",
+            LIMITS["note"],
+            prefill.note,
+            multiline=True,
+            placeholder="Two or three sentences of what you heard",
+        ),
         _urgency(prefill.urgency),
         _ae_select(prefill.ae_id),
-        _input("est_arr", "Estimated expansion ARR",
-               {"type": "number_input", "action_id": ACTION, "is_decimal_allowed": True,
-                "min_value": "0"}, optional=True),
-        _checklist("qualification", rubric, prefill.answers,
-                   f"Qualification (qualified at {rubric.threshold} of {len(rubric.criteria)})"),
+        _input(
+            "est_arr",
+            "Estimated expansion ARR",
+            {
+                "type": "number_input",
+                "action_id": ACTION,
+                "is_decimal_allowed": True,
+                "min_value": "0",
+            },
+            optional=True,
+        ),
+        _checklist(
+            "qualification",
+            rubric,
+            prefill.answers,
+            f"Qualification (qualified at {rubric.threshold} of {len(rubric.criteria)})",
+        ),
     ]
     return _modal(SIGNAL_MODAL, "Log expansion signal", "Log signal", blocks, prefill.metadata)
 
@@ -67,8 +117,10 @@ def signal_modal(rubric: Rubric, prefill: Prefill) -> dict[str, Any]:
 def requalify_modal(rubric: Rubric, signal_id: int, account: str, answers: dict[str, bool]):
     """The checklist alone, for a watch item the CSM has learned more about."""
     blocks = [
-        section(f"*{escape(account)}*: tick what is now true. At {rubric.threshold} of "
-                f"{len(rubric.criteria)} the signal is handed off to the AE."),
+        section(
+            f"*{escape(account)}*: tick what is now true. At {rubric.threshold} of "
+            f"{len(rubric.criteria)} the signal is handed off to the AE."
+        ),
         _checklist("qualification", rubric, answers, "Qualification"),
     ]
     return _modal(REQUALIFY_MODAL, "Update qualification", "Save", blocks, {"signal": signal_id})
@@ -79,15 +131,39 @@ def outcome_modal(signal_id: int, account: str) -> dict[str, Any]:
     outcomes = [option(label, key) for key, label in OUTCOME_LABELS.items()]
     blocks = [
         section(f"Record the outcome of the *{escape(account)}* signal. The CSM is told."),
-        _input("outcome", "Outcome", {"type": "radio_buttons", "action_id": ACTION,
-                                      "options": outcomes}),
-        _input("won_arr", "Expansion ARR won", {"type": "number_input", "action_id": ACTION,
-                                                "is_decimal_allowed": True, "min_value": "0"},
-               optional=True, hint="Required for a win."),
-        _text_input("reason", "Reason", LIMITS["reason"], None, optional=True, multiline=True,
-                    placeholder="What tipped it, or what stood in the way"),
-        _input("revisit_on", "Revisit on", {"type": "datepicker", "action_id": ACTION},
-               optional=True, hint="Required when deferred; the CSM hears about it then."),
+        _input(
+            "outcome",
+            "Outcome",
+            {"type": "radio_buttons", "action_id": ACTION, "options": outcomes},
+        ),
+        _input(
+            "won_arr",
+            "Expansion ARR won",
+            {
+                "type": "number_input",
+                "action_id": ACTION,
+                "is_decimal_allowed": True,
+                "min_value": "0",
+            },
+            optional=True,
+            hint="Required for a win.",
+        ),
+        _text_input(
+            "reason",
+            "Reason",
+            LIMITS["reason"],
+            None,
+            optional=True,
+            multiline=True,
+            placeholder="What tipped it, or what stood in the way",
+        ),
+        _input(
+            "revisit_on",
+            "Revisit on",
+            {"type": "datepicker", "action_id": ACTION},
+            optional=True,
+            hint="Required when deferred; the CSM hears about it then.",
+        ),
     ]
     return _modal(OUTCOME_MODAL, "Record outcome", "Save", blocks, {"signal": signal_id})
 
@@ -95,8 +171,10 @@ def outcome_modal(signal_id: int, account: str) -> dict[str, Any]:
 def reassign_modal(signal_id: int, account: str) -> dict[str, Any]:
     """Pick another AE and say why."""
     blocks = [
-        section(f"Hand the *{escape(account)}* signal to another AE. Their SLA clock starts "
-                f"fresh; the history is kept."),
+        section(
+            f"Hand the *{escape(account)}* signal to another AE. Their SLA clock starts "
+            f"fresh; the history is kept."
+        ),
         _input("new_ae", "New AE", {"type": "users_select", "action_id": ACTION}),
         _text_input("reason", "Reason", LIMITS["reason"], None, multiline=True),
     ]
@@ -115,20 +193,41 @@ def _modal(callback_id: str, title: str, submit: str, blocks: list[Block], meta:
     }
 
 
-def _input(block_id: str, label: str, element: dict[str, Any], optional: bool = False,
-           hint: str | None = None) -> Block:
-    block: Block = {"type": "input", "block_id": block_id, "label": plain(label),
-                    "element": element, "optional": optional}
+def _input(
+    block_id: str,
+    label: str,
+    element: dict[str, Any],
+    optional: bool = False,
+    hint: str | None = None,
+) -> Block:
+    block: Block = {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain(label),
+        "element": element,
+        "optional": optional,
+    }
     if hint:
         block["hint"] = plain(hint)
     return block
 
 
-def _text_input(block_id: str, label: str, limit: int, initial: str | None, *,
-                optional: bool = False, multiline: bool = False,
-                placeholder: str | None = None) -> Block:
-    element: dict[str, Any] = {"type": "plain_text_input", "action_id": ACTION,
-                               "max_length": limit, "multiline": multiline}
+def _text_input(
+    block_id: str,
+    label: str,
+    limit: int,
+    initial: str | None,
+    *,
+    optional: bool = False,
+    multiline: bool = False,
+    placeholder: str | None = None,
+) -> Block:
+    element: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": ACTION,
+        "max_length": limit,
+        "multiline": multiline,
+    }
     if initial:
         element["initial_value"] = initial[:limit]
     if placeholder:
@@ -138,13 +237,18 @@ def _text_input(block_id: str, label: str, limit: int, initial: str | None, *,
 
 def _type_select(category: str | None, kind: str | None) -> Block:
     groups = [
-        {"label": plain(label), "options": [option(text, f"{cat}:{key}")
-                                            for key, text in kinds.items()]}
+        {
+            "label": plain(label),
+            "options": [option(text, f"{cat}:{key}") for key, text in kinds.items()],
+        }
         for cat, (label, kinds) in CATEGORIES.items()
     ]
-    element: dict[str, Any] = {"type": "static_select", "action_id": ACTION,
-                               "placeholder": plain("Pick the kind of signal"),
-                               "option_groups": groups}
+    element: dict[str, Any] = {
+        "type": "static_select",
+        "action_id": ACTION,
+        "placeholder": plain("Pick the kind of signal"),
+        "option_groups": groups,
+    }
     if category in CATEGORIES and kind in CATEGORIES[category][1]:
         element["initial_option"] = option(CATEGORIES[category][1][kind], f"{category}:{kind}")
     return _input("signal_type", "Signal type", element)
@@ -159,8 +263,11 @@ def _urgency(initial: str | None) -> Block:
 
 
 def _ae_select(ae_id: str | None) -> Block:
-    element: dict[str, Any] = {"type": "users_select", "action_id": ACTION,
-                               "placeholder": plain("Who takes it in Sales")}
+    element: dict[str, Any] = {
+        "type": "users_select",
+        "action_id": ACTION,
+        "placeholder": plain("Who takes it in Sales"),
+    }
     if ae_id:
         element["initial_user"] = ae_id
     return _input("ae", "Account executive", element)
@@ -168,8 +275,11 @@ def _ae_select(ae_id: str | None) -> Block:
 
 def _checklist(block_id: str, rubric: Rubric, answers: dict[str, bool], label: str) -> Block:
     options = [
-        {"text": plain(c.label[:75]), "value": c.key,
-         **({"description": plain(c.hint[:75])} if c.hint else {})}
+        {
+            "text": plain(c.label[:75]),
+            "value": c.key,
+            **({"description": plain(c.hint[:75])} if c.hint else {}),
+        }
         for c in rubric.criteria[:10]
     ]
     element: dict[str, Any] = {"type": "checkboxes", "action_id": ACTION, "options": options}

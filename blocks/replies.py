@@ -29,18 +29,26 @@ def help_reply() -> dict:
 def list_reply(signals: Sequence[Signal], total: int) -> dict:
     """The caller's open signals, newest first."""
     if not signals:
-        return {"response_type": "ephemeral",
-                "text": "You have no open signals. Log one with `/signal`."}
+        return {
+            "response_type": "ephemeral",
+            "text": "You have no open signals. Log one with `/signal`.",
+        }
     blocks: list[Block] = [section(f"*Your open signals* ({total})")]
     for signal in signals:
-        blocks.append(section(
-            f"{URGENCY_EMOJI.get(signal.urgency, '')} *{escape(signal.account.name)}* — "
-            f"{STAGE_LABELS.get(signal.stage, signal.stage)} · AE {mention(signal.ae_id)} · "
-            f"CSM {mention(signal.csm_id)} · #{signal.id}"))
+        blocks.append(
+            section(
+                f"{URGENCY_EMOJI.get(signal.urgency, '')} *{escape(signal.account.name)}* — "
+                f"{STAGE_LABELS.get(signal.stage, signal.stage)} · AE {mention(signal.ae_id)} · "
+                f"CSM {mention(signal.csm_id)} · #{signal.id}"
+            )
+        )
     if total > len(signals):
         blocks.append(context(f"and {total - len(signals)} more: see the bot's Home tab."))
-    return {"response_type": "ephemeral", "text": f"Your open signals ({total})",
-            "blocks": blocks[:50]}
+    return {
+        "response_type": "ephemeral",
+        "text": f"Your open signals ({total})",
+        "blocks": blocks[:50],
+    }
 
 
 def roster_reply(roster: dict[str, str], admins: Sequence[str], gaps: Sequence[str]) -> dict:

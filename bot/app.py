@@ -52,6 +52,9 @@ def _identify(client: WebClient) -> AuthorizeResult:
             "your app's 'OAuth & Permissions' page; see the README's install steps."
         ) from exc
     return AuthorizeResult(
-        enterprise_id=me.get("enterprise_id"), team_id=me.get("team_id"),
-        bot_user_id=me.get("user_id"), bot_id=me.get("bot_id"), bot_token=client.token,
+        enterprise_id=me.get("enterprise_id"),
+        team_id=me.get("team_id"),
+        bot_user_id=me.get("user_id"),
+        bot_id=me.get("bot_id"),
+        bot_token=client.token,
     )

@@ -53,7 +53,11 @@ class Deferred(Exception):
 
 
 class Unreachable(Exception):
-    """The person is gone from Slack (deleted, deactivated)."""
+    """The person is gone from Slack (deleted, deactivated); `known` if we knew already."""
+
+    def __init__(self, user_id: str, known: bool = False):
+        super().__init__(user_id)
+        self.known = known
 
 
 @dataclass
@@ -143,8 +147,12 @@ class Deliverer:
             self._finish(row, status="pending", next_try_at=wait.until, attempts=row.attempt - 1)
             tally.retried += 1
         except Unreachable as gone:
-            self._hold(row, f"user_not_found: {gone}", unreachable=True)
-            tally.held += 1
+            if gone.known:
+                self._skip_gone(row)
+                tally.skipped += 1
+            else:
+                self._hold(row, f"user_not_found: {gone}", unreachable=True)
+                tally.held += 1
         except SlackApiError as exc:
             self._slack_error(row, exc, tally)
         except Exception as exc:  # noqa: BLE001 - network trouble: Slack may have it
@@ -203,6 +211,13 @@ class Deliverer:
                 out += [_admin_notice(row, error, admin) for admin in self.config.admins]
             enqueue(session, out, now)
 
+    def _skip_gone(self, row: Claimed) -> None:
+        """A message to someone already known to be gone: drop it, but never an escalation."""
+        with unit_of_work(self.factory) as session:
+            if finish(session, row.id, self.worker, row.attempt, status="skipped",
+                      last_error="recipient deactivated", sent_at=self.clock()):
+                enqueue(session, self._past_the_person(row), self.clock())
+
     def _past_the_person(self, row: Claimed) -> list[Outgoing]:
         """An escalation to a manager who is gone goes on to the admins."""
         if row.payload.get("audience") != "manager":
@@ -247,7 +262,7 @@ class Deliverer:
                 person = Person(slack_id=target, deactivated=False)
                 session.add(person)
             if person.deactivated:
-                raise Unreachable(target)
+                raise Unreachable(target, known=True)
             if person.dm_channel and not _stale(person, self.clock()):
                 return person.dm_channel
             self._refresh_profile(person)

@@ -31,11 +31,18 @@ def health(services: Services) -> tuple[int, dict[str, Any]]:
     except Exception as exc:  # noqa: BLE001 - report, never raise, from a health check
         return 503, {"ok": False, "database": f"unreachable: {type(exc).__name__}"}
     ok = current == head
-    return (200 if ok else 503), {"ok": ok, "database": "ok", "schema": current,
-                                  "schema_head": head, "outbox": queue}
+    return (200 if ok else 503), {
+        "ok": ok,
+        "database": "ok",
+        "schema": current,
+        "schema_head": head,
+        "outbox": queue,
+    }
 
 
-def wsgi_app(services: Services, app: App | None, routes: dict[tuple[str, str], Route] | None = None):
+def wsgi_app(
+    services: Services, app: App | None, routes: dict[tuple[str, str], Route] | None = None
+):
     """A WSGI application: POST /slack/events (when `app`), GET /healthz, extra `routes`."""
     slack = SlackRequestHandler(app) if app else None
     extra = dict(routes or {})
@@ -55,10 +62,19 @@ def wsgi_app(services: Services, app: App | None, routes: dict[tuple[str, str], 
 
 def _json(start_response, status: int, body: dict[str, Any]) -> list[bytes]:
     data = json.dumps(body).encode()
-    reason = {200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized",
-              404: "Not Found", 413: "Payload Too Large", 503: "Service Unavailable"}
-    start_response(f"{status} {reason.get(status, 'Status')}",
-                   [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    reason = {
+        200: "OK",
+        202: "Accepted",
+        400: "Bad Request",
+        401: "Unauthorized",
+        404: "Not Found",
+        413: "Payload Too Large",
+        503: "Service Unavailable",
+    }
+    start_response(
+        f"{status} {reason.get(status, 'Status')}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
+    )
     return [data]
 
 
@@ -74,8 +90,9 @@ class _QuietHandler(WSGIRequestHandler):
 
 def serve(application, host: str, port: int) -> WSGIServer:
     """A threaded WSGI server (not yet serving: call `serve_forever`)."""
-    return make_server(host, port, application, server_class=_ThreadingServer,
-                       handler_class=_QuietHandler)
+    return make_server(
+        host, port, application, server_class=_ThreadingServer, handler_class=_QuietHandler
+    )
 
 
 def serve_in_thread(application, host: str = "127.0.0.1", port: int = 0) -> WSGIServer:

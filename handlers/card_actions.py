@@ -61,7 +61,9 @@ def _answer(body: dict[str, Any], actor: str, text: str):
     """An ephemeral note where the button was pressed (a DM when it was on App Home)."""
     action_ts = (body.get("actions") or [{}])[0].get("action_ts", "")
     key = f"answer:{actor}:{action_ts}"
-    channel = (body.get("container") or {}).get("channel_id") or (body.get("channel") or {}).get("id")
+    channel = (body.get("container") or {}).get("channel_id") or (body.get("channel") or {}).get(
+        "id"
+    )
     if channel:
         return outgoing.ephemeral(key, channel, actor, text)
     return outgoing.notice(key, actor, text)

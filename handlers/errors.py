@@ -10,8 +10,10 @@ from typing import Any
 from slack_bolt import App, BoltResponse
 
 log = logging.getLogger("signalbot.errors")
-SORRY = ("Something went wrong on our side and nothing was saved (reference {ref}). "
-         "Please try again in a minute; if it keeps happening, tell your signalbot admin.")
+SORRY = (
+    "Something went wrong on our side and nothing was saved (reference {ref}). "
+    "Please try again in a minute; if it keeps happening, tell your signalbot admin."
+)
 
 
 def register(app: App) -> None:
@@ -40,5 +42,8 @@ def _first_input(view: dict[str, Any]) -> str | None:
 
 
 def _json(body: dict[str, Any]) -> BoltResponse:
-    return BoltResponse(status=200, body=json.dumps(body),
-                        headers={"content-type": "application/json;charset=utf-8"})
+    return BoltResponse(
+        status=200,
+        body=json.dumps(body),
+        headers={"content-type": "application/json;charset=utf-8"},
+    )

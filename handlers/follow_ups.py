@@ -75,8 +75,17 @@ def _outcome(services: Services, session, signal, form: Form, actor: str) -> dic
         errors["reason"] = f"Keep this under {LIMITS['reason']} characters."
     if errors:
         return errors
-    record_outcome(session, services.config, signal, outcome, actor, now, reason=reason,
-                   won_arr=won_arr, revisit_on=revisit)
+    record_outcome(
+        session,
+        services.config,
+        signal,
+        outcome,
+        actor,
+        now,
+        reason=reason,
+        won_arr=won_arr,
+        revisit_on=revisit,
+    )
     return {}
 
 

@@ -79,12 +79,20 @@ def draft_from_form(form: Form, rubric: Rubric) -> tuple[SignalDraft | None, dic
         errors["ae"] = "Pick the account executive who takes it."
     checked = form.checked("qualification")
     draft = SignalDraft(
-        account=form.text("account") or "", category=category, kind=kind,
-        detail=form.text("detail"), buyer_name=form.text("buyer_name") or "",
-        buyer_title=form.text("buyer_title"), timeline=form.text("timeline") or "",
-        timeline_date=timeline_date, note=form.text("note") or "",
-        urgency=form.option("urgency") or "", ae_id=ae_id, est_arr=est_arr,
+        account=form.text("account") or "",
+        category=category,
+        kind=kind,
+        detail=form.text("detail"),
+        buyer_name=form.text("buyer_name") or "",
+        buyer_title=form.text("buyer_title"),
+        timeline=form.text("timeline") or "",
+        timeline_date=timeline_date,
+        note=form.text("note") or "",
+        urgency=form.option("urgency") or "",
+        ae_id=ae_id,
+        est_arr=est_arr,
         answers={c.key: c.key in checked for c in rubric.criteria},
-        source=form.metadata.get("source", "slash"), message_link=form.metadata.get("link"),
+        source=form.metadata.get("source", "slash"),
+        message_link=form.metadata.get("link"),
     )
     return (None if errors else draft), errors

@@ -60,8 +60,7 @@ def _prefill(services: Services, text: str) -> Prefill:
             account = find_account(session, account_name)
             if account is not None:
                 account_name, ae_id = account.name, account.ae_id
-    return Prefill(account=account_name, urgency=urgency, ae_id=ae_id,
-                   metadata={"source": "slash"})
+    return Prefill(account=account_name, urgency=urgency, ae_id=ae_id, metadata={"source": "slash"})
 
 
 def _list(services: Services, actor: str) -> dict[str, Any]:
@@ -75,13 +74,17 @@ def _admin(services: Services, actor: str, raw: str) -> dict[str, Any]:
     users = MENTION.findall(raw)
     if len(words) >= 2 and words[1].lower() == "show":
         with services.unit_of_work() as session:
-            return replies.roster_reply(managers(session, services.config),
-                                        services.config.admins,
-                                        roster_gaps(session, services.config))
+            return replies.roster_reply(
+                managers(session, services.config),
+                services.config.admins,
+                roster_gaps(session, services.config),
+            )
     if len(words) >= 2 and words[1].lower() == "manager" and len(users) in (1, 2):
         return _set_manager(services, actor, users[0], users[1] if len(users) == 2 else None)
-    return replies.ephemeral("Usage: `/signal admin show`, `/signal admin manager @ae @manager` "
-                             "(or `/signal admin manager @ae` to remove their manager).")
+    return replies.ephemeral(
+        "Usage: `/signal admin show`, `/signal admin manager @ae @manager` "
+        "(or `/signal admin manager @ae` to remove their manager)."
+    )
 
 
 def _set_manager(services: Services, actor: str, user: str, manager: str | None) -> dict:
@@ -89,8 +92,9 @@ def _set_manager(services: Services, actor: str, user: str, manager: str | None)
         with services.unit_of_work() as session:
             previous = set_manager(session, services.config, actor, user, manager, services.now())
     except NotAdmin:
-        return replies.ephemeral("Only the signalbot admins named in the config can change the "
-                                 "roster.")
+        return replies.ephemeral(
+            "Only the signalbot admins named in the config can change the roster."
+        )
     except ValueError as exc:
         return replies.ephemeral(str(exc))
     was = f" (was <@{previous}>)" if previous else ""

@@ -32,8 +32,14 @@ def register(app: App, services: Services) -> None:
             return ack(response_action="errors", errors=errors)
         try:
             with services.unit_of_work() as session:
-                log_signal(session, services.config, draft, context["actor"], now,
-                           submission_key=f"view:{view['id']}")
+                log_signal(
+                    session,
+                    services.config,
+                    draft,
+                    context["actor"],
+                    now,
+                    submission_key=f"view:{view['id']}",
+                )
         except IntegrityError:
             pass  # the same view submitted twice at once: the other request saved it
         ack()
@@ -47,13 +53,15 @@ def register(app: App, services: Services) -> None:
         note = html.unescape(message.get("text") or "")[: LIMITS["note"]]
         link = None
         try:
-            link = client.chat_getPermalink(channel=body["channel"]["id"],
-                                            message_ts=message["ts"])["permalink"]
+            link = client.chat_getPermalink(
+                channel=body["channel"]["id"], message_ts=message["ts"]
+            )["permalink"]
         except Exception:  # noqa: BLE001 - the link is a nicety; the modal must open
             link = None
         prefill = Prefill(note=note, metadata={"source": "shortcut", "link": link})
-        client.views_open(trigger_id=body["trigger_id"],
-                          view=signal_modal(services.config.rubric, prefill))
+        client.views_open(
+            trigger_id=body["trigger_id"], view=signal_modal(services.config.rubric, prefill)
+        )
 
     app.view(SIGNAL_MODAL)(submit)
     app.shortcut(SHORTCUT)(ack=shortcut_ack, lazy=[open_from_message])

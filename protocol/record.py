@@ -55,7 +55,9 @@ def validate(draft: SignalDraft, today: date) -> dict[str, str]:
     if draft.urgency not in URGENCIES:
         errors["urgency"] = "Pick Hot, Warm or Watch."
     if draft.timeline_date and draft.timeline_date < today:
-        errors["timeline_date"] = "This date is in the past: pick today or later, or leave it empty."
+        errors["timeline_date"] = (
+            "This date is in the past: pick today or later, or leave it empty."
+        )
     if draft.est_arr is not None and not (0 <= draft.est_arr < MAX_ARR):
         errors["est_arr"] = "Enter an amount of zero or more (annual, in your currency)."
     return errors

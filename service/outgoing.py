@@ -6,7 +6,9 @@ from storage.models import Signal
 from storage.outbox import Outgoing
 
 
-def card(signal: Signal, audience: str, user_id: str, headline: str, key_suffix: str = "") -> Outgoing:
+def card(
+    signal: Signal, audience: str, user_id: str, headline: str, key_suffix: str = ""
+) -> Outgoing:
     """Post the signal's card to `user_id`; later changes update it in place."""
     return Outgoing(
         key=f"card:{signal.id}:{audience}:{user_id}:{signal.token}{key_suffix}",

@@ -18,7 +18,11 @@ class NotAdmin(Exception):
 
 
 def set_manager(
-    session: Session, config: Config, actor: str, user_id: str, manager_id: str | None,
+    session: Session,
+    config: Config,
+    actor: str,
+    user_id: str,
+    manager_id: str | None,
     now: datetime,
 ) -> str | None:
     """Make `manager_id` the manager of `user_id` (None removes it); returns the previous one."""
@@ -33,8 +37,15 @@ def set_manager(
     member = person(session, user_id)
     member.manager_id = manager_id
     member.manager_set_by = actor
-    session.add(SignalEvent(signal_id=None, at=now, actor_id=actor, kind="roster_changed",
-                            detail={"person": user_id, "from": previous, "to": manager_id}))
+    session.add(
+        SignalEvent(
+            signal_id=None,
+            at=now,
+            actor_id=actor,
+            kind="roster_changed",
+            detail={"person": user_id, "from": previous, "to": manager_id},
+        )
+    )
     return previous
 
 

@@ -111,7 +111,11 @@ def qualification_of(config: Config, signal: Signal) -> Qualification:
 
 
 def update_qualification(
-    session: Session, config: Config, signal: Signal, answers: dict[str, bool], actor: str,
+    session: Session,
+    config: Config,
+    signal: Signal,
+    answers: dict[str, bool],
+    actor: str,
     now: datetime,
 ) -> Qualification:
     """The CSM ticks boxes later; reaching the threshold hands the signal off then."""
@@ -120,8 +124,16 @@ def update_qualification(
         raise NotAllowed(signal.csm_id)
     _set_answers(session, signal, answers, actor, now)
     qualification = evaluate(config.rubric, answers)
-    _event(session, signal, "qualification_updated", actor, now, signal.stage, signal.stage,
-           {"met": [c.key for c in qualification.met]})
+    _event(
+        session,
+        signal,
+        "qualification_updated",
+        actor,
+        now,
+        signal.stage,
+        signal.stage,
+        {"met": [c.key for c in qualification.met]},
+    )
     out = []
     if qualification.qualified:
         _cancel_clocks(session, signal, now)
@@ -132,7 +144,11 @@ def update_qualification(
 
 
 def _route(
-    session: Session, config: Config, signal: Signal, qualification: Qualification, actor: str,
+    session: Session,
+    config: Config,
+    signal: Signal,
+    qualification: Qualification,
+    actor: str,
     now: datetime,
 ) -> list[Outgoing]:
     if qualification.qualified:
@@ -149,8 +165,16 @@ def _hand_off(
     signal.stage = stages.HANDED_OFF
     signal.handed_off_at = now
     signal.revisit_on = None
-    _event(session, signal, "handed_off", actor, now, previous, stages.HANDED_OFF,
-           {"ae": signal.ae_id, "ownership": signal.ownership})
+    _event(
+        session,
+        signal,
+        "handed_off",
+        actor,
+        now,
+        previous,
+        stages.HANDED_OFF,
+        {"ae": signal.ae_id, "ownership": signal.ownership},
+    )
     if signal.ownership == "cs_led" or not signal.ae_id:
         return []  # the CSM owns the close: no AE is paged, no AE clock runs
     _start_clocks(session, config, signal, signal.ae_id, now)
@@ -166,8 +190,16 @@ def _keep_watching(
     revisit = now + config.watch_revisit
     signal.revisit_on = revisit.date()
     _add_clock(session, signal, "revisit", signal.csm_id, now, revisit)
-    _event(session, signal, "kept_watching", actor, now, previous, stages.QUALIFYING,
-           {"revisit_on": signal.revisit_on.isoformat()})
+    _event(
+        session,
+        signal,
+        "kept_watching",
+        actor,
+        now,
+        previous,
+        stages.QUALIFYING,
+        {"revisit_on": signal.revisit_on.isoformat()},
+    )
     return []
 
 
@@ -182,12 +214,24 @@ def _start_clocks(
 
 
 def _add_clock(
-    session: Session, signal: Signal, clock: str, owner: str | None, start: datetime,
-    due: datetime, first_step: datetime | None = None,
+    session: Session,
+    signal: Signal,
+    clock: str,
+    owner: str | None,
+    start: datetime,
+    due: datetime,
+    first_step: datetime | None = None,
 ) -> Deadline:
     deadline = Deadline(
-        signal_id=signal.id, clock=clock, token=signal.token, owner_id=owner, started_at=start,
-        due_at=due, state="open", step=0, next_step_at=first_step or due,
+        signal_id=signal.id,
+        clock=clock,
+        token=signal.token,
+        owner_id=owner,
+        started_at=start,
+        due_at=due,
+        state="open",
+        step=0,
+        next_step_at=first_step or due,
     )
     session.add(deadline)
     session.flush()
@@ -249,7 +293,11 @@ def acknowledge(
 
 
 def log_contact(
-    session: Session, config: Config, signal: Signal, actor: str, now: datetime,
+    session: Session,
+    config: Config,
+    signal: Signal,
+    actor: str,
+    now: datetime,
     note: str | None = None,
 ) -> None:
     """The AE reached the customer: stop the contact clock (and acknowledge, if not yet)."""
@@ -265,7 +313,12 @@ def log_contact(
 
 
 def reassign(
-    session: Session, config: Config, signal: Signal, new_ae: str, reason: str, actor: str,
+    session: Session,
+    config: Config,
+    signal: Signal,
+    new_ae: str,
+    reason: str,
+    actor: str,
     now: datetime,
 ) -> None:
     """Hand the signal to another AE: fresh clocks for them, the history kept."""
@@ -280,29 +333,57 @@ def reassign(
     signal.account.ae_id = new_ae
     signal.acknowledged_at = signal.contacted_at = None
     signal.handed_off_at = now
-    _move(session, signal, "reassigned", actor, now, stages.HANDED_OFF,
-          {"from": old_ae, "to": new_ae, "reason": reason})
+    _move(
+        session,
+        signal,
+        "reassigned",
+        actor,
+        now,
+        stages.HANDED_OFF,
+        {"from": old_ae, "to": new_ae, "reason": reason},
+    )
     _start_clocks(session, config, signal, new_ae, now)
     why = f" Reason: {escape(reason)}" if reason else ""
     out = [
         outgoing.refresh(signal),
-        outgoing.card(signal, "ae", new_ae,
-                      f"Reassigned to you by {mention(actor)} (was {mention(old_ae)}).{why}"),
-        outgoing.notice(f"reassigned:{signal.id}:{signal.token}:csm", signal.csm_id,
-                        f"Your signal on *{escape(signal.account.name)}* was reassigned from "
-                        f"{mention(old_ae)} to {mention(new_ae)} by {mention(actor)}.{why}", signal),
+        outgoing.card(
+            signal,
+            "ae",
+            new_ae,
+            f"Reassigned to you by {mention(actor)} (was {mention(old_ae)}).{why}",
+        ),
+        outgoing.notice(
+            f"reassigned:{signal.id}:{signal.token}:csm",
+            signal.csm_id,
+            f"Your signal on *{escape(signal.account.name)}* was reassigned from "
+            f"{mention(old_ae)} to {mention(new_ae)} by {mention(actor)}.{why}",
+            signal,
+        ),
     ]
     if old_ae and old_ae != actor:
-        out.append(outgoing.notice(f"reassigned:{signal.id}:{signal.token}:old", old_ae,
-                                   f"The signal on *{escape(signal.account.name)}* was "
-                                   f"reassigned to {mention(new_ae)} by {mention(actor)}.{why}",
-                                   signal))
+        out.append(
+            outgoing.notice(
+                f"reassigned:{signal.id}:{signal.token}:old",
+                old_ae,
+                f"The signal on *{escape(signal.account.name)}* was "
+                f"reassigned to {mention(new_ae)} by {mention(actor)}.{why}",
+                signal,
+            )
+        )
     enqueue(session, out, now)
 
 
 def record_outcome(
-    session: Session, config: Config, signal: Signal, outcome: str, actor: str, now: datetime,
-    *, reason: str | None = None, won_arr: Decimal | None = None, revisit_on: date | None = None,
+    session: Session,
+    config: Config,
+    signal: Signal,
+    outcome: str,
+    actor: str,
+    now: datetime,
+    *,
+    reason: str | None = None,
+    won_arr: Decimal | None = None,
+    revisit_on: date | None = None,
 ) -> None:
     """Close the signal with won / lost / deferred / not ready, and tell the CSM."""
     if outcome not in stages.OUTCOMES:
@@ -318,8 +399,11 @@ def record_outcome(
         signal.revisit_on = revisit_on or (now + timedelta(days=90)).date()
         revisit = datetime.combine(signal.revisit_on, now.timetz())
         _add_clock(session, signal, "revisit", signal.csm_id, now, max(revisit, now))
-    detail = {"reason": reason, "won_arr": str(won_arr) if won_arr is not None else None,
-              "revisit_on": signal.revisit_on.isoformat() if signal.revisit_on else None}
+    detail = {
+        "reason": reason,
+        "won_arr": str(won_arr) if won_arr is not None else None,
+        "revisit_on": signal.revisit_on.isoformat() if signal.revisit_on else None,
+    }
     _move(session, signal, "outcome", actor, now, outcome, detail)
     enqueue(session, [outgoing.refresh(signal), _tell_csm(signal, "outcome", actor)], now)
 
@@ -332,8 +416,10 @@ def nudge(session: Session, config: Config, signal: Signal, actor: str, now: dat
         raise NotAllowed(signal.ae_id)
     _event(session, signal, "nudged", actor, now, signal.stage, signal.stage, {"ae": signal.ae_id})
     key = f"nudge:{signal.id}:{actor}:{int(now.timestamp())}"
-    text = (f"{mention(actor)} is asking about the *{escape(signal.account.name)}* hand-off "
-            f"from {mention(signal.csm_id)}: please act on it now.")
+    text = (
+        f"{mention(actor)} is asking about the *{escape(signal.account.name)}* hand-off "
+        f"from {mention(signal.csm_id)}: please act on it now."
+    )
     enqueue(session, [outgoing.card(signal, "ae", signal.ae_id, text, key_suffix=f":{key}")], now)
 
 
@@ -352,11 +438,18 @@ def _tell_csm(signal: Signal, what: str, actor: str) -> Outgoing:
         text = f"{mention(actor)} acknowledged your *{account}* signal."
     else:
         text = f"{mention(actor)} logged customer contact on your *{account}* signal."
-    return outgoing.notice(f"tell-csm:{signal.id}:{what}:{signal.token}", signal.csm_id, text, signal)
+    return outgoing.notice(
+        f"tell-csm:{signal.id}:{what}:{signal.token}", signal.csm_id, text, signal
+    )
 
 
 def _move(
-    session: Session, signal: Signal, kind: str, actor: str | None, now: datetime, to_stage: str,
+    session: Session,
+    signal: Signal,
+    kind: str,
+    actor: str | None,
+    now: datetime,
+    to_stage: str,
     detail: dict[str, Any] | None = None,
 ) -> None:
     previous = signal.stage
@@ -365,13 +458,28 @@ def _move(
 
 
 def _event(
-    session: Session, signal: Signal, kind: str, actor: str | None, now: datetime,
-    from_stage: str | None, to_stage: str | None, detail: dict[str, Any] | None = None,
+    session: Session,
+    signal: Signal,
+    kind: str,
+    actor: str | None,
+    now: datetime,
+    from_stage: str | None,
+    to_stage: str | None,
+    detail: dict[str, Any] | None = None,
 ) -> None:
     signal.version += 1
     signal.updated_at = now
-    session.add(SignalEvent(signal_id=signal.id, at=now, actor_id=actor, kind=kind,
-                            from_stage=from_stage, to_stage=to_stage, detail=detail))
+    session.add(
+        SignalEvent(
+            signal_id=signal.id,
+            at=now,
+            actor_id=actor,
+            kind=kind,
+            from_stage=from_stage,
+            to_stage=to_stage,
+            detail=detail,
+        )
+    )
 
 
 def _set_answers(
@@ -382,6 +490,7 @@ def _set_answers(
         if key in current:
             current[key].met, current[key].answered_by, current[key].answered_at = met, actor, now
         else:
-            signal.answers.append(QualificationAnswer(criterion=key, met=met, answered_by=actor,
-                                                      answered_at=now))
+            signal.answers.append(
+                QualificationAnswer(criterion=key, met=met, answered_by=actor, answered_at=now)
+            )
     session.flush()

@@ -24,7 +24,7 @@ from service.signals import _event
 from storage.db import is_postgres
 from storage.models import Deadline, Escalation, Person, Signal
 from storage.outbox import Outgoing, enqueue
-from storage.queries import managers
+from storage.queries import managers, person
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +79,14 @@ def _advance(
 
 
 def _steps(session: Session, config: Config, deadline: Deadline, signal: Signal) -> list[Step]:
-    return plan_steps(deadline.clock, deadline.started_at, deadline.due_at, signal.urgency,
-                      config, _tz(session, deadline.owner_id, config))
+    return plan_steps(
+        deadline.clock,
+        deadline.started_at,
+        deadline.due_at,
+        signal.urgency,
+        config,
+        _tz(session, deadline.owner_id, config),
+    )
 
 
 def _tz(session: Session, user_id: str | None, config: Config) -> ZoneInfo:
@@ -96,44 +102,84 @@ def _reminder(deadline: Deadline, signal: Signal, index: int) -> Outgoing:
 
     text = REMINDER_TEXT.get(deadline.clock, "Reminder").format(due=when(deadline.due_at))
     audience = "csm" if deadline.clock == "revisit" else "ae"
-    item = outgoing.card(signal, audience, deadline.owner_id or signal.csm_id,
-                         f":alarm_clock: {text}", key_suffix=f":remind:{deadline.id}:{index}")
+    item = outgoing.card(
+        signal,
+        audience,
+        deadline.owner_id or signal.csm_id,
+        f":alarm_clock: {text}",
+        key_suffix=f":remind:{deadline.id}:{index}",
+    )
     item.guard_deadline_id = deadline.id
     return item
 
 
 def _escalate(
-    session: Session, config: Config, deadline: Deadline, signal: Signal, step: Step,
-    roster: dict[str, str], now: datetime,
+    session: Session,
+    config: Config,
+    deadline: Deadline,
+    signal: Signal,
+    step: Step,
+    roster: dict[str, str],
+    now: datetime,
 ) -> list[Outgoing]:
-    if session.scalar(select(Escalation.id).where(Escalation.deadline_id == deadline.id,
-                                                  Escalation.level == step.level)):
+    if session.scalar(
+        select(Escalation.id).where(
+            Escalation.deadline_id == deadline.id, Escalation.level == step.level
+        )
+    ):
         return []
     deadline.state = "missed"
     target = escalation_target(deadline.owner_id, step.level, roster, config.admins)
     late = (now - deadline.due_at).total_seconds()
-    session.add(Escalation(
-        signal_id=signal.id, deadline_id=deadline.id, level=step.level, ae_id=deadline.owner_id,
-        to_ids={"users": list(target.users)}, reason=target.reason, due_at=step.at, decided_at=now,
-    ))
-    _event(session, signal, "escalated", None, now, signal.stage, signal.stage, {
-        "clock": deadline.clock, "level": step.level, "to": list(target.users),
-        "reason": target.reason, "missed_by_s": int(late), "lateness_s": int(
-            (now - step.at).total_seconds()),
-    })
+    session.add(
+        Escalation(
+            signal_id=signal.id,
+            deadline_id=deadline.id,
+            level=step.level,
+            ae_id=deadline.owner_id,
+            to_ids={"users": list(target.users)},
+            reason=target.reason,
+            due_at=step.at,
+            decided_at=now,
+        )
+    )
+    _event(
+        session,
+        signal,
+        "escalated",
+        None,
+        now,
+        signal.stage,
+        signal.stage,
+        {
+            "clock": deadline.clock,
+            "level": step.level,
+            "to": list(target.users),
+            "reason": target.reason,
+            "missed_by_s": int(late),
+            "lateness_s": int((now - step.at).total_seconds()),
+        },
+    )
     if not target.users:
         log.error("signal %s: SLA missed but no manager or admin to escalate to", signal.id)
     return _escalation_messages(deadline, signal, step.level, target.users, target.reason, late)
 
 
 def _escalation_messages(
-    deadline: Deadline, signal: Signal, level: int, users: tuple[str, ...], reason: str,
+    deadline: Deadline,
+    signal: Signal,
+    level: int,
+    users: tuple[str, ...],
+    reason: str,
     late_s: float,
 ) -> list[Outgoing]:
     what = CLOCK_NAMES.get(deadline.clock, deadline.clock)
     account = escape(signal.account.name)
-    gap = " (no manager on the roster for this AE, so it comes to the admins)" \
-        if reason == "roster_gap" else ""
+    gap = (
+        " (no manager on the roster for this AE, so it comes to the admins)"
+        if reason == "roster_gap"
+        else ""
+    )
     headline = (
         f":rotating_light: *Missed SLA* — {mention(deadline.owner_id)} did not {what} the "
         f"*{account}* hand-off ({signal.urgency.title()}) in time: {duration(late_s)} late."
@@ -144,31 +190,54 @@ def _escalation_messages(
         for user in users
     ]
     to = ", ".join(mention(u) for u in users) or "nobody (no admins configured)"
-    for who, person in (("ae", deadline.owner_id), ("csm", signal.csm_id)):
-        if person and person not in users:
-            out.append(outgoing.notice(
-                f"escalated:{deadline.id}:{level}:{who}", person,
-                f"The *{account}* hand-off missed its {what} SLA and was escalated to {to}.",
-                signal))
+    for who, recipient in (("ae", deadline.owner_id), ("csm", signal.csm_id)):
+        if recipient and recipient not in users:
+            out.append(
+                outgoing.notice(
+                    f"escalated:{deadline.id}:{level}:{who}",
+                    recipient,
+                    f"The *{account}* hand-off missed its {what} SLA and was escalated to {to}.",
+                    signal,
+                )
+            )
     return out
 
 
 def owner_unreachable(
     session: Session, config: Config, user_id: str, now: datetime, why: str
 ) -> int:
-    """Slack says the AE is gone: treat their running clocks as missed now, escalate at once."""
-    found = session.get(Person, user_id)
-    if found is not None:
-        found.deactivated = True
-    clocks = session.scalars(select(Deadline).where(
-        Deadline.owner_id == user_id, Deadline.state == "open",
-        Deadline.clock.in_(("ack", "contact")), Deadline.step < len(config.reminders) + 1,
-    )).all()
+    """Slack says the AE is gone: their next running clock is missed now and escalates at once.
+
+    Only the earliest open clock of each signal (acknowledge before contact) is escalated,
+    so the manager hears once per signal, not once per clock.
+    """
+    person(session, user_id).deactivated = True
+    clocks = session.scalars(
+        select(Deadline)
+        .where(
+            Deadline.owner_id == user_id,
+            Deadline.state == "open",
+            Deadline.clock.in_(("ack", "contact")),
+        )
+        .order_by(Deadline.signal_id, Deadline.due_at)
+    ).all()
+    seen: set[int] = set()
     for deadline in clocks:
+        if deadline.signal_id in seen:
+            continue
+        seen.add(deadline.signal_id)
         signal = session.get(Signal, deadline.signal_id)
         deadline.due_at = min(deadline.due_at, now)
-        deadline.step = len(config.reminders)  # the first escalation step
+        deadline.step = max(deadline.step, len(config.reminders))  # the first escalation step
         deadline.next_step_at = now
-        _event(session, signal, "ae_unreachable", None, now, signal.stage, signal.stage,
-               {"ae": user_id, "why": why})
-    return len(clocks)
+        _event(
+            session,
+            signal,
+            "ae_unreachable",
+            None,
+            now,
+            signal.stage,
+            signal.stage,
+            {"ae": user_id, "why": why},
+        )
+    return len(seen)

@@ -58,7 +58,11 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 def is_postgres(session_or_engine) -> bool:
     """True when talking to PostgreSQL (SKIP LOCKED, ON CONFLICT dialect)."""
-    bind = session_or_engine.get_bind() if isinstance(session_or_engine, Session) else session_or_engine
+    bind = (
+        session_or_engine.get_bind()
+        if isinstance(session_or_engine, Session)
+        else session_or_engine
+    )
     return bind.dialect.name == "postgresql"
 
 

@@ -111,7 +111,9 @@ class Signal(Base):
 
     account: Mapped[Account] = relationship(lazy="joined")
     answers: Mapped[list[QualificationAnswer]] = relationship(
-        back_populates="signal", cascade="all, delete-orphan", order_by="QualificationAnswer.criterion"
+        back_populates="signal",
+        cascade="all, delete-orphan",
+        order_by="QualificationAnswer.criterion",
     )
 
     __table_args__ = (

@@ -49,7 +49,9 @@ def enqueue(session: Session, items: list[Outgoing], now: datetime) -> None:
         for item in items
     ]
     insert = pg_insert if is_postgres(session) else sqlite_insert
-    session.execute(insert(OutboxMessage).values(rows).on_conflict_do_nothing(index_elements=["key"]))
+    session.execute(
+        insert(OutboxMessage).values(rows).on_conflict_do_nothing(index_elements=["key"])
+    )
 
 
 def claim_due(
@@ -82,6 +84,8 @@ def claim_due(
         row.lease_until = now + lease
         if row.status == "pending":
             row.attempt_started_at = now
+        else:
+            row.maybe_sent = True  # its claimer died mid-attempt: Slack may have the message
         row.status = "sending"
     session.flush()
     return rows

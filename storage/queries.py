@@ -92,11 +92,14 @@ def open_signals_for(session: Session, user_id: str, limit: int = 20) -> Sequenc
 
 def count_open_signals_for(session: Session, user_id: str) -> int:
     """How many open signals the person logged or owns."""
-    return session.scalar(
-        select(func.count())
-        .select_from(Signal)
-        .where(
-            Signal.stage.in_(OPEN_STAGES),
-            or_(Signal.csm_id == user_id, Signal.ae_id == user_id),
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Signal)
+            .where(
+                Signal.stage.in_(OPEN_STAGES),
+                or_(Signal.csm_id == user_id, Signal.ae_id == user_id),
+            )
         )
-    ) or 0
+        or 0
+    )

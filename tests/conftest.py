@@ -18,12 +18,19 @@ from storage.db import make_engine, session_factory
 from storage.models import Base
 from tests.support import SlackDriver
 
-PG_URL = os.environ.get("SIGNALBOT_TEST_PG_URL",
-                        "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_URL = os.environ.get(
+    "SIGNALBOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 PG_REQUIRED = os.environ.get("CI") == "true" or os.environ.get("SIGNALBOT_REQUIRE_PG") == "1"
 SECRET = "test-signing-secret"
-CSM, AE, AE2, MGR, VP, ADMIN = "U0CSM0001", "U0AE00001", "U0AE00002", "U0MGR0001", "U0VP00001", \
-    "U0REVOPS1"
+CSM, AE, AE2, MGR, VP, ADMIN = (
+    "U0CSM0001",
+    "U0AE00001",
+    "U0AE00002",
+    "U0MGR0001",
+    "U0VP00001",
+    "U0REVOPS1",
+)
 
 
 def _pg_available() -> str | None:
@@ -50,8 +57,9 @@ def postgres_ready() -> None:
         return
     if PG_REQUIRED:
         pytest.fail(f"PostgreSQL is required here (CI) but unreachable at {PG_URL}: {problem}")
-    pytest.skip(f"PostgreSQL not reachable at {PG_URL} ({problem}); start it or set "
-                "SIGNALBOT_TEST_PG_URL")
+    pytest.skip(
+        f"PostgreSQL not reachable at {PG_URL} ({problem}); start it or set SIGNALBOT_TEST_PG_URL"
+    )
 
 
 @pytest.fixture
@@ -84,27 +92,36 @@ def db_url(request) -> str:
 @pytest.fixture
 def standin() -> Iterator[SlackStandin]:
     with SlackStandin() as server:
-        for user, name, tz in [(CSM, "Casey CSM", "America/New_York"),
-                               (AE, "Alex AE", "America/New_York"),
-                               (AE2, "Avery AE", "Europe/London"),
-                               (MGR, "Morgan Manager", "America/Chicago"),
-                               (VP, "Val VP", "America/Los_Angeles"),
-                               (ADMIN, "Robin RevOps", "America/New_York")]:
+        for user, name, tz in [
+            (CSM, "Casey CSM", "America/New_York"),
+            (AE, "Alex AE", "America/New_York"),
+            (AE2, "Avery AE", "Europe/London"),
+            (MGR, "Morgan Manager", "America/Chicago"),
+            (VP, "Val VP", "America/Los_Angeles"),
+            (ADMIN, "Robin RevOps", "America/New_York"),
+        ]:
             server.add_user(user, name=name, tz=tz, email=f"{user.lower()}@example.com")
         yield server
 
 
 def roster_config(**overrides) -> Config:
     """The default protocol with a small roster and admins."""
-    values = {"managers": {AE: MGR, AE2: MGR, MGR: VP}, "admins": (ADMIN,),
-              "digest_channel": "C0DIGEST01"}
+    values = {
+        "managers": {AE: MGR, AE2: MGR, MGR: VP},
+        "admins": (ADMIN,),
+        "digest_channel": "C0DIGEST01",
+    }
     values.update(overrides)
     return Config(**values)
 
 
 def make_services(url: str, standin: SlackStandin | None, config: Config | None = None) -> Services:
-    settings = Settings(slack_bot_token="xoxb-test", slack_signing_secret=SECRET,
-                        database_url=url, slack_api_url=standin.base_url if standin else None)
+    settings = Settings(
+        slack_bot_token="xoxb-test",
+        slack_signing_secret=SECRET,
+        database_url=url,
+        slack_api_url=standin.base_url if standin else None,
+    )
     services = Services.build(settings, config or roster_config())
     Base.metadata.create_all(services.engine)
     return services
@@ -151,4 +168,5 @@ def pg_slack(pg_url, standin, config) -> Iterator[SlackDriver]:
 def session_of():
     def factory(services: Services):
         return session_factory(services.engine)()
+
     return factory

@@ -1,4 +1,4 @@
-"""Drive the bot the way Slack does: signed HTTP requests in, the stand-in records what comes out."""
+"""Drive the bot as Slack does: signed HTTP requests in; the stand-in records what goes out."""
 
 from __future__ import annotations
 
@@ -58,16 +58,23 @@ def state_values(view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]
 def _element_state(element: dict[str, Any], value: Any) -> dict[str, Any]:
     kind = element["type"]
     if kind in ("static_select", "radio_buttons", "external_select"):
-        option = None if value is None else {"text": {"type": "plain_text", "text": str(value)},
-                                             "value": value}
+        option = (
+            None
+            if value is None
+            else {"text": {"type": "plain_text", "text": str(value)}, "value": value}
+        )
         return {"type": kind, "selected_option": option}
     if kind == "users_select":
         return {"type": kind, "selected_user": value}
     if kind == "datepicker":
         return {"type": kind, "selected_date": value}
     if kind == "checkboxes":
-        return {"type": kind, "selected_options": [
-            {"text": {"type": "plain_text", "text": v}, "value": v} for v in value or []]}
+        return {
+            "type": kind,
+            "selected_options": [
+                {"text": {"type": "plain_text", "text": v}, "value": v} for v in value or []
+            ],
+        }
     return {"type": kind, "value": None if value is None else str(value)}
 
 
@@ -98,8 +105,9 @@ class SlackDriver:
 
     def post(self, built: tuple[str, dict[str, str]]) -> httpx.Response:
         body, headers = built
-        return httpx.post(f"{self.url}/slack/events", content=body.encode(), headers=headers,
-                          timeout=10)
+        return httpx.post(
+            f"{self.url}/slack/events", content=body.encode(), headers=headers, timeout=10
+        )
 
     def command(self, user: str, text: str = "", **kw) -> httpx.Response:
         return self.post(slack_requests.slash_command(self.secret, user_id=user, text=text, **kw))
@@ -111,13 +119,23 @@ class SlackDriver:
         return wait_for(lambda: self.standin.views_opened()[before:])[-1]
 
     def submit(self, view: dict[str, Any], user: str, values: dict[str, Any], **kw):
-        return self.post(slack_requests.view_submission(
-            self.secret, user_id=user, view=view, state_values=state_values(view, values), **kw))
+        return self.post(
+            slack_requests.view_submission(
+                self.secret, user_id=user, view=view, state_values=state_values(view, values), **kw
+            )
+        )
 
     def press(self, action_id: str, signal_id: int, user: str, channel: str = "D0TEST", **kw):
-        return self.post(slack_requests.block_actions(
-            self.secret, user_id=user, action_id=action_id, value=str(signal_id),
-            channel_id=channel, **kw))
+        return self.post(
+            slack_requests.block_actions(
+                self.secret,
+                user_id=user,
+                action_id=action_id,
+                value=str(signal_id),
+                channel_id=channel,
+                **kw,
+            )
+        )
 
     def press_for_modal(self, action_id: str, signal_id: int, user: str) -> dict[str, Any]:
         before = len(self.standin.views_opened())

@@ -51,7 +51,7 @@ def test_schema_is_draft_7(schema):
 def test_signal_slash_command(manifest):
     commands = {c["command"]: c for c in manifest["features"]["slash_commands"]}
     assert "/signal" in commands
-    assert commands["/signal"]["should_escape"] is False
+    assert commands["/signal"]["should_escape"] is True  # mentions arrive as <@U…> ids
 
 
 def test_message_shortcut(manifest):

@@ -28,7 +28,10 @@ def test_signal_command_opens_the_modal_after_the_ack(slack):
 def test_valid_submission_hands_off_to_the_ae(slack):
     response = slack.log_signal()
     assert response.status_code == 200
-    assert response.text in ("", "null") or json.loads(response.text).get("response_action") != "errors"
+    assert (
+        response.text in ("", "null")
+        or json.loads(response.text).get("response_action") != "errors"
+    )
     [signal] = signals(slack.services)
     assert signal.stage == "handed_off"
     assert signal.ae_id == AE
@@ -53,12 +56,16 @@ def test_invalid_submission_returns_errors_next_to_fields(slack):
 
 def test_double_submit_creates_one_signal(slack):
     view = slack.open_signal_modal(CSM)
-    from tests.support import state_values
     from standin import requests as r
+    from tests.support import state_values
+
     values = state_values(view, VALID_SIGNAL)
     for _ in range(2):
-        slack.post(r.view_submission(slack.secret, user_id=CSM, view=view, view_id="V0SAME",
-                                     state_values=values))
+        slack.post(
+            r.view_submission(
+                slack.secret, user_id=CSM, view=view, view_id="V0SAME", state_values=values
+            )
+        )
     assert len(signals(slack.services)) == 1
     with slack.services.unit_of_work() as session:
         assert session.scalar(select(func.count()).select_from(SignalEvent)) == 2

@@ -1,0 +1,164 @@
+"""Buttons on the cards, pressed by the right and the wrong people, fresh and stale."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from freezegun import freeze_time
+from sqlalchemy import select
+
+from blocks import card
+from storage.models import Card, Signal, SignalEvent
+from tests.conftest import ADMIN, AE, AE2, CSM, MGR
+
+
+def only_signal(services) -> Signal:
+    with services.unit_of_work() as session:
+        return session.scalars(select(Signal)).one()
+
+
+def events(services) -> list[str]:
+    with services.unit_of_work() as session:
+        return list(session.scalars(select(SignalEvent.kind).order_by(SignalEvent.id)))
+
+
+def ephemerals_to(standin, user):
+    return [
+        c.params["text"]
+        for c in standin.calls_to("chat.postEphemeral")
+        if c.params.get("user") == user
+    ]
+
+
+def handed_off(slack, **changes) -> Signal:
+    assert slack.log_signal(**changes).status_code == 200
+    slack.deliver()
+    return only_signal(slack.services)
+
+
+def test_acknowledge_moves_the_stage_and_updates_every_card(slack):
+    signal = handed_off(slack)
+    assert slack.press(card.ACKNOWLEDGE, signal.id, AE).status_code == 200
+    assert only_signal(slack.services).stage == "acknowledged"
+    slack.deliver()
+    updates = slack.standin.calls_to("chat.update")
+    with slack.services.unit_of_work() as session:
+        cards = session.scalars(select(Card)).all()
+    assert {(u.params["channel"], u.params["ts"]) for u in updates} == {
+        (c.channel, c.ts) for c in cards
+    }
+    assert all("Acknowledged" in str(u.params["blocks"]) for u in updates)
+    assert any("acknowledged your" in m["text"] for m in slack.standin.dm_messages(CSM))
+    assert not slack.standin.rejections
+
+
+def test_someone_else_is_told_whose_signal_it_is(slack):
+    signal = handed_off(slack)
+    slack.press(card.ACKNOWLEDGE, signal.id, AE2)
+    slack.deliver()
+    assert only_signal(slack.services).stage == "handed_off"
+    [text] = ephemerals_to(slack.standin, AE2)
+    assert f"<@{AE}>" in text
+
+
+def test_manager_and_admin_may_act_for_the_ae(slack):
+    signal = handed_off(slack)
+    slack.press(card.ACKNOWLEDGE, signal.id, MGR)
+    assert only_signal(slack.services).stage == "acknowledged"
+    slack.press(card.LOG_CONTACT, signal.id, ADMIN)
+    assert only_signal(slack.services).stage == "contacted"
+
+
+def test_a_stale_button_says_so_instead_of_applying_twice(slack):
+    signal = handed_off(slack)
+    slack.press(card.ACKNOWLEDGE, signal.id, AE)
+    slack.press(card.ACKNOWLEDGE, signal.id, AE)
+    slack.deliver()
+    assert events(slack.services).count("acknowledged") == 1
+    [text] = ephemerals_to(slack.standin, AE)
+    assert "already acknowledged" in text
+
+
+def test_log_contact_implies_acknowledgement(slack):
+    signal = handed_off(slack)
+    slack.press(card.LOG_CONTACT, signal.id, AE)
+    stored = only_signal(slack.services)
+    assert stored.stage == "contacted"
+    assert stored.acknowledged_at is not None and stored.contacted_at is not None
+
+
+def test_record_outcome_won_needs_the_arr_and_tells_the_csm(slack):
+    signal = handed_off(slack)
+    view = slack.press_for_modal(card.RECORD_OUTCOME, signal.id, AE)
+    bad = slack.submit(view, AE, {"outcome": "won"}).json()
+    assert bad == {
+        "response_action": "errors",
+        "errors": {"won_arr": "How much expansion ARR was won?"},
+    }
+    assert slack.submit(
+        view, AE, {"outcome": "won", "won_arr": "48000", "reason": "Ops <team> & finance"}
+    ).text in ("", "null")
+    stored = only_signal(slack.services)
+    assert stored.stage == "won" and stored.won_arr == 48000
+    slack.deliver()
+    told = [m["text"] for m in slack.standin.dm_messages(CSM) if "Outcome" in m["text"]]
+    assert told and "Won" in told[0] and "48,000" in told[0]
+    assert "&lt;team&gt; &amp; finance" in told[0]
+    assert not slack.standin.rejections
+
+
+def test_deferred_needs_a_future_revisit_date(slack):
+    signal = handed_off(slack)
+    view = slack.press_for_modal(card.RECORD_OUTCOME, signal.id, AE)
+    errors = slack.submit(view, AE, {"outcome": "deferred"}).json()["errors"]
+    assert "revisit_on" in errors
+    later = (date.today() + timedelta(days=60)).isoformat()
+    slack.submit(view, AE, {"outcome": "deferred", "revisit_on": later})
+    stored = only_signal(slack.services)
+    assert stored.stage == "deferred" and stored.revisit_on.isoformat() == later
+
+
+def test_outcome_modal_is_refused_to_a_stranger(slack):
+    signal = handed_off(slack)
+    before = len(slack.standin.views_opened())
+    slack.press(card.RECORD_OUTCOME, signal.id, AE2)
+    slack.deliver()
+    assert len(slack.standin.views_opened()) == before
+    assert ephemerals_to(slack.standin, AE2)
+
+
+def test_reassign_starts_a_fresh_clock_for_the_new_ae(slack):
+    with freeze_time("2026-11-23 15:00:00"):
+        signal = handed_off(slack)
+    with freeze_time("2026-11-23 16:00:00"):
+        view = slack.press_for_modal(card.REASSIGN, signal.id, AE)
+        assert slack.submit(view, AE, {"new_ae": AE, "reason": "x"}).json()["errors"]["new_ae"]
+        slack.submit(view, AE, {"new_ae": AE2, "reason": "Territory change"})
+        slack.deliver()
+    stored = only_signal(slack.services)
+    assert stored.ae_id == AE2 and stored.stage == "handed_off" and stored.token == 2
+    assert any("Reassigned to you" in str(m["blocks"]) for m in slack.standin.dm_messages(AE2))
+    assert any("reassigned" in m["text"] for m in slack.standin.dm_messages(CSM))
+    from storage.models import Deadline
+
+    with slack.services.unit_of_work() as session:
+        clocks = session.scalars(select(Deadline).order_by(Deadline.id)).all()
+    old = [c for c in clocks if c.token == 1]
+    new = [c for c in clocks if c.token == 2]
+    assert {c.state for c in old} == {"cancelled"}
+    assert {c.owner_id for c in new} == {AE2}
+    ack = next(c for c in new if c.clock == "ack")
+    assert ack.due_at.isoformat() == "2026-11-23T20:00:00+00:00"  # 4 h from the reassignment
+
+
+def test_unqualified_signal_stays_a_watch_item_until_ticked(slack):
+    signal = handed_off(slack, qualification=["budget"])
+    assert signal.stage == "qualifying" and signal.revisit_on is not None
+    assert slack.standin.dm_messages(AE) == []
+    csm_card = slack.standin.dm_messages(CSM)[0]
+    assert "Product fit" in str(csm_card["blocks"])  # the missing criteria are shown
+    view = slack.press_for_modal(card.REQUALIFY, signal.id, CSM)
+    slack.submit(view, CSM, {"qualification": ["budget", "buyer", "fit"]})
+    slack.deliver()
+    assert only_signal(slack.services).stage == "handed_off"
+    assert len(slack.standin.dm_messages(AE)) == 1
