@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import utcnow
 from bot.config import Config
+from service.home import home_refreshes, render_home
 from service.messages import Rendered, cards_of, render_card, render_post, still_applies
 from service.sweep import owner_unreachable
 from storage.db import unit_of_work
@@ -368,8 +369,11 @@ def _send_refresh(d: Deliverer, row: Claimed) -> str:
                                                 card.headline))
             for card in cards_of(session, signal.id)
         ]
+        homes = home_refreshes(session, d.config, signal)
     for channel, ts, rendered in updates:
         _update(d, channel, ts, rendered)
+    with unit_of_work(d.factory) as session:
+        enqueue(session, homes, d.clock())
     d._finish(row, status="sent", sent_at=d.clock())
     return "sent"
 
@@ -406,4 +410,6 @@ SENDERS: dict[str, Callable[[Deliverer, Claimed], str]] = {
     "slack.ephemeral": _send_ephemeral,
     "slack.home": _send_view,
 }
-VIEW_RENDERERS: dict[str, Callable[[Session, Config, str, datetime], dict[str, Any]]] = {}
+VIEW_RENDERERS: dict[str, Callable[[Session, Config, str, datetime], dict[str, Any]]] = {
+    "home": render_home,
+}

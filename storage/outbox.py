@@ -82,9 +82,9 @@ def claim_due(
         row.attempts += 1
         row.claimed_by = worker
         row.lease_until = now + lease
-        if row.status == "pending":
-            row.attempt_started_at = now
-        else:
+        if row.status == "pending" and not row.maybe_sent:
+            row.attempt_started_at = now  # kept from the first attempt Slack may have seen
+        elif row.status == "sending":
             row.maybe_sent = True  # its claimer died mid-attempt: Slack may have the message
         row.status = "sending"
     session.flush()

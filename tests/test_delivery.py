@@ -1,0 +1,156 @@
+"""Delivery: nothing lost, nothing twice, whatever Slack answers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from freezegun import freeze_time
+from sqlalchemy import select
+
+from bot.delivery import Deliverer, make_client
+from storage.models import OutboxMessage
+from storage.outbox import Outgoing, claim_due, enqueue
+from tests.conftest import ADMIN, MGR
+
+START = "2026-11-23 14:00:00"
+
+
+def queue(services, n: int = 1, target: str = MGR, prefix: str = "m") -> None:
+    with services.unit_of_work() as session:
+        enqueue(session, [Outgoing(key=f"{prefix}:{i}", kind="slack.post", target=target,
+                                   payload={"text": f"message {i}"}) for i in range(n)],
+                services.now())
+
+
+def deliverer(services, standin, worker: str = "w1") -> Deliverer:
+    return Deliverer(services.factory, services.config, make_client("xoxb-t", standin.base_url),
+                     clock=services.now, worker=worker)
+
+
+def rows(services) -> list[OutboxMessage]:
+    with services.unit_of_work() as session:
+        return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def texts_in(standin, user) -> list[str]:
+    return [m["text"] for m in standin.dm_messages(user)]
+
+
+def test_429_waits_the_retry_after_then_sends_once(services, standin):
+    with freeze_time(START) as clock:
+        queue(services)
+        standin.fail_next("chat.postMessage", status=429, retry_after=30)
+        d = deliverer(services, standin)
+        tally = d.drain()
+        assert tally.retried == 1 and texts_in(standin, MGR) == []
+        [row] = rows(services)
+        assert row.status == "pending" and row.attempts == 0
+        assert row.next_try_at == row.created_at + timedelta(seconds=30)
+        clock.tick(timedelta(seconds=29))
+        d.drain()
+        assert texts_in(standin, MGR) == []
+        clock.tick(timedelta(seconds=2))
+        d.drain()
+    assert texts_in(standin, MGR) == ["message 0"]
+
+
+@pytest.mark.parametrize("fault", [{"status": 500, "keep": True}, {"drop": True, "keep": True}])
+def test_slack_kept_it_but_the_answer_was_lost_reconciles_instead_of_resending(
+        services, standin, fault):
+    with freeze_time(START) as clock:
+        queue(services)
+        standin.fail_next("chat.postMessage", **fault)
+        d = deliverer(services, standin)
+        d.drain()
+        [row] = rows(services)
+        assert row.status == "pending" and row.maybe_sent
+        clock.tick(timedelta(minutes=10))
+        d.drain()
+    [row] = rows(services)
+    assert row.status == "sent" and row.result_ts
+    assert texts_in(standin, MGR) == ["message 0"]
+    assert len(standin.calls_to("chat.postMessage")) == 1  # the retry found it, did not resend
+    assert standin.calls_to("conversations.history")
+
+
+def test_a_500_that_slack_did_not_keep_is_resent(services, standin):
+    with freeze_time(START) as clock:
+        queue(services)
+        standin.fail_next("chat.postMessage", status=500)
+        d = deliverer(services, standin)
+        d.drain()
+        clock.tick(timedelta(minutes=10))
+        d.drain()
+    assert texts_in(standin, MGR) == ["message 0"]
+
+
+def test_semantic_errors_are_held_and_the_admins_told_once(services, standin):
+    with freeze_time(START):
+        queue(services, target="C0NOWHERE")
+        standin.fail_next("chat.postMessage", error="channel_not_found")
+        d = deliverer(services, standin)
+        d.drain()
+        d.drain()
+    held = [r for r in rows(services) if r.status == "held"]
+    assert [r.key for r in held] == ["m:0"]
+    [notice] = texts_in(standin, ADMIN)
+    assert "channel_not_found" in notice
+
+
+def test_one_bad_row_does_not_block_the_others(services, standin):
+    with freeze_time(START):
+        queue(services, n=3)
+        standin.fail_next("chat.postMessage", error="invalid_blocks")
+        deliverer(services, standin).drain()
+    assert sorted(texts_in(standin, MGR)) == ["message 1", "message 2"]
+
+
+def test_slack_down_for_an_hour_then_back_loses_nothing_and_doubles_nothing(services, standin):
+    with freeze_time(START) as clock:
+        queue(services, n=20)
+        d = deliverer(services, standin)
+        standin.fail_next(None, times=10_000, status=503, keep=False)
+        for _ in range(12):  # an hour of 5-minute ticks while Slack is down
+            d.drain()
+            clock.tick(timedelta(minutes=5))
+        standin.clear_faults()
+        standin.fail_next("chat.postMessage", times=3, status=500, keep=True)
+        for _ in range(40):
+            clock.tick(timedelta(minutes=5))
+            d.drain()
+    assert sorted(texts_in(standin, MGR)) == sorted(f"message {i}" for i in range(20))
+    assert standin.duplicates() == []
+    assert {r.status for r in rows(services)} == {"sent"}
+
+
+def test_a_claimer_that_died_mid_send_is_reconciled_by_another(services, standin):
+    with freeze_time(START) as clock:
+        queue(services)
+        a = deliverer(services, standin, "dead")
+        with services.unit_of_work() as session:
+            [claimed] = claim_due(session, now=services.now(), worker="dead", limit=10,
+                                  lease=a.lease)
+        # the dead worker's post reached Slack, but it never recorded the result
+        channel = a.conversation(MGR)
+        a.client.chat_postMessage(channel=channel, text="message 0", metadata={
+            "event_type": "signalbot_outbox", "event_payload": {"key": "m:0"}})
+        b = deliverer(services, standin, "alive")
+        assert b.drain().sent == 0  # the lease still holds
+        clock.tick(a.lease + timedelta(seconds=1))
+        b.drain()
+    assert texts_in(standin, MGR) == ["message 0"]
+    [row] = rows(services)
+    assert row.status == "sent" and row.claimed_by == "alive"
+
+
+def test_bursts_to_one_conversation_are_paced(services, standin):
+    with freeze_time(START) as clock:
+        queue(services, n=9)
+        d = deliverer(services, standin)
+        d.drain()
+        assert len(texts_in(standin, MGR)) == 3  # a burst of three, then one a second
+        for _ in range(6):
+            clock.tick(timedelta(seconds=3))
+            d.drain()
+    assert len(texts_in(standin, MGR)) == 9
