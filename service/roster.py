@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.config import Config
@@ -64,7 +64,7 @@ def roster_gaps(session: Session, config: Config) -> list[str]:
     """AEs holding open hand-offs who have no manager on the roster."""
     roster = managers(session, config)
     owners = session.scalars(
-        select(distinct(Signal.ae_id)).where(Signal.stage.in_(WITH_AE), Signal.ae_id.is_not(None))
+        select(Signal.ae_id).distinct().where(Signal.stage.in_(WITH_AE), Signal.ae_id.is_not(None))
     )
     return sorted(ae for ae in owners if ae not in roster)
 

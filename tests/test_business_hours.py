@@ -25,15 +25,20 @@ def setup(db_url, standin, holidays=frozenset()):
     config = roster_config(business_hours=BusinessHours(enabled=True, holidays=holidays))
     services = make_services(db_url, standin, config)
     with services.unit_of_work() as session:
-        session.add_all([Person(slack_id=AE, tz="America/New_York", deactivated=False),
-                         Person(slack_id=AE2, tz="Australia/Sydney", deactivated=False)])
+        session.add_all(
+            [
+                Person(slack_id=AE, tz="America/New_York", deactivated=False),
+                Person(slack_id=AE2, tz="Australia/Sydney", deactivated=False),
+            ]
+        )
     return services
 
 
 def ack_due(services, ae: str) -> datetime:
     with services.unit_of_work() as session:
-        return session.scalars(select(Deadline.due_at).where(
-            Deadline.owner_id == ae, Deadline.clock == "ack")).one()
+        return session.scalars(
+            select(Deadline.due_at).where(Deadline.owner_id == ae, Deadline.clock == "ack")
+        ).one()
 
 
 # Friday 27 Nov 2026, 16:55 in Sydney = 05:55 UTC = 00:55 in New York

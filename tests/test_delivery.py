@@ -18,14 +18,29 @@ START = "2026-11-23 14:00:00"
 
 def queue(services, n: int = 1, target: str = MGR, prefix: str = "m") -> None:
     with services.unit_of_work() as session:
-        enqueue(session, [Outgoing(key=f"{prefix}:{i}", kind="slack.post", target=target,
-                                   payload={"text": f"message {i}"}) for i in range(n)],
-                services.now())
+        enqueue(
+            session,
+            [
+                Outgoing(
+                    key=f"{prefix}:{i}",
+                    kind="slack.post",
+                    target=target,
+                    payload={"text": f"message {i}"},
+                )
+                for i in range(n)
+            ],
+            services.now(),
+        )
 
 
 def deliverer(services, standin, worker: str = "w1") -> Deliverer:
-    return Deliverer(services.factory, services.config, make_client("xoxb-t", standin.base_url),
-                     clock=services.now, worker=worker)
+    return Deliverer(
+        services.factory,
+        services.config,
+        make_client("xoxb-t", standin.base_url),
+        clock=services.now,
+        worker=worker,
+    )
 
 
 def rows(services) -> list[OutboxMessage]:
@@ -57,7 +72,8 @@ def test_429_waits_the_retry_after_then_sends_once(services, standin):
 
 @pytest.mark.parametrize("fault", [{"status": 500, "keep": True}, {"drop": True, "keep": True}])
 def test_slack_kept_it_but_the_answer_was_lost_reconciles_instead_of_resending(
-        services, standin, fault):
+    services, standin, fault
+):
     with freeze_time(START) as clock:
         queue(services)
         standin.fail_next("chat.postMessage", **fault)
@@ -129,12 +145,16 @@ def test_a_claimer_that_died_mid_send_is_reconciled_by_another(services, standin
         queue(services)
         a = deliverer(services, standin, "dead")
         with services.unit_of_work() as session:
-            [claimed] = claim_due(session, now=services.now(), worker="dead", limit=10,
-                                  lease=a.lease)
+            [claimed] = claim_due(
+                session, now=services.now(), worker="dead", limit=10, lease=a.lease
+            )
         # the dead worker's post reached Slack, but it never recorded the result
         channel = a.conversation(MGR)
-        a.client.chat_postMessage(channel=channel, text="message 0", metadata={
-            "event_type": "signalbot_outbox", "event_payload": {"key": "m:0"}})
+        a.client.chat_postMessage(
+            channel=channel,
+            text="message 0",
+            metadata={"event_type": "signalbot_outbox", "event_payload": {"key": "m:0"}},
+        )
         b = deliverer(services, standin, "alive")
         assert b.drain().sent == 0  # the lease still holds
         clock.tick(a.lease + timedelta(seconds=1))

@@ -53,11 +53,18 @@ def test_two_sweepers_and_two_deliverers_escalate_each_miss_exactly_once(pg_url,
     assert errors == []
     with replicas[0].unit_of_work() as session:
         assert session.scalar(select(func.count()).select_from(Escalation)) == N
-        keys = session.scalars(select(OutboxMessage.key).where(
-            OutboxMessage.key.like("card:%:manager:%"))).all()
+        keys = session.scalars(
+            select(OutboxMessage.key).where(OutboxMessage.key.like("card:%:manager:%"))
+        ).all()
         assert len(keys) == N
-        assert session.scalar(select(func.count()).select_from(OutboxMessage).where(
-            OutboxMessage.status != "sent")) == 0
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.status != "sent")
+            )
+            == 0
+        )
     assert len(standin.dm_messages(MGR)) == N
     assert standin.duplicates() == []
     for r in replicas:

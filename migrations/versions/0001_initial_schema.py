@@ -120,6 +120,7 @@ def upgrade() -> None:
     sa.Column('user_id', sa.String(length=32), nullable=False),
     sa.Column('channel', sa.String(length=32), nullable=False),
     sa.Column('ts', sa.String(length=32), nullable=False),
+    sa.Column('headline', sa.String(length=500), nullable=True),
     sa.Column('created_at', storage.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['signal_id'], ['signals.id'], name=op.f('fk_cards_signal_id_signals')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_cards')),

@@ -167,8 +167,8 @@ def test_acknowledge_on_home_republishes_the_aes_home(slack):
 def draft(account: str, ae: str, urgency: str = "hot", qualified: bool = True) -> SignalDraft:
     answers = {"budget": True, "buyer": True, "timeline": qualified}
     return SignalDraft(account=account, category="product", kind="seat_utilisation",
-                       buyer_name="Jamie <Reyes>", timeline="Q3", note="note", urgency=urgency,
-                       ae_id=ae, detail="x" * 300, answers=answers)
+                       buyer_name="Jamie Reyes", timeline="Q3", note="note", urgency=urgency,
+                       ae_id=ae, detail="<!channel> " + "x" * 280, answers=answers)
 
 
 def test_a_busy_person_gets_at_most_100_valid_blocks(services):
@@ -192,4 +192,4 @@ def test_a_busy_person_gets_at_most_100_valid_blocks(services):
                   "Watch items for your account sync", "Your team: breaches", "Admin"):
         assert title in body
     assert "more: see your DMs" in body
-    assert "<Reyes>" not in body
+    assert "<!channel>" not in body and "&lt;!channel&gt;" in body

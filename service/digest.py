@@ -1,0 +1,540 @@
+"""The weekly digest: what the hand-off protocol did last week, counted by the database.
+
+Every figure is one aggregate query (GROUP BY / COUNT / SUM / CASE) over the signals, their
+event log, SLA clocks and escalations; no query loads more than a handful of rows. The
+digest is posted once a week through the outbox (key `digest:<week start>`, so replicas and
+restarts post it once) and can be previewed with `/signal digest` or `signalbot digest`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from blocks.digest import digest_blocks
+from sqlalchemy import and_, case, distinct, exists, extract, func, or_, select
+from sqlalchemy.orm import Session
+
+from bot.config import Config
+from protocol.stages import OPEN_STAGES
+from service.roster import roster_gaps
+from storage.db import is_postgres
+from storage.models import (
+    Account,
+    Deadline,
+    Escalation,
+    OutboxMessage,
+    Person,
+    Signal,
+    SignalEvent,
+)
+from storage.outbox import Outgoing, enqueue
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+QUARTER = timedelta(days=90)
+ITEMS = 5  # signals named per list (the counts are always complete)
+
+
+# -- the digest, as plain data ------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    """SLA clocks of one kind: met within SLA, counted (decided), still pending."""
+
+    met: int = 0
+    counted: int = 0
+    pending: int = 0
+
+    @property
+    def share(self) -> float | None:
+        """Met / counted, or None when nothing was decided yet."""
+        return self.met / self.counted if self.counted else None
+
+    def add(self, other: Tally) -> None:
+        """Add another tally into this one."""
+        self.met += other.met
+        self.counted += other.counted
+        self.pending += other.pending
+
+
+@dataclass
+class AeSla:
+    """One AE's acknowledge and contact clocks started in the week."""
+
+    ae_id: str | None
+    ack: Tally = field(default_factory=Tally)
+    contact: Tally = field(default_factory=Tally)
+
+
+@dataclass
+class SignalCounts:
+    """Signals logged in the week, split by urgency, by category, and how they were routed."""
+
+    total: int = 0
+    qualified: int = 0
+    watch: int = 0
+    by_urgency: dict[str, int] = field(default_factory=dict)
+    by_category: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Item:
+    """A signal named in a list; `at` is when it entered the state the list is about."""
+
+    signal_id: int
+    account: str
+    ae_id: str | None
+    csm_id: str
+    urgency: str
+    at: datetime | None = None
+    revisit_on: date | None = None
+
+
+@dataclass
+class AeEscalations:
+    """Escalations of one AE's clocks in the week."""
+
+    ae_id: str | None
+    escalations: int
+    signals: int
+    still_open: int
+
+
+@dataclass
+class Escalations:
+    """Escalations decided in the week, how late the bot decided them, what is still open."""
+
+    total: int = 0
+    avg_late_s: float | None = None
+    max_late_s: float | None = None
+    per_ae: list[AeEscalations] = field(default_factory=list)
+    open_signals: int = 0
+    open_items: list[Item] = field(default_factory=list)
+
+
+@dataclass
+class Outcomes:
+    """Signals closed in the week, by outcome, and the expansion ARR won."""
+
+    won: int = 0
+    won_arr: Decimal = Decimal(0)
+    lost: int = 0
+    deferred: int = 0
+    not_ready: int = 0
+
+
+@dataclass
+class Funnel:
+    """Signals logged in a period and how far each got (by now)."""
+
+    logged: int = 0
+    qualified: int = 0
+    handed_off: int = 0
+    contacted: int = 0
+    won: int = 0
+
+
+@dataclass
+class CsmQuality:
+    """One CSM's signals over the rolling quarter: routed, won, closed."""
+
+    csm_id: str
+    routed: int
+    won: int
+    closed: int
+
+    @property
+    def share(self) -> float | None:
+        """Won / routed."""
+        return self.won / self.routed if self.routed else None
+
+
+@dataclass
+class Stalled:
+    """What is stuck right now, with a few examples of each."""
+
+    unacknowledged: int = 0
+    unacknowledged_items: list[Item] = field(default_factory=list)
+    awaiting_outcome: int = 0
+    awaiting_items: list[Item] = field(default_factory=list)
+    overdue_watch: int = 0
+    watch_items: list[Item] = field(default_factory=list)
+    roster_gaps: list[str] = field(default_factory=list)
+    held: int = 0
+
+
+@dataclass
+class Week:
+    """The figures of one week."""
+
+    start: datetime
+    end: datetime
+    signals: SignalCounts
+    ack: Tally
+    contact: Tally
+    per_ae: list[AeSla]
+    escalations: Escalations
+    outcomes: Outcomes
+    funnel: Funnel
+
+
+@dataclass
+class Digest:
+    """One weekly digest: the week, the week before (for trends), the quarter, what is stuck."""
+
+    week: Week
+    previous: Week
+    first_day: date  # the week's Monday, in the configured time zone
+    last_day: date  # its Sunday
+    timezone: str
+    now: datetime
+    quarter_start: datetime
+    quarter_funnel: Funnel
+    csm_quality: list[CsmQuality]
+    stalled: Stalled
+    outcome_reminder_days: int
+    people: dict[str, str] = field(default_factory=dict)  # slack id -> name, where known
+
+
+# -- weeks ----------------------------------------------------------------------------------
+
+
+def week_bounds(
+    now: datetime, config: Config, week_of: date | None = None
+) -> tuple[datetime, datetime]:
+    """Monday 00:00 to the next Monday 00:00 in `config.timezone`, as aware UTC.
+
+    With `week_of`, the week holding that date; without it, the last whole week before `now`.
+    """
+    tz = config.timezone
+    if week_of is None:
+        today = now.astimezone(tz).date()
+        monday = today - timedelta(days=today.weekday() + 7)
+    else:
+        monday = week_of - timedelta(days=week_of.weekday())
+    return _midnight(monday, tz), _midnight(monday + timedelta(days=7), tz)
+
+
+def _midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def scheduled_at(now: datetime, config: Config) -> datetime:
+    """When this week's post is due: `digest_weekday` at `digest_time` in config.timezone."""
+    _, monday = week_bounds(now, config)
+    day = monday.astimezone(config.timezone).date() + timedelta(days=config.digest_weekday)
+    return datetime.combine(day, config.digest_time, tzinfo=config.timezone).astimezone(UTC)
+
+
+# -- the digest -----------------------------------------------------------------------------
+
+
+def compute_digest(
+    session: Session, config: Config, start: datetime, end: datetime, now: datetime
+) -> Digest:
+    """Every figure of the digest for the week [start, end), the week before, and now."""
+    tz = config.timezone
+    first_day = start.astimezone(tz).date()
+    previous = week_bounds(now, config, first_day - timedelta(days=7))
+    quarter_start = end - QUARTER
+    digest = Digest(
+        week=week_figures(session, start, end, now),
+        previous=week_figures(session, *previous, now),
+        first_day=first_day,
+        last_day=end.astimezone(tz).date() - timedelta(days=1),
+        timezone=tz.key,
+        now=now,
+        quarter_start=quarter_start,
+        quarter_funnel=funnel(session, quarter_start, end),
+        csm_quality=csm_quality(session, quarter_start, end),
+        stalled=stalled(session, config, now),
+        outcome_reminder_days=config.outcome_reminder.days,
+    )
+    digest.people = _names(session, _people_in(digest))
+    return digest
+
+
+def week_figures(session: Session, start: datetime, end: datetime, now: datetime) -> Week:
+    """The figures of the week [start, end)."""
+    ack, contact, per_ae = sla(session, start, end, now)
+    return Week(
+        start=start, end=end, signals=signal_counts(session, start, end), ack=ack,
+        contact=contact, per_ae=per_ae, escalations=escalations(session, start, end),
+        outcomes=outcomes(session, start, end), funnel=funnel(session, start, end),
+    )
+
+
+def _between(column: Any, start: datetime, end: datetime) -> Any:
+    return and_(column >= start, column < end)
+
+
+def _count_if(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def signal_counts(session: Session, start: datetime, end: datetime) -> SignalCounts:
+    """Signals logged in [start, end): by urgency, by category, qualified vs kept watching."""
+    rows = session.execute(
+        select(Signal.urgency, Signal.category, func.count(),
+               _count_if(Signal.handed_off_at.is_not(None)))
+        .where(_between(Signal.created_at, start, end))
+        .group_by(Signal.urgency, Signal.category)
+    )
+    counts = SignalCounts()
+    for urgency, category, total, qualified in rows:
+        counts.total += total
+        counts.qualified += qualified
+        counts.by_urgency[urgency] = counts.by_urgency.get(urgency, 0) + total
+        counts.by_category[category] = counts.by_category.get(category, 0) + total
+    counts.watch = counts.total - counts.qualified
+    return counts
+
+
+def sla(
+    session: Session, start: datetime, end: datetime, now: datetime
+) -> tuple[Tally, Tally, list[AeSla]]:
+    """Acknowledge and contact clocks started in [start, end): overall and per AE.
+
+    Within SLA: met no later than due. Pending: still open and not yet due (not counted).
+    Cancelled clocks (reassigned, closed early) are left out, unless they had already been
+    escalated: a miss stays a miss when the signal is reassigned or closed afterwards.
+    """
+    met = and_(Deadline.state == "met", Deadline.met_at <= Deadline.due_at)
+    pending = and_(Deadline.state == "open", Deadline.due_at > now)
+    escalated = exists().where(Escalation.deadline_id == Deadline.id)
+    rows = session.execute(
+        select(Deadline.owner_id, Deadline.clock, _count_if(met), _count_if(pending),
+               func.count())
+        .where(
+            Deadline.clock.in_(("ack", "contact")),
+            Deadline.due_at >= start,  # implied (a clock is never due before it starts); indexed
+            _between(Deadline.started_at, start, end),
+            or_(Deadline.state != "cancelled", escalated),
+        )
+        .group_by(Deadline.owner_id, Deadline.clock)
+    )
+    ack, contact, per_ae = Tally(), Tally(), {}
+    for owner, clock, met_n, pending_n, total in rows:
+        tally = Tally(met=met_n, counted=total - pending_n, pending=pending_n)
+        row = per_ae.setdefault(owner, AeSla(owner))
+        (row.ack if clock == "ack" else row.contact).add(tally)
+        (ack if clock == "ack" else contact).add(tally)
+    ranked = sorted(per_ae.values(), key=lambda r: (-(r.ack.counted + r.ack.pending),
+                                                    r.ae_id or ""))
+    return ack, contact, ranked
+
+
+def _seconds(session: Session, later: Any, earlier: Any) -> Any:
+    if is_postgres(session):
+        return extract("epoch", later - earlier)
+    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+
+
+def escalations(session: Session, start: datetime, end: datetime) -> Escalations:
+    """Escalations decided in [start, end): per AE, lateness, and the signals still open."""
+    in_week = _between(Escalation.decided_at, start, end)
+    late = _seconds(session, Escalation.decided_at, Escalation.due_at)
+    total, avg_late, max_late = session.execute(
+        select(func.count(), func.avg(late), func.max(late)).where(in_week)
+    ).one()
+    is_open = Signal.stage.in_(OPEN_STAGES)
+    per_ae = session.execute(
+        select(Escalation.ae_id, func.count(), func.count(distinct(Escalation.signal_id)),
+               func.count(distinct(case((is_open, Escalation.signal_id)))))
+        .join(Signal, Signal.id == Escalation.signal_id)
+        .where(in_week)
+        .group_by(Escalation.ae_id)
+        .order_by(func.count().desc(), Escalation.ae_id)
+    )
+    escalated = and_(is_open, Signal.id.in_(select(Escalation.signal_id).where(in_week)))
+    return Escalations(
+        total=total,
+        avg_late_s=None if avg_late is None else float(avg_late),
+        max_late_s=None if max_late is None else float(max_late),
+        per_ae=[AeEscalations(*row) for row in per_ae],
+        open_signals=_count(session, escalated),
+        open_items=_items(session, escalated, Signal.handed_off_at),
+    )
+
+
+def outcomes(session: Session, start: datetime, end: datetime) -> Outcomes:
+    """Signals closed in [start, end), by outcome, with the ARR won.
+
+    Found through the event log's (kind, at) index: signals.closed_at has no index.
+    """
+    recorded = select(SignalEvent.signal_id).where(
+        SignalEvent.kind == "outcome", _between(SignalEvent.at, start, end))
+    rows = session.execute(
+        select(Signal.outcome, func.count(), func.coalesce(func.sum(Signal.won_arr), 0))
+        .where(Signal.id.in_(recorded), _between(Signal.closed_at, start, end))
+        .group_by(Signal.outcome)
+    )
+    result = Outcomes()
+    for outcome, count, arr in rows:
+        if outcome in ("won", "lost", "deferred", "not_ready"):
+            setattr(result, outcome, count)
+        if outcome == "won":
+            result.won_arr = Decimal(arr or 0)
+    return result
+
+
+def funnel(session: Session, start: datetime, end: datetime) -> Funnel:
+    """How far the signals logged in [start, end) got, by now.
+
+    Qualified: passed the rubric (handed_off_at set). Handed off: qualified and someone owns
+    the close (an AE, or the CSM for CS-led deals). Contacted: customer contact logged (a
+    win counts as contacted). Won: the outcome.
+    """
+    qualified = Signal.handed_off_at.is_not(None)
+    owned = and_(qualified, or_(Signal.ae_id.is_not(None), Signal.ownership == "cs_led"))
+    won = Signal.outcome == "won"
+    row = session.execute(
+        select(func.count(), _count_if(qualified), _count_if(owned),
+               _count_if(or_(Signal.contacted_at.is_not(None), won)), _count_if(won))
+        .where(_between(Signal.created_at, start, end))
+    ).one()
+    return Funnel(*row)
+
+
+def csm_quality(session: Session, start: datetime, end: datetime) -> list[CsmQuality]:
+    """Per CSM, of their signals logged in [start, end) and routed: how many were won."""
+    routed = _count_if(Signal.handed_off_at.is_not(None))
+    rows = session.execute(
+        select(Signal.csm_id, routed, _count_if(Signal.outcome == "won"),
+               _count_if(Signal.closed_at.is_not(None)))
+        .where(_between(Signal.created_at, start, end))
+        .group_by(Signal.csm_id)
+        .having(routed > 0)
+        .order_by(routed.desc(), Signal.csm_id)
+    )
+    return [CsmQuality(*row) for row in rows]
+
+
+def stalled(session: Session, config: Config, now: datetime) -> Stalled:
+    """Right now: hand-offs past their ack SLA, contacts with no outcome, overdue watch items."""
+    missed_ack = exists().where(
+        Deadline.signal_id == Signal.id, Deadline.token == Signal.token,
+        Deadline.clock == "ack", Deadline.state == "missed")
+    unacked = and_(Signal.stage == "handed_off", missed_ack)
+    awaiting = and_(Signal.stage == "contacted",
+                    Signal.contacted_at < now - config.outcome_reminder)
+    overdue = and_(Signal.stage == "qualifying",
+                   Signal.revisit_on < now.astimezone(config.timezone).date())
+    held = session.scalar(select(func.count()).where(OutboxMessage.status == "held"))
+    return Stalled(
+        unacknowledged=_count(session, unacked),
+        unacknowledged_items=_items(session, unacked, Signal.handed_off_at),
+        awaiting_outcome=_count(session, awaiting),
+        awaiting_items=_items(session, awaiting, Signal.contacted_at),
+        overdue_watch=_count(session, overdue),
+        watch_items=_items(session, overdue, Signal.revisit_on),
+        roster_gaps=roster_gaps(session, config),
+        held=held or 0,
+    )
+
+
+def _count(session: Session, condition: Any) -> int:
+    return session.scalar(select(func.count()).select_from(Signal).where(condition)) or 0
+
+
+def _items(session: Session, condition: Any, since: Any) -> list[Item]:
+    rows = session.execute(
+        select(Signal.id, Account.name, Signal.ae_id, Signal.csm_id, Signal.urgency, since)
+        .join(Account, Account.id == Signal.account_id)
+        .where(condition)
+        .order_by(since, Signal.id)
+        .limit(ITEMS)
+    )
+    items = []
+    for signal_id, account, ae_id, csm_id, urgency, at in rows:
+        item = Item(signal_id, account, ae_id, csm_id, urgency)
+        if isinstance(at, datetime):
+            item.at = at
+        else:
+            item.revisit_on = at
+        items.append(item)
+    return items
+
+
+def _people_in(digest: Digest) -> set[str]:
+    ids = {row.ae_id for row in digest.week.per_ae}
+    ids |= {row.ae_id for row in digest.week.escalations.per_ae}
+    ids |= {row.csm_id for row in digest.csm_quality}
+    ids |= set(digest.stalled.roster_gaps)
+    stalled = digest.stalled
+    for item in (*digest.week.escalations.open_items, *stalled.unacknowledged_items,
+                 *stalled.awaiting_items, *stalled.watch_items):
+        ids |= {item.ae_id, item.csm_id}
+    return {i for i in ids if i}
+
+
+def _names(session: Session, ids: set[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Person.slack_id, Person.name).where(Person.slack_id.in_(sorted(ids)),
+                                                   Person.name.is_not(None)))
+    return dict(rows.tuples())
+
+
+# -- posting --------------------------------------------------------------------------------
+
+
+def build_digest(services: Services, week_of: date | None = None) -> Digest:
+    """The digest of the week holding `week_of` (default: last week), as of now."""
+    now = services.now()
+    start, end = week_bounds(now, services.config, week_of)
+    with services.unit_of_work() as session:
+        return compute_digest(session, services.config, start, end, now)
+
+
+def post_digest(
+    services: Services, week_of: date | None = None, *, again: bool = False
+) -> str | None:
+    """Queue the digest post to `digest_channel`; returns its outbox key.
+
+    None when no channel is configured, or when that week's digest is already queued (or
+    sent) and `again` is false. The text and blocks are rendered now, into the payload.
+    """
+    config = services.config
+    if not config.digest_channel:
+        return None
+    now = services.now()
+    start, end = week_bounds(now, config, week_of)
+    key = f"digest:{start.astimezone(config.timezone).date().isoformat()}"
+    if again:
+        key += f":again:{int(now.timestamp())}"
+    with services.unit_of_work() as session:
+        if session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key)):
+            return None
+        text, blocks = digest_blocks(compute_digest(session, config, start, end, now))
+        enqueue(session, [Outgoing(key=key, kind="slack.post", target=config.digest_channel,
+                                   payload={"text": text, "blocks": blocks})], now)
+    services.wake()
+    return key
+
+
+def enqueue_weekly_digest(services: Services) -> bool:
+    """A `Worker.periodic` check: once this week's schedule has passed, queue last week's post.
+
+    Idempotent and cheap: before the scheduled moment it does nothing; after it, one lookup
+    of the outbox key until the post is queued (ON CONFLICT DO NOTHING settles races between
+    replicas). Returns True when this call queued it. Errors are logged, never raised, so a
+    broken digest cannot stop the sweep's other checks; the next sweep tries again.
+    """
+    config, now = services.config, services.now()
+    if not config.digest_channel or now < scheduled_at(now, config):
+        return False
+    try:
+        return post_digest(services) is not None
+    except Exception:  # noqa: BLE001 - retried on the next sweep
+        log.exception("weekly digest could not be queued; the next sweep tries again")
+        return False

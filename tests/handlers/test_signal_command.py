@@ -1,0 +1,70 @@
+"""`/signal help | list | admin …` and the pre-filled modal."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from blocks import card
+from storage.models import Person, SignalEvent
+from tests.conftest import ADMIN, AE, AE2, CSM, MGR, VP
+
+
+def reply(response) -> dict:
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_help_is_ephemeral(slack):
+    body = reply(slack.command(CSM, "help"))
+    assert body["response_type"] == "ephemeral" and "/signal list" in body["text"]
+
+
+def test_list_shows_the_callers_open_signals(slack):
+    assert "no open signals" in reply(slack.command(CSM, "list"))["text"]
+    slack.log_signal(account="Globex <Corp>")
+    body = reply(slack.command(CSM, "list"))
+    assert "Globex &lt;Corp&gt;" in str(body["blocks"])
+    assert "(1)" in body["text"]
+    assert reply(slack.command(AE, "list"))["text"].startswith("Your open signals")
+
+
+def test_account_and_urgency_prefill_the_modal_and_remember_the_ae(slack):
+    view = slack.open_signal_modal(CSM, "Initech hot")
+    blocks = {b.get("block_id"): b for b in view["blocks"]}
+    assert blocks["account"]["element"]["initial_value"] == "Initech"
+    assert blocks["urgency"]["element"]["initial_option"]["value"] == "hot"
+    assert "initial_user" not in blocks["ae"]["element"]
+    slack.log_signal(account="Initech", ae=AE2)
+    view = slack.open_signal_modal(CSM, "initech")
+    blocks = {b.get("block_id"): b for b in view["blocks"]}
+    assert blocks["ae"]["element"]["initial_user"] == AE2  # the second signal pre-fills the AE
+
+
+def test_admin_changes_the_roster_and_escalations_follow(slack):
+    refused = reply(slack.command(CSM, f"admin manager <@{AE}|alex> <@{VP}|val>"))
+    assert "Only the signalbot admins" in refused["text"]
+    done = reply(slack.command(ADMIN, f"admin manager <@{AE}|alex> <@{VP}|val>"))
+    assert f"<@{AE}> now reports to <@{VP}> (was <@{MGR}>)" in done["text"]
+    show = reply(slack.command(ADMIN, "admin show"))
+    assert f"<@{AE}> → <@{VP}>" in show["text"]
+    with slack.services.unit_of_work() as session:
+        assert session.get(Person, AE).manager_id == VP
+        event = session.scalars(
+            select(SignalEvent).where(SignalEvent.kind == "roster_changed")
+        ).one()
+        assert event.actor_id == ADMIN and event.detail == {"person": AE, "from": MGR, "to": VP}
+
+
+def test_admin_cannot_make_a_loop(slack):
+    body = reply(slack.command(ADMIN, f"admin manager <@{VP}> <@{AE}>"))
+    assert "loop" in body["text"]
+
+
+def test_the_new_manager_may_act_for_the_ae(slack):
+    slack.command(ADMIN, f"admin manager <@{AE}> <@{AE2}>")
+    slack.log_signal()
+    from tests.handlers.test_card_actions import only_signal
+
+    signal = only_signal(slack.services)
+    slack.press(card.ACKNOWLEDGE, signal.id, AE2)
+    assert only_signal(slack.services).stage == "acknowledged"
