@@ -107,8 +107,8 @@ def _qualification_line(q: Qualification) -> str:
 def _status_lines(signal: Signal, clocks: Sequence[Deadline]) -> list[str]:
     lines = []
     for clock in clocks:
-        if clock.state not in ("open", "missed"):
-            continue
+        if clock.state not in ("open", "missed") or clock.clock == "revisit":
+            continue  # a revisit date is shown with the outcome or the watch item instead
         verb = CLOCK_VERBS.get(clock.clock, clock.clock)
         late = " — *missed, escalated*" if clock.state == "missed" else ""
         lines.append(f":alarm_clock: {verb} by {when(clock.due_at)}{late}")

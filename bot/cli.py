@@ -159,6 +159,7 @@ def _status(args: argparse.Namespace, services: Services) -> int:
 
 
 COMMANDS.update({"run": _run, "worker": _worker, "db": _db, "status": _status})
+import bot.reports_cli  # noqa: E402, F401 - registers `digest` and `export` (after COMMANDS exists)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 
 from bot.delivery import Deliverer, make_client
 from bot.services import Services
+from service.digest import enqueue_weekly_digest
 from service.sweep import sweep
 from storage.db import is_postgres
 
@@ -31,7 +32,7 @@ class Worker:
         self.scheduler: BackgroundScheduler | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.periodic: list = []  # extra idempotent checks run with every sweep (e.g. digest)
+        self.periodic: list = [enqueue_weekly_digest]  # idempotent checks run with every sweep
 
     def sweep_once(self) -> int:
         """Run every due SLA step (in batches) and queue what it causes; returns clocks handled."""

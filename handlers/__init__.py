@@ -5,7 +5,16 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.services import Services
-from handlers import card_actions, context, errors, follow_ups, home, signal_command, signal_modal
+from handlers import (
+    card_actions,
+    context,
+    digest,
+    errors,
+    follow_ups,
+    home,
+    signal_command,
+    signal_modal,
+)
 
 
 def register(app: App, services: Services) -> None:
@@ -17,3 +26,4 @@ def register(app: App, services: Services) -> None:
     card_actions.register(app, services)
     follow_ups.register(app, services)
     home.register(app, services)
+    digest.register(app, services)

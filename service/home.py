@@ -23,6 +23,7 @@ from blocks.home import (
 from bot.config import Config
 from protocol import stages
 from service import outgoing
+from service.roster import roster_gaps
 from storage.models import Deadline, Escalation, OutboxMessage, Signal
 from storage.outbox import Outgoing
 from storage.queries import managers
@@ -118,20 +119,6 @@ def team_breaches(
     for item in listing.items:
         item.escalation = latest.get(item.signal.id)
     return listing
-
-
-def roster_gaps(session: Session, config: Config) -> list[str]:
-    """AEs holding open hand-offs with no manager on the roster.
-
-    Same answer as `service.roster.roster_gaps`, whose `select(distinct(col))` raises an
-    SAWarning (an error under the test settings); this one uses `select(...).distinct()`.
-    """
-    roster = managers(session, config)
-    owners = session.scalars(
-        select(Signal.ae_id).distinct()
-        .where(Signal.stage.in_(stages.WITH_AE), Signal.ae_id.is_not(None))
-    )
-    return sorted(ae for ae in owners if ae not in roster)
 
 
 def held_count(session: Session) -> int:

@@ -16,6 +16,7 @@ from bot.web import serve_in_thread, wsgi_app
 from bot.worker import Worker
 from standin import SlackStandin
 from standin import requests as slack_requests
+from standin.forms import state_values
 
 VALID_SIGNAL = {
     "account": "Globex Corp",
@@ -41,41 +42,6 @@ def wait_for(check: Callable[[], Any], timeout: float = 5.0) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting")
         time.sleep(0.02)
-
-
-def state_values(view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
-    """Slack's `view.state.values` for `values` keyed by block id, shaped per element type."""
-    state: dict[str, Any] = {}
-    for block in view["blocks"]:
-        if block.get("type") != "input":
-            continue
-        element = block["element"]
-        value = values.get(block["block_id"])
-        state[block["block_id"]] = {element["action_id"]: _element_state(element, value)}
-    return state
-
-
-def _element_state(element: dict[str, Any], value: Any) -> dict[str, Any]:
-    kind = element["type"]
-    if kind in ("static_select", "radio_buttons", "external_select"):
-        option = (
-            None
-            if value is None
-            else {"text": {"type": "plain_text", "text": str(value)}, "value": value}
-        )
-        return {"type": kind, "selected_option": option}
-    if kind == "users_select":
-        return {"type": kind, "selected_user": value}
-    if kind == "datepicker":
-        return {"type": kind, "selected_date": value}
-    if kind == "checkboxes":
-        return {
-            "type": kind,
-            "selected_options": [
-                {"text": {"type": "plain_text", "text": v}, "value": v} for v in value or []
-            ],
-        }
-    return {"type": kind, "value": None if value is None else str(value)}
 
 
 @dataclass

@@ -1,0 +1,364 @@
+"""The weekly digest as a channel post (Block Kit) and as plain text (`signalbot digest --dry-run`).
+
+Both come from one list of parts (`_parts`); only people, account names and emphasis are
+written differently. The post stays inside Slack's limits however many AEs and CSMs there
+are: lists show the first ten and "and N more", sections are cut under 3000 characters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from blocks.kit import Block, context, divider, header, section
+from blocks.text import duration, escape, mention, truncate
+from protocol.catalogue import category_label
+
+if TYPE_CHECKING:
+    from service.digest import (
+        AeEscalations,
+        AeSla,
+        CsmQuality,
+        Digest,
+        Escalations,
+        Funnel,
+        Item,
+        Tally,
+        Week,
+    )
+
+MAX_BLOCKS = 50
+BUDGET = 2900  # characters of one section's text (Slack allows 3000)
+TOP = 10  # entries per list in the post
+NAME = 60  # account names are cut to this length before escaping
+URGENCY_NAMES = {"hot": "Hot", "warm": "Warm", "watch": "Watch"}
+
+
+@dataclass(frozen=True)
+class _Style:
+    """How people, accounts and emphasis are written on one surface."""
+
+    who: Callable[[str | None], str]
+    account: Callable[[str], str]
+    bold: Callable[[str], str]
+
+
+@dataclass
+class _Part:
+    """One piece of the digest: header, context, fields, list or divider."""
+
+    kind: str
+    title: str = ""
+    lines: tuple[str, ...] = ()
+    pairs: tuple[tuple[str, str], ...] = ()
+    total: int = 0  # entries in the whole list (lines may hold fewer)
+
+
+def digest_blocks(digest: Digest) -> tuple[str, list[Block]]:
+    """The fallback text and Block Kit blocks of the channel post."""
+    style = _Style(who=mention, account=lambda name: escape(truncate(name, NAME)),
+                   bold=lambda text: f"*{text}*")
+    blocks = [_block(part) for part in _parts(digest, style)]
+    return _summary(digest), blocks[:MAX_BLOCKS]
+
+
+def digest_text(digest: Digest) -> str:
+    """The digest as readable plain text (names instead of mentions, nothing cut)."""
+    style = _Style(who=lambda user: digest.people.get(user, user) if user else "nobody",
+                   account=lambda name: name, bold=lambda text: text)
+    out: list[str] = []
+    for part in _parts(digest, style):
+        out += _text(part)
+    return "\n".join(out).strip() + "\n"
+
+
+# -- rendering parts ------------------------------------------------------------------------
+
+
+def _block(part: _Part) -> Block:
+    if part.kind == "header":
+        return header(part.title)
+    if part.kind == "context":
+        return context(_fit(part.title))
+    if part.kind == "divider":
+        return divider()
+    if part.kind == "fields":
+        block = {"type": "section", "fields": [
+            {"type": "mrkdwn", "text": _fit(f"*{label}*\n{value}", 1900)}
+            for label, value in part.pairs[:10]]}
+        if part.title:
+            block["text"] = {"type": "mrkdwn", "text": _fit(part.title)}
+        return block
+    return section(_listing(part))
+
+
+def _listing(part: _Part) -> str:
+    text, shown = part.title, 0
+    for line in part.lines[:TOP]:
+        if len(text) + len(line) + 1 > BUDGET - 120:
+            break
+        text += "\n" + line
+        shown += 1
+    if part.total > shown:
+        text += f"\n_and {part.total - shown} more: `signalbot export` has the full table_"
+    return _fit(text)
+
+
+def _fit(text: str, limit: int = BUDGET) -> str:
+    return truncate(text, limit)
+
+
+def _text(part: _Part) -> list[str]:
+    if part.kind == "header":
+        return [part.title, "=" * len(part.title)]
+    if part.kind == "divider":
+        return [""]
+    lines = [part.title] if part.title else []
+    lines += [f"  {label}: {value.replace(chr(10), '; ')}" for label, value in part.pairs]
+    lines += [f"  {line}" for line in part.lines]
+    if part.total > len(part.lines):
+        lines.append(f"  and {part.total - len(part.lines)} more")
+    return lines
+
+
+def _summary(d: Digest) -> str:
+    week = d.week
+    text = (f"Weekly expansion digest, {_span(d.first_day, d.last_day)}: "
+            f"{_n(week.signals.total, 'signal')} logged, {week.outcomes.won} won "
+            f"(ARR {_money(week.outcomes.won_arr)})")
+    if week.ack.share is not None:
+        text += f", {_pct(week.ack.share)} of hand-offs acknowledged within SLA"
+    return text + "."
+
+
+# -- the content ----------------------------------------------------------------------------
+
+
+def _parts(d: Digest, s: _Style) -> list[_Part]:
+    parts = [
+        _Part("header", f"Weekly expansion digest: {_span(d.first_day, d.last_day)}"),
+        _Part("context", f"{d.first_day:%a} {_day(d.first_day)} to {d.last_day:%a} "
+                         f"{_day(d.last_day)} {d.last_day.year} ({d.timezone}) · ▲▼ compare "
+                         "with the week before"),
+        _signals(d.week, d.previous, s),
+        _Part("divider"),
+        *_sla(d.week, d.previous, s),
+        _Part("divider"),
+        *_escalations(d, s),
+        _Part("divider"),
+        _outcomes(d.week, d.previous, s),
+        _funnels(d, s),
+        *_quality(d.csm_quality, s),
+        _Part("divider"),
+        *_stalled(d, s),
+        _Part("context", f"Full table: `signalbot export --since {d.first_day.isoformat()} "
+                         "--format csv`"),
+    ]
+    return parts
+
+
+def _signals(week: Week, before: Week, s: _Style) -> _Part:
+    now, then = week.signals, before.signals
+    urgencies = [u for u in URGENCY_NAMES if u in now.by_urgency or u in then.by_urgency]
+    categories = sorted(set(now.by_category) | set(then.by_category),
+                        key=lambda c: (-now.by_category.get(c, 0), c))
+    return _Part("fields", title=s.bold("Signals"), pairs=(
+        ("Signals logged", _counted(now.total, then.total)),
+        ("Qualified and handed off", _counted(now.qualified, then.qualified)),
+        ("Kept as watch items", _counted(now.watch, then.watch)),
+        ("By urgency", " · ".join(
+            f"{URGENCY_NAMES[u]} {_short(now.by_urgency.get(u, 0), then.by_urgency.get(u, 0))}"
+            for u in urgencies) or "—"),
+        ("By type", " · ".join(
+            f"{category_label(c)} {_short(now.by_category.get(c, 0), then.by_category.get(c, 0))}"
+            for c in categories) or "—"),
+    ))
+
+
+def _sla(week: Week, before: Week, s: _Style) -> list[_Part]:
+    parts = [_Part("fields", title=f"{s.bold('SLA attainment')} — hand-offs to AEs this week",
+                   pairs=(("Acknowledged within SLA", _attained(week.ack, before.ack)),
+                          ("Customer contact within SLA",
+                           _attained(week.contact, before.contact))))]
+    if week.per_ae:
+        parts.append(_Part("list", title=s.bold("By AE") + " (most hand-offs first)",
+                           lines=tuple(_ae_line(row, s) for row in week.per_ae),
+                           total=len(week.per_ae)))
+    return parts
+
+
+def _ae_line(row: AeSla, s: _Style) -> str:
+    return (f"{s.who(row.ae_id)} — ack {_ratio(row.ack)} · contact {_ratio(row.contact)}"
+            + (f", {row.contact.pending + row.ack.pending} pending"
+               if row.contact.pending + row.ack.pending else ""))
+
+
+def _escalations(d: Digest, s: _Style) -> list[_Part]:
+    esc: Escalations = d.week.escalations
+    title = f"{s.bold('Escalations')}: {_counted(esc.total, d.previous.escalations.total)}"
+    if esc.total:
+        title += (f" · lateness avg {duration(esc.avg_late_s or 0)}, "
+                  f"max {duration(esc.max_late_s or 0)} after the deadline")
+    parts = [_Part("list", title=title, lines=tuple(_esc_line(r, s) for r in esc.per_ae),
+                   total=len(esc.per_ae))]
+    if esc.open_signals:
+        parts.append(_Part("list", title=f"{s.bold('Escalated and still open')} "
+                                         f"({esc.open_signals})",
+                           lines=tuple(_item(i, s, d.now, "handed off") for i in esc.open_items),
+                           total=esc.open_signals))
+    return parts
+
+
+def _esc_line(row: AeEscalations, s: _Style) -> str:
+    return (f"{s.who(row.ae_id)} — {_n(row.escalations, 'escalation')} on "
+            f"{_n(row.signals, 'signal')}, {row.still_open} still open")
+
+
+def _outcomes(week: Week, before: Week, s: _Style) -> _Part:
+    now, then = week.outcomes, before.outcomes
+    won = (f"{_counted(now.won, then.won)}\nARR {_money(now.won_arr)} "
+           f"({_versus(now.won_arr - then.won_arr, _money)})")
+    return _Part("fields", title=f"{s.bold('Outcomes')} — signals closed this week", pairs=(
+        ("Won", won), ("Lost", _counted(now.lost, then.lost)),
+        ("Deferred", _counted(now.deferred, then.deferred)),
+        ("Customer not ready", _counted(now.not_ready, then.not_ready)),
+    ))
+
+
+def _funnels(d: Digest, s: _Style) -> _Part:
+    since = _day(d.quarter_start.date())
+    return _Part("list", title=s.bold("Funnel") + " (how far the signals got, as of now)", lines=(
+        f"This week's signals: {_funnel(d.week.funnel)}",
+        f"Rolling quarter (since {since}): {_funnel(d.quarter_funnel)}",
+    ), total=2)
+
+
+def _funnel(f: Funnel) -> str:
+    steps = [("qualified", f.qualified), ("handed off", f.handed_off),
+             ("contacted", f.contacted), ("won", f.won)]
+    text, previous = f"logged {f.logged}", f.logged
+    for name, value in steps:
+        text += f" → {name} {value}" + (f" ({_pct(value / previous)})" if previous else "")
+        previous = value
+    return text
+
+
+def _quality(rows: list[CsmQuality], s: _Style) -> list[_Part]:
+    if not rows:
+        return []
+    return [_Part("list", title=s.bold("Signal quality by CSM")
+                  + " — routed signals that were won, last 90 days",
+                  lines=tuple(_quality_line(r, s) for r in rows), total=len(rows))]
+
+
+def _quality_line(row: CsmQuality, s: _Style) -> str:
+    return (f"{s.who(row.csm_id)} — {row.won} of {row.routed} won ({_pct(row.share)}), "
+            f"{row.closed} closed")
+
+
+def _stalled(d: Digest, s: _Style) -> list[_Part]:
+    st = d.stalled
+    days = d.outcome_reminder_days
+    groups = [
+        ("Handed off, not acknowledged past the SLA", st.unacknowledged,
+         st.unacknowledged_items, "handed off"),
+        (f"Contacted, no outcome after {days} days", st.awaiting_outcome, st.awaiting_items,
+         "contacted"),
+        ("Watch items past their revisit date", st.overdue_watch, st.watch_items, "revisit"),
+    ]
+    parts = [_Part("list", title=s.bold("Stalled now"),
+                   lines=tuple(f"• {label}: {count}" for label, count, _, _ in groups), total=3)]
+    for label, count, items, verb in groups:
+        if count:
+            parts.append(_Part("list", title=f"_{label}_ ({count})", total=count,
+                               lines=tuple(_item(i, s, d.now, verb) for i in items)))
+    if st.roster_gaps:
+        shown = ", ".join(s.who(u) for u in st.roster_gaps[:TOP])
+        more = f" and {len(st.roster_gaps) - TOP} more" if len(st.roster_gaps) > TOP else ""
+        parts.append(_Part("context", f"Roster gaps (open hand-offs, no manager): {shown}{more}."
+                                      " Fix with `/signal admin manager @ae @manager`."))
+    if st.held:
+        parts.append(_Part("context", f"For admins: {_n(st.held, 'message')} could not be "
+                                      "delivered and are held; see `signalbot status`."))
+    return parts
+
+
+def _item(item: Item, s: _Style, now: datetime, verb: str) -> str:
+    owner = s.who(item.csm_id if verb == "revisit" else item.ae_id)
+    urgency = URGENCY_NAMES.get(item.urgency, item.urgency)
+    text = f"{s.bold(s.account(item.account))} · {urgency} · {owner} · #{item.signal_id}"
+    if item.revisit_on:
+        return f"{text} · revisit was due {item.revisit_on.isoformat()}"
+    if item.at:
+        return f"{text} · {verb} {duration((now - item.at).total_seconds())} ago"
+    return text
+
+
+# -- numbers --------------------------------------------------------------------------------
+
+
+def _counted(now: int, before: int) -> str:
+    """'12 (▲3 vs last week)', '12 (same as last week)'."""
+    return f"{now} ({_versus(now - before, str)})"
+
+
+def _versus(diff: Any, fmt: Callable[[Any], str]) -> str:
+    return f"{_delta(diff, fmt)} vs last week" if diff else "same as last week"
+
+
+def _short(now: int, before: int) -> str:
+    return f"{now} ({_delta(now - before, str)})"
+
+
+def _delta(diff: Any, fmt: Callable[[Any], str]) -> str:
+    if diff > 0:
+        return f"▲{fmt(diff)}"
+    if diff < 0:
+        return f"▼{fmt(-diff)}"
+    return "="
+
+
+def _attained(now: Tally, before: Tally) -> str:
+    if not now.counted:
+        text = "nothing due yet" if now.pending else "no hand-offs"
+    else:
+        text = f"{_pct(now.share)} · {now.met} of {now.counted}"
+    if now.pending:
+        text += f", {now.pending} pending"
+    if now.share is not None and before.share is not None:
+        points = round(now.share * 100) - round(before.share * 100)
+        text += f" ({_versus(points, lambda p: f'{p} pts')})"
+    return text
+
+
+def _ratio(tally: Tally) -> str:
+    if not tally.counted:
+        return "—"
+    return f"{tally.met}/{tally.counted} ({_pct(tally.share)})"
+
+
+def _pct(share: float | None) -> str:
+    return "—" if share is None else f"{round(share * 100)}%"
+
+
+def _money(amount: Any) -> str:
+    return f"{amount:,.0f}"
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _day(day: date) -> str:
+    return f"{day.day} {day:%b}"
+
+
+def _span(first: date, last: date) -> str:
+    """'16–22 Nov 2026', '30 Nov – 6 Dec 2026', '29 Dec 2025 – 4 Jan 2026'."""
+    if first.year != last.year:
+        return f"{_day(first)} {first.year} – {_day(last)} {last.year}"
+    if first.month != last.month:
+        return f"{_day(first)} – {_day(last)} {last.year}"
+    return f"{first.day}–{_day(last)} {last.year}"
