@@ -180,3 +180,12 @@ def test_trial_with_second_long_slas_escalates_to_the_manager(running_bot, stand
     escalation = wait_for(lambda: standin.dm_messages(MGR), timeout=15)
     assert "Missed SLA" in str(escalation[0]["blocks"])
     assert standin.rejections == [] and standin.duplicates() == []
+
+
+def test_worker_once_catches_up_and_exits(tmp_path, standin):
+    env = base_env(tmp_path, SLACK_BOT_TOKEN="xoxb-1", SLACK_API_URL=standin.base_url)
+    assert signalbot("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
+    result = signalbot("worker", "--once", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    status = signalbot("status", env=env, cwd=tmp_path)
+    assert '"held": 0' in status.stdout
