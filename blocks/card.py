@@ -136,21 +136,27 @@ def _links(signal: Signal, crm_link: str | None) -> str:
     return " · ".join(parts)
 
 
+def owner_buttons(signal: Signal) -> list[Block]:
+    """What whoever owns the close may do now (the AE, or the CSM on a CS-led deal)."""
+    if signal.stage not in stages.WITH_AE:
+        return []
+    value = str(signal.id)
+    buttons: list[Block] = []
+    if signal.stage == stages.HANDED_OFF and signal.ownership != "cs_led":
+        buttons.append(button("Acknowledge", ACKNOWLEDGE, value, "primary"))
+    if signal.stage in (stages.HANDED_OFF, stages.ACKNOWLEDGED):
+        buttons.append(button("Log customer contact", LOG_CONTACT, value))
+    buttons.append(button("Record outcome", RECORD_OUTCOME, value))
+    if signal.ownership != "cs_led":
+        buttons.append(button("Reassign", REASSIGN, value))
+    return buttons
+
+
 def _buttons(signal: Signal, audience: str) -> list[Block]:
     value = str(signal.id)
-    stage = signal.stage
-    if audience == "csm" and stage in (stages.SIGNAL, stages.QUALIFYING):
+    if audience == "csm" and signal.stage in (stages.SIGNAL, stages.QUALIFYING):
         return [button("Update qualification", REQUALIFY, value, "primary")]
+    if audience == "manager" and signal.stage in stages.WITH_AE:
+        return [button("Reassign", REASSIGN, value), button("Nudge the AE", NUDGE, value)]
     owns = audience == "ae" or (audience == "csm" and signal.ownership in ("cs_led", "joint"))
-    buttons: list[Block] = []
-    if owns and stage in stages.WITH_AE:
-        if stage == stages.HANDED_OFF and signal.ownership != "cs_led":
-            buttons.append(button("Acknowledge", ACKNOWLEDGE, value, "primary"))
-        if stage in (stages.HANDED_OFF, stages.ACKNOWLEDGED):
-            buttons.append(button("Log customer contact", LOG_CONTACT, value))
-        buttons.append(button("Record outcome", RECORD_OUTCOME, value))
-        if signal.ownership != "cs_led":
-            buttons.append(button("Reassign", REASSIGN, value))
-    if audience == "manager" and stage in stages.WITH_AE:
-        buttons = [button("Reassign", REASSIGN, value), button("Nudge the AE", NUDGE, value)]
-    return buttons
+    return owner_buttons(signal) if owns else []

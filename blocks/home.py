@@ -7,15 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from blocks.card import (
-    ACKNOWLEDGE,
-    CLOCK_VERBS,
-    LOG_CONTACT,
-    NUDGE,
-    REASSIGN,
-    RECORD_OUTCOME,
-    REQUALIFY,
-)
+from blocks.card import CLOCK_VERBS, NUDGE, REASSIGN, REQUALIFY, owner_buttons
 from blocks.kit import Block, actions, button, context, divider, header, section
 from blocks.text import duration, escape, mention, truncate, when
 from protocol import stages
@@ -87,7 +79,7 @@ def csm_blocks(logged: Listing, watch: Listing, now: datetime) -> list[Block]:
         for item in logged.items:
             blocks.append(section(_csm_line(item, now)))
             if item.signal.ownership in ("cs_led", "joint"):
-                blocks += _button_row("csm", item.signal, _owner_buttons(item.signal))
+                blocks += _button_row("csm", item.signal, owner_buttons(item.signal))
         blocks += _more(logged)
     if watch.total:
         blocks.append(header("Your watch items"))
@@ -105,13 +97,13 @@ def ae_blocks(queue: Listing, watch: Listing, now: datetime) -> list[Block]:
         blocks.append(header("Your hand-off queue"))
         for item in queue.items:
             blocks.append(section(_ae_line(item, now)))
-            blocks += _button_row("ae", item.signal, _owner_buttons(item.signal))
+            blocks += _button_row("ae", item.signal, owner_buttons(item.signal))
         blocks += _more(queue)
     if watch.total:
         blocks.append(header("Watch items for your account sync"))
         for item in watch.items:
             blocks.append(section(_ae_line(item, now)))
-            blocks += _button_row("aew", item.signal, _owner_buttons(item.signal))
+            blocks += _button_row("aew", item.signal, owner_buttons(item.signal))
         blocks += _more(watch)
     return blocks
 
@@ -218,22 +210,6 @@ def _manager_line(item: Item, now: datetime) -> str:
 
 
 # -- buttons ---------------------------------------------------------------------------------
-
-
-def _owner_buttons(signal: Signal) -> list[Block]:
-    """What the owner may do now: the card's buttons, with the card's action ids."""
-    if signal.stage not in stages.WITH_AE:
-        return []
-    value = str(signal.id)
-    buttons: list[Block] = []
-    if signal.stage == stages.HANDED_OFF and signal.ownership != "cs_led":
-        buttons.append(button("Acknowledge", ACKNOWLEDGE, value, "primary"))
-    if signal.stage in (stages.HANDED_OFF, stages.ACKNOWLEDGED):
-        buttons.append(button("Log customer contact", LOG_CONTACT, value))
-    buttons.append(button("Record outcome", RECORD_OUTCOME, value))
-    if signal.ownership != "cs_led":
-        buttons.append(button("Reassign", REASSIGN, value))
-    return buttons
 
 
 def _button_row(prefix: str, signal: Signal, buttons: list[Block]) -> list[Block]:

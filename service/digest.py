@@ -15,10 +15,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from blocks.digest import digest_blocks
 from sqlalchemy import and_, case, distinct, exists, extract, func, or_, select
 from sqlalchemy.orm import Session
 
+from blocks.digest import digest_blocks
 from bot.config import Config
 from protocol.stages import OPEN_STAGES
 from service.roster import roster_gaps
@@ -482,7 +482,7 @@ def _names(session: Session, ids: set[str]) -> dict[str, str]:
     rows = session.execute(
         select(Person.slack_id, Person.name).where(Person.slack_id.in_(sorted(ids)),
                                                    Person.name.is_not(None)))
-    return dict(rows.tuples())
+    return {slack_id: name for slack_id, name in rows}
 
 
 # -- posting --------------------------------------------------------------------------------

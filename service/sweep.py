@@ -162,7 +162,8 @@ def _escalate(
     )
     if not target.users:
         log.error("signal %s: SLA missed but no manager or admin to escalate to", signal.id)
-    return _escalation_messages(deadline, signal, step.level, target.users, target.reason, late)
+    messages = _escalation_messages(deadline, signal, step.level, target.users, target.reason, late)
+    return [*messages, outgoing.refresh(signal)]  # every card now shows "missed, escalated"
 
 
 def _escalation_messages(

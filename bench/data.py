@@ -1,0 +1,320 @@
+"""Synthetic history for the benchmarks: people, accounts, signals, events, clocks, escalations.
+
+`history(...)` makes a realistic year: signals logged evenly over `span`, most of them long
+closed (their clocks met, cancelled or escalated, `next_step_at` NULL), the young ones open
+with clocks still ahead, plus `due` clocks whose next step has fallen due now. `pending(...)`
+makes the APScheduler comparison's data instead: every clock still ahead. `load` writes the
+rows with PostgreSQL COPY or SQLite `executemany` of Core inserts, never ORM objects.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine, Table, text
+
+from bot.config import Config
+from protocol.catalogue import CATEGORIES
+from storage.models import Base
+
+NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # a Monday afternoon
+ADMIN = "U0REVOPS1"
+TYPES = [(c, k) for c, (_, kinds) in CATEGORIES.items() for k in kinds]
+WINDOWS = {"hot": (timedelta(hours=4), timedelta(hours=24)),
+           "warm": (timedelta(hours=24), timedelta(hours=72))}
+OUTCOMES = (("won", 0.25), ("lost", 0.35), ("deferred", 0.2), ("not_ready", 0.2))
+TABLES = ("people", "accounts", "signals", "signal_events", "deadlines", "escalations")
+CHUNK = 20_000
+
+
+@dataclass
+class Cast:
+    """Who is in the data: CSMs, AEs, their managers and directors, the admin."""
+
+    csms: list[str]
+    aes: list[str]
+    managers: dict[str, str]  # person -> manager
+
+    @classmethod
+    def make(cls, csms: int = 200, aes: int = 100, teams: int = 20) -> Cast:
+        csm = [f"U0CSM{i:05d}" for i in range(csms)]
+        ae = [f"U0AE{i:06d}" for i in range(aes)]
+        managers = {a: f"U0MGR{i % teams:05d}" for i, a in enumerate(ae)}
+        managers.update({f"U0MGR{t:05d}": f"U0DIR{t % 4:05d}" for t in range(teams)})
+        return cls(csm, ae, managers)
+
+    def everyone(self) -> list[str]:
+        return sorted({*self.csms, *self.aes, *self.managers, *self.managers.values(), ADMIN})
+
+    def config(self, **changes: Any) -> Config:
+        """The default protocol with this roster."""
+        return Config(managers=dict(self.managers), admins=(ADMIN,), **changes)
+
+
+@dataclass
+class Rows:
+    """Rows per table, built in memory (dicts keyed by column name)."""
+
+    tables: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {name: [] for name in TABLES})
+    ids: dict[str, int] = field(default_factory=dict)
+
+    def add(self, table: str, **values: Any) -> int:
+        self.ids[table] = self.ids.get(table, 0) + 1
+        values.setdefault("id", self.ids[table])
+        self.tables[table].append(values)
+        return values["id"]
+
+
+def _people(rows: Rows, cast: Cast, now: datetime) -> None:
+    for user in cast.everyone():
+        rows.tables["people"].append(dict(
+            slack_id=user, name=user.title(), email=f"{user.lower()}@example.com",
+            tz="America/New_York", manager_id=None, manager_set_by=None, deactivated=False,
+            dm_channel="D" + user[1:], profile_checked_at=now))
+
+
+def _accounts(rows: Rows, cast: Cast, count: int, rng: random.Random, start: datetime) -> None:
+    for i in range(count):
+        rows.add("accounts", name=f"Account {i}", name_key=f"account {i}", crm_id=None,
+                 ae_id=rng.choice(cast.aes), csm_id=rng.choice(cast.csms), created_at=start)
+
+
+def _signal(rows: Rows, rng: random.Random, cast: Cast, accounts: int, created: datetime,
+            urgency: str, **values: Any) -> int:
+    category, kind = rng.choice(TYPES)
+    signal = dict(
+        account_id=rng.randint(1, accounts), csm_id=rng.choice(cast.csms),
+        ae_id=rng.choice(cast.aes), ownership="ae", category=category, kind=kind,
+        detail="Seat utilisation at 89%", buyer_name="Jamie Reyes", buyer_title="VP Operations",
+        timeline="Q3, before the budget freeze", timeline_date=None,
+        note="Champion mentioned the ops team is growing.", urgency=urgency,
+        est_arr=Decimal(rng.randrange(5, 200) * 1000), stage="handed_off", source="slash",
+        message_link=None, submission_key=None, token=1, version=3, revisit_on=None,
+        outcome=None, outcome_reason=None, won_arr=None, created_at=created,
+        handed_off_at=created, acknowledged_at=None, contacted_at=None, closed_at=None,
+        updated_at=created)
+    signal.update(values)
+    signal_id = rows.add("signals", **signal)
+    _event(rows, signal_id, created, signal["csm_id"], "logged", None, "signal")
+    return signal_id
+
+
+def _event(rows: Rows, signal_id: int, at: datetime, actor: str | None, kind: str,
+           from_stage: str | None, to_stage: str | None, detail: dict | None = None) -> None:
+    rows.add("signal_events", signal_id=signal_id, at=at, actor_id=actor, kind=kind,
+             from_stage=from_stage, to_stage=to_stage, detail=detail)
+
+
+def _clock(rows: Rows, signal_id: int, clock: str, owner: str, start: datetime, due: datetime,
+           **values: Any) -> int:
+    deadline = dict(signal_id=signal_id, clock=clock, token=1, owner_id=owner, started_at=start,
+                    due_at=due, state="open", met_at=None, step=0, next_step_at=None)
+    deadline.update(values)
+    return rows.add("deadlines", **deadline)
+
+
+def _escalate(rows: Rows, cast: Cast, signal_id: int, deadline_id: int, ae: str,
+              due: datetime, window: timedelta, levels: int) -> None:
+    boss = cast.managers[ae]
+    for level in range(1, levels + 1):
+        target = boss if level == 1 else cast.managers.get(boss, ADMIN)
+        at = due + (level - 1) * window + timedelta(seconds=20)
+        rows.add("escalations", signal_id=signal_id, deadline_id=deadline_id, level=level,
+                 ae_id=ae, to_ids={"users": [target]}, reason="manager", due_at=due,
+                 decided_at=at)
+        _event(rows, signal_id, at, None, "escalated", "handed_off", "handed_off",
+               {"clock": "ack", "level": level, "to": [target], "missed_by_s": 20})
+
+
+def _lifecycle(rows: Rows, rng: random.Random, cast: Cast, accounts: int, created: datetime,
+               now: datetime) -> None:
+    """One signal from logging to wherever it stands at `now`."""
+    urgency = rng.choices(("hot", "warm", "watch"), (0.3, 0.5, 0.2))[0]
+    if urgency == "watch":
+        revisit = created + timedelta(days=30)
+        closed = revisit < now
+        stage = rng.choice(("lost", "not_ready")) if closed else "qualifying"
+        sid = _signal(rows, rng, cast, accounts, created, urgency, stage=stage,
+                      handed_off_at=None, revisit_on=revisit.date(),
+                      closed_at=revisit if closed else None, outcome=stage if closed else None)
+        rows.tables["signals"][-1]["ae_id"] = None
+        _event(rows, sid, created, None, "kept_watching", "signal", "qualifying")
+        _clock(rows, sid, "revisit", rows.tables["signals"][-1]["csm_id"], created, revisit,
+               state="met" if closed else "open", met_at=revisit if closed else None,
+               next_step_at=None if closed else revisit)
+        if closed:
+            _event(rows, sid, revisit, None, "outcome", "qualifying", stage)
+        return
+    ack_window, contact_window = WINDOWS[urgency]
+    sid = _signal(rows, rng, cast, accounts, created, urgency)
+    signal = rows.tables["signals"][-1]
+    ae = signal["ae_id"]
+    _event(rows, sid, created, signal["csm_id"], "handed_off", "signal", "handed_off",
+           {"ae": ae, "ownership": "ae"})
+    _ack(rows, rng, cast, sid, ae, created, created + ack_window, ack_window, now)
+    contact_due = created + contact_window
+    contact_at = created + contact_window * rng.uniform(0.2, 1.3)
+    if contact_at > now or rng.random() < 0.08:  # not contacted (yet): the clock runs or ran
+        ahead = contact_due > now
+        _clock(rows, sid, "contact", ae, created, contact_due,
+               state="open" if ahead else "missed", step=0 if ahead else 3,
+               next_step_at=created + contact_window / 2 if ahead else None)
+        return
+    _clock(rows, sid, "contact", ae, created, contact_due, state="met", met_at=contact_at, step=2)
+    signal.update(stage="contacted", contacted_at=contact_at, updated_at=contact_at,
+                  acknowledged_at=signal["acknowledged_at"] or contact_at, version=5)
+    _event(rows, sid, contact_at, ae, "contacted", "acknowledged", "contacted")
+    closed_at = contact_at + timedelta(days=rng.uniform(3, 60))
+    if closed_at > now:  # waiting for an outcome: its reminder clock runs
+        due = contact_at + timedelta(days=30)
+        _clock(rows, sid, "outcome", ae, contact_at, due, state="open" if due > now else "met",
+               next_step_at=due if due > now else None, met_at=None if due > now else due)
+        return
+    outcome = rng.choices([o for o, _ in OUTCOMES], [w for _, w in OUTCOMES])[0]
+    signal.update(stage=outcome, outcome=outcome, closed_at=closed_at, updated_at=closed_at,
+                  won_arr=signal["est_arr"] if outcome == "won" else None, version=7)
+    _clock(rows, sid, "outcome", ae, contact_at, contact_at + timedelta(days=30),
+           state="cancelled")
+    _event(rows, sid, closed_at, ae, "outcome", "contacted", outcome, {"reason": None})
+
+
+def _ack(rows: Rows, rng: random.Random, cast: Cast, sid: int, ae: str, created: datetime,
+         due: datetime, window: timedelta, now: datetime) -> None:
+    signal = rows.tables["signals"][-1]
+    acked = created + window * rng.uniform(0.05, 1.4)
+    if due > now and acked > now:  # still running: its next reminder is ahead
+        _clock(rows, sid, "ack", ae, created, due, next_step_at=created + window / 2)
+        return
+    missed = acked > due
+    if acked <= now:
+        signal.update(stage="acknowledged", acknowledged_at=acked, version=4)
+        _event(rows, sid, acked, ae, "acknowledged", "handed_off", "acknowledged")
+    deadline = _clock(rows, sid, "ack", ae, created, due, state="missed" if missed else "met",
+                      met_at=acked if acked <= now else None, step=4 if missed else 2)
+    if missed:
+        _escalate(rows, cast, sid, deadline, ae, due, window, 2 if rng.random() < 0.2 else 1)
+
+
+def _due(rows: Rows, rng: random.Random, cast: Cast, accounts: int, count: int,
+         now: datetime) -> None:
+    """`count` hot hand-offs whose ack clock needs the sweep now: half a reminder, half a miss."""
+    window = WINDOWS["hot"][0]
+    for i in range(count):
+        started = now - (window * 0.75 if i % 2 else window * 1.25)
+        sid = _signal(rows, rng, cast, accounts, started, "hot")
+        ae = rows.tables["signals"][-1]["ae_id"]
+        _clock(rows, sid, "ack", ae, started, started + window,
+               next_step_at=started + window / 2)
+        _clock(rows, sid, "contact", ae, started, started + WINDOWS["hot"][1],
+               next_step_at=started + WINDOWS["hot"][1] / 2)
+
+
+def history(signals: int, *, now: datetime = NOW, span: timedelta = timedelta(days=365),
+            due: int = 1000, seed: int = 6, cast: Cast | None = None) -> Rows:
+    """`signals` logged evenly over `span` before `now`, each as far along as it got."""
+    rng = random.Random(seed)
+    cast = cast or Cast.make()
+    rows = Rows()
+    accounts = max(100, signals // 20)
+    _people(rows, cast, now)
+    _accounts(rows, cast, accounts, rng, now - span)
+    step = span / max(signals, 1)
+    for i in range(signals):
+        created = now - span + step * i + timedelta(seconds=rng.uniform(0, 60))
+        _lifecycle(rows, rng, cast, accounts, min(created, now), now)
+    _due(rows, rng, cast, accounts, due, now)
+    return rows
+
+
+def pending(clocks: int, *, now: datetime = NOW, due: int = 1000, seed: int = 7,
+            cast: Cast | None = None) -> Rows:
+    """`clocks` SLA clocks all still ahead (spread over 30 days), plus `due` that are due."""
+    rng = random.Random(seed)
+    cast = cast or Cast.make()
+    rows = Rows()
+    accounts = max(100, clocks // 40)
+    _people(rows, cast, now)
+    _accounts(rows, cast, accounts, rng, now - timedelta(days=30))
+    for _ in range(max(0, clocks - 2 * due) // 2):
+        created = now - timedelta(hours=rng.uniform(0, 2))
+        sid = _signal(rows, rng, cast, accounts, created, "warm")
+        ae = rows.tables["signals"][-1]["ae_id"]
+        for clock, window in zip(("ack", "contact"), WINDOWS["warm"], strict=True):
+            ahead = now + timedelta(minutes=rng.uniform(1, 30 * 24 * 60))
+            _clock(rows, sid, clock, ae, created, created + window, next_step_at=ahead)
+    _due(rows, rng, cast, accounts, due, now)
+    return rows
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+
+def _chunks(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _copy(engine: Engine, table: Table, items: Iterable[dict[str, Any]]) -> None:
+    columns = [c.name for c in table.columns]
+    json_columns = {c.name for c in table.columns if c.type.__class__.__name__ == "JSON"}
+    with engine.begin() as conn:
+        cursor = conn.connection.driver_connection.cursor()
+        names = ", ".join(f'"{c}"' for c in columns)
+        with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+            for item in items:
+                copy.write_row([
+                    json.dumps(item.get(c)) if c in json_columns and item.get(c) is not None
+                    else item.get(c) for c in columns])
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return value
+
+
+def _sqlite(engine: Engine, table: Table, items: list[dict[str, Any]]) -> None:
+    """executemany of the table's INSERT, values converted as the column types would."""
+    columns = [c.name for c in table.columns]
+    sql = f'INSERT INTO "{table.name}" ({", ".join(columns)}) ' \
+          f'VALUES ({", ".join("?" for _ in columns)})'
+    with engine.begin() as conn:
+        for chunk in _chunks(items, CHUNK):
+            conn.exec_driver_sql(sql, [tuple(_sqlite_value(i.get(c)) for c in columns)
+                                       for i in chunk])
+
+
+def load(engine: Engine, rows: Rows) -> dict[str, int]:
+    """Create the tables (if missing) and write `rows`; returns row counts per table."""
+    Base.metadata.create_all(engine)
+    postgres = engine.dialect.name == "postgresql"
+    for name in TABLES:
+        table = Base.metadata.tables[name]
+        if postgres:
+            _copy(engine, table, rows.tables[name])
+        else:
+            _sqlite(engine, table, rows.tables[name])
+    if postgres:
+        with engine.begin() as conn:
+            for name in TABLES[1:]:
+                conn.execute(text(
+                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                    f"(SELECT coalesce(max(id), 1) FROM {name}))"))
+            conn.execute(text("ANALYZE"))
+    else:
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+    return {name: len(rows.tables[name]) for name in TABLES}
