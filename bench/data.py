@@ -120,6 +120,13 @@ def _clock(rows: Rows, signal_id: int, clock: str, owner: str, start: datetime, 
     return rows.add("deadlines", **deadline)
 
 
+def _ahead(start: datetime, due: datetime, now: datetime) -> dict[str, Any]:
+    """Step and next_step_at of a clock still running at `now` (reminders at 50% and 90%)."""
+    steps = [start + (due - start) * f for f in (0.5, 0.9)] + [due]
+    step = next(i for i, at in enumerate(steps) if at > now)
+    return {"state": "open", "step": step, "next_step_at": steps[step]}
+
+
 def _escalate(rows: Rows, cast: Cast, signal_id: int, deadline_id: int, ae: str,
               due: datetime, window: timedelta, levels: int) -> None:
     boss = cast.managers[ae]
@@ -162,10 +169,11 @@ def _lifecycle(rows: Rows, rng: random.Random, cast: Cast, accounts: int, create
     contact_due = created + contact_window
     contact_at = created + contact_window * rng.uniform(0.2, 1.3)
     if contact_at > now or rng.random() < 0.08:  # not contacted (yet): the clock runs or ran
-        ahead = contact_due > now
-        _clock(rows, sid, "contact", ae, created, contact_due,
-               state="open" if ahead else "missed", step=0 if ahead else 3,
-               next_step_at=created + contact_window / 2 if ahead else None)
+        if contact_due > now:
+            _clock(rows, sid, "contact", ae, created, contact_due,
+                   **_ahead(created, contact_due, now))
+        else:
+            _clock(rows, sid, "contact", ae, created, contact_due, state="missed", step=4)
         return
     _clock(rows, sid, "contact", ae, created, contact_due, state="met", met_at=contact_at, step=2)
     signal.update(stage="contacted", contacted_at=contact_at, updated_at=contact_at,
@@ -190,7 +198,7 @@ def _ack(rows: Rows, rng: random.Random, cast: Cast, sid: int, ae: str, created:
     signal = rows.tables["signals"][-1]
     acked = created + window * rng.uniform(0.05, 1.4)
     if due > now and acked > now:  # still running: its next reminder is ahead
-        _clock(rows, sid, "ack", ae, created, due, next_step_at=created + window / 2)
+        _clock(rows, sid, "ack", ae, created, due, **_ahead(created, due, now))
         return
     missed = acked > due
     if acked <= now:

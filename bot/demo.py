@@ -28,6 +28,7 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.web import serve_in_thread, wsgi_app
 from bot.worker import Worker
+from service.digest import post_digest as post_digest_for_week
 from standin import SlackStandin
 from standin import requests as slack
 from standin.forms import state_values
@@ -54,7 +55,7 @@ scheduler: {sweep_interval: 1s}
 roster:
   managers: {U0AE00001: U0MGR0001, U0AE00002: U0MGR0001}
   admins: [U0REVOPS1]
-digest: {channel: C0DIGEST01, schedule: "mon 09:00"}
+digest: {channel: C0DIGEST01, schedule: "sun 23:59"}  # the demo posts it itself
 """
 HOT = {
     "account": "Globex Corp",
@@ -221,20 +222,17 @@ def play(demo: Demo) -> None:
         {"outcome": "deferred", "revisit_on": revisit, "reason": "Budget frozen until Q2"},
     )
     wait(lambda: len([m for m in demo.standin.dm_messages(CSM) if "Outcome" in m["text"]]) == 2)
-    say("Monday 09:00: the weekly digest is posted to the team channel.")
+    say("The weekly digest is posted to the team channel (this week's, so the demo shows up).")
     post_digest(demo)
+    wait(lambda: demo.standin.messages("C0DIGEST01"))
     time.sleep(1.5)  # let the last card updates land
     transcript(demo)
 
 
 def post_digest(demo: Demo) -> None:
-    """Queue this week's digest now (as `signalbot digest` does)."""
-    try:
-        from service.digest import post_digest_now
-    except ImportError:
-        return
-    post_digest_now(demo.services)
-    demo.services.wake()
+    """Queue the digest of the week the demo ran in (as `signalbot digest --week` does)."""
+    today = demo.services.now().astimezone(demo.services.config.timezone).date()
+    post_digest_for_week(demo.services, week_of=today)
 
 
 def say(line: str) -> None:
