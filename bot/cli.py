@@ -10,8 +10,10 @@ import sys
 import threading
 from collections.abc import Callable
 
+from bot.accounts_cli import register as register_accounts
 from bot.app import TokenRejected
 from bot.config import ConfigError, load_config
+from bot.crm_cli import register as register_crm
 from bot.services import Services
 from bot.settings import Settings, SettingsError
 from storage.db import schema_state, upgrade
@@ -30,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line a tick is noise
     try:
         settings = Settings.from_env()
         config = load_config(args.config or settings.config_path)
@@ -93,7 +96,8 @@ def _run(args: argparse.Namespace, services: Services) -> int:
     if worker:
         worker.start()
     routes = {key: route(services) for key, route in EXTRA_ROUTES.items()}
-    server = serve(wsgi_app(services, app if mode == "http" else None, routes), args.host, args.port)
+    application = wsgi_app(services, app if mode == "http" else None, routes)
+    server = serve(application, args.host, args.port)
     log.info("signalbot %s mode; HTTP on %s:%s (/healthz%s)", mode, args.host, args.port,
              ", /slack/events" if mode == "http" else "")
     _stop_on_signals(server)
@@ -159,7 +163,12 @@ def _status(args: argparse.Namespace, services: Services) -> int:
 
 
 COMMANDS.update({"run": _run, "worker": _worker, "db": _db, "status": _status})
+register_crm(EXTRA_PARSERS, COMMANDS)  # signalbot crm check | backfill | retry
+register_accounts(EXTRA_PARSERS, COMMANDS, EXTRA_ROUTES)  # accounts import, ingest, /ingest/v1
 import bot.reports_cli  # noqa: E402, F401 - registers `digest` and `export` (after COMMANDS exists)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m bot.cli` runs this file as __main__; registrations live in `bot.cli` proper.
+    from bot.cli import main as registered_main
+
+    sys.exit(registered_main())

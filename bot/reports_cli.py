@@ -90,6 +90,3 @@ def _register(module) -> None:
 
 
 _register(cli)
-_main = sys.modules.get("__main__")
-if _main is not cli and getattr(getattr(_main, "__spec__", None), "name", None) == "bot.cli":
-    _register(_main)  # `python -m bot.cli` runs a second copy of bot.cli as __main__

@@ -13,6 +13,7 @@ from bot.delivery import Deliverer, make_client
 from bot.services import Services
 from service.digest import enqueue_weekly_digest
 from service.sweep import sweep
+from service.triggers import periodic as evaluate_triggers
 from storage.db import is_postgres
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ class Worker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.periodic: list = [enqueue_weekly_digest]  # idempotent checks run with every sweep
+        self.periodic.append(evaluate_triggers)  # product-data triggers for accounts with new data
 
     def sweep_once(self) -> int:
         """Run every due SLA step (in batches) and queue what it causes; returns clocks handled."""
@@ -49,7 +51,7 @@ class Worker:
                 if handled < SWEEP_BATCH:
                     break
             for check in self.periodic:
-                check(self.services)
+                self._safe(lambda check=check: check(self.services))  # isolated from the others
         finally:
             if lock:
                 lock.release()
