@@ -13,7 +13,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +30,7 @@ PG_URL = os.environ.get(
     "SIGNALBOT_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 ORDER = ("ack", "sweep", "apscheduler", "digest", "delivery", "replicas")
+SHARED = ExitStack()  # data sets kept for the whole run (closed by bench.__main__)
 
 
 @dataclass
@@ -261,17 +262,22 @@ dropped afterwards; they are skipped, with the reason shown, when no server answ
 
 
 def write_section(path: Path, report: Report, facts: dict[str, str]) -> None:
-    """Replace (or add, in the benchmarks' order) this report's section of `path`."""
+    """Replace (or add, in the benchmarks' order) this report's section of `path`.
+
+    Text before the first section and after the last one (hand-written findings) is kept.
+    """
     current = path.read_text() if path.exists() else HEADER
-    sections = dict(_sections(current))
-    preamble = current.split("<!-- bench:", 1)[0].rstrip() + "\n"
+    found = list(_SECTION.finditer(current))
+    preamble = (current[:found[0].start()] if found else current).rstrip() + "\n"
+    epilogue = current[found[-1].end():].strip() if found else ""
+    sections = {m.group(1): m.group(0) for m in found}
     sections[report.name] = report.markdown(facts)
     known = [n for n in ORDER if n in sections] + [n for n in sections if n not in ORDER]
     body = preamble + "\n" + "\n\n".join(sections[n] for n in known) + "\n"
+    if epilogue:
+        body += "\n" + epilogue + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(body)
 
 
-def _sections(document: str) -> list[tuple[str, str]]:
-    pattern = re.compile(r"<!-- bench:(\w+):start -->.*?<!-- bench:\1:end -->", re.S)
-    return [(m.group(1), m.group(0)) for m in pattern.finditer(document)]
+_SECTION = re.compile(r"<!-- bench:(\w+):start -->.*?<!-- bench:\1:end -->", re.S)

@@ -13,14 +13,16 @@ import json
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, Table, text
+from sqlalchemy import JSON, Connection, Engine, Table, text
 
+from bench.common import SHARED, database
 from bot.config import Config
 from protocol.catalogue import CATEGORIES
+from storage.db import make_engine
 from storage.models import Base
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # a Monday afternoon
@@ -34,7 +36,7 @@ CHUNK = 20_000
 
 
 @dataclass
-class Cast:
+class Team:
     """Who is in the data: CSMs, AEs, their managers and directors, the admin."""
 
     csms: list[str]
@@ -42,11 +44,11 @@ class Cast:
     managers: dict[str, str]  # person -> manager
 
     @classmethod
-    def make(cls, csms: int = 200, aes: int = 100, teams: int = 20) -> Cast:
+    def make(cls, csms: int = 200, aes: int = 100, teams: int = 20, directors: int = 4) -> Team:
         csm = [f"U0CSM{i:05d}" for i in range(csms)]
         ae = [f"U0AE{i:06d}" for i in range(aes)]
         managers = {a: f"U0MGR{i % teams:05d}" for i, a in enumerate(ae)}
-        managers.update({f"U0MGR{t:05d}": f"U0DIR{t % 4:05d}" for t in range(teams)})
+        managers |= {f"U0MGR{t:05d}": f"U0DIR{t % directors:05d}" for t in range(teams)}
         return cls(csm, ae, managers)
 
     def everyone(self) -> list[str]:
@@ -56,6 +58,20 @@ class Cast:
         """The default protocol with this roster."""
         return Config(managers=dict(self.managers), admins=(ADMIN,), **changes)
 
+    def yaml(self, extra: str = "") -> str:
+        """A config file with this roster (and `extra` YAML, e.g. SLAs)."""
+        roster = ", ".join(f"{a}: {b}" for a, b in self.managers.items())
+        return (f"timezone: America/New_York\n{extra}roster:\n  managers: {{{roster}}}\n"
+                f"  admins: [{ADMIN}]\n")
+
+    def register(self, standin: Any) -> None:
+        """Make every person known to a SlackStandin's users.info."""
+        for user in self.everyone():
+            standin.add_user(user, user.title(), email=f"{user.lower()}@example.com")
+
+
+TEAM = Team.make()  # the people of every generated data set
+
 
 @dataclass
 class Rows:
@@ -63,7 +79,8 @@ class Rows:
 
     tables: dict[str, list[dict[str, Any]]] = field(
         default_factory=lambda: {name: [] for name in TABLES})
-    ids: dict[str, int] = field(default_factory=dict)
+    ids: dict[str, int] = field(default_factory=dict)  # the last id given, per table
+    events: bool = True  # False: leave out the event log (the sweep never reads it)
 
     def add(self, table: str, **values: Any) -> int:
         self.ids[table] = self.ids.get(table, 0) + 1
@@ -72,26 +89,26 @@ class Rows:
         return values["id"]
 
 
-def _people(rows: Rows, cast: Cast, now: datetime) -> None:
-    for user in cast.everyone():
+def _people(rows: Rows, team: Team, now: datetime) -> None:
+    for user in team.everyone():
         rows.tables["people"].append(dict(
             slack_id=user, name=user.title(), email=f"{user.lower()}@example.com",
             tz="America/New_York", manager_id=None, manager_set_by=None, deactivated=False,
             dm_channel="D" + user[1:], profile_checked_at=now))
 
 
-def _accounts(rows: Rows, cast: Cast, count: int, rng: random.Random, start: datetime) -> None:
+def _accounts(rows: Rows, team: Team, count: int, rng: random.Random, start: datetime) -> None:
     for i in range(count):
         rows.add("accounts", name=f"Account {i}", name_key=f"account {i}", crm_id=None,
-                 ae_id=rng.choice(cast.aes), csm_id=rng.choice(cast.csms), created_at=start)
+                 ae_id=rng.choice(team.aes), csm_id=rng.choice(team.csms), created_at=start)
 
 
-def _signal(rows: Rows, rng: random.Random, cast: Cast, accounts: int, created: datetime,
+def _signal(rows: Rows, rng: random.Random, team: Team, accounts: int, created: datetime,
             urgency: str, **values: Any) -> int:
     category, kind = rng.choice(TYPES)
     signal = dict(
-        account_id=rng.randint(1, accounts), csm_id=rng.choice(cast.csms),
-        ae_id=rng.choice(cast.aes), ownership="ae", category=category, kind=kind,
+        account_id=rng.randint(1, accounts), csm_id=rng.choice(team.csms),
+        ae_id=rng.choice(team.aes), ownership="ae", category=category, kind=kind,
         detail="Seat utilisation at 89%", buyer_name="Jamie Reyes", buyer_title="VP Operations",
         timeline="Q3, before the budget freeze", timeline_date=None,
         note="Champion mentioned the ops team is growing.", urgency=urgency,
@@ -108,8 +125,9 @@ def _signal(rows: Rows, rng: random.Random, cast: Cast, accounts: int, created: 
 
 def _event(rows: Rows, signal_id: int, at: datetime, actor: str | None, kind: str,
            from_stage: str | None, to_stage: str | None, detail: dict | None = None) -> None:
-    rows.add("signal_events", signal_id=signal_id, at=at, actor_id=actor, kind=kind,
-             from_stage=from_stage, to_stage=to_stage, detail=detail)
+    if rows.events:
+        rows.add("signal_events", signal_id=signal_id, at=at, actor_id=actor, kind=kind,
+                 from_stage=from_stage, to_stage=to_stage, detail=detail)
 
 
 def _clock(rows: Rows, signal_id: int, clock: str, owner: str, start: datetime, due: datetime,
@@ -127,11 +145,11 @@ def _ahead(start: datetime, due: datetime, now: datetime) -> dict[str, Any]:
     return {"state": "open", "step": step, "next_step_at": steps[step]}
 
 
-def _escalate(rows: Rows, cast: Cast, signal_id: int, deadline_id: int, ae: str,
+def _escalate(rows: Rows, team: Team, signal_id: int, deadline_id: int, ae: str,
               due: datetime, window: timedelta, levels: int) -> None:
-    boss = cast.managers[ae]
+    boss = team.managers[ae]
     for level in range(1, levels + 1):
-        target = boss if level == 1 else cast.managers.get(boss, ADMIN)
+        target = boss if level == 1 else team.managers.get(boss, ADMIN)
         at = due + (level - 1) * window + timedelta(seconds=20)
         rows.add("escalations", signal_id=signal_id, deadline_id=deadline_id, level=level,
                  ae_id=ae, to_ids={"users": [target]}, reason="manager", due_at=due,
@@ -140,7 +158,7 @@ def _escalate(rows: Rows, cast: Cast, signal_id: int, deadline_id: int, ae: str,
                {"clock": "ack", "level": level, "to": [target], "missed_by_s": 20})
 
 
-def _lifecycle(rows: Rows, rng: random.Random, cast: Cast, accounts: int, created: datetime,
+def _lifecycle(rows: Rows, rng: random.Random, team: Team, accounts: int, created: datetime,
                now: datetime) -> None:
     """One signal from logging to wherever it stands at `now`."""
     urgency = rng.choices(("hot", "warm", "watch"), (0.3, 0.5, 0.2))[0]
@@ -148,7 +166,7 @@ def _lifecycle(rows: Rows, rng: random.Random, cast: Cast, accounts: int, create
         revisit = created + timedelta(days=30)
         closed = revisit < now
         stage = rng.choice(("lost", "not_ready")) if closed else "qualifying"
-        sid = _signal(rows, rng, cast, accounts, created, urgency, stage=stage,
+        sid = _signal(rows, rng, team, accounts, created, urgency, stage=stage,
                       handed_off_at=None, revisit_on=revisit.date(),
                       closed_at=revisit if closed else None, outcome=stage if closed else None)
         rows.tables["signals"][-1]["ae_id"] = None
@@ -160,12 +178,12 @@ def _lifecycle(rows: Rows, rng: random.Random, cast: Cast, accounts: int, create
             _event(rows, sid, revisit, None, "outcome", "qualifying", stage)
         return
     ack_window, contact_window = WINDOWS[urgency]
-    sid = _signal(rows, rng, cast, accounts, created, urgency)
+    sid = _signal(rows, rng, team, accounts, created, urgency)
     signal = rows.tables["signals"][-1]
     ae = signal["ae_id"]
     _event(rows, sid, created, signal["csm_id"], "handed_off", "signal", "handed_off",
            {"ae": ae, "ownership": "ae"})
-    _ack(rows, rng, cast, sid, ae, created, created + ack_window, ack_window, now)
+    _ack(rows, rng, team, sid, ae, created, created + ack_window, ack_window, now)
     contact_due = created + contact_window
     contact_at = created + contact_window * rng.uniform(0.2, 1.3)
     if contact_at > now or rng.random() < 0.08:  # not contacted (yet): the clock runs or ran
@@ -193,7 +211,7 @@ def _lifecycle(rows: Rows, rng: random.Random, cast: Cast, accounts: int, create
     _event(rows, sid, closed_at, ae, "outcome", "contacted", outcome, {"reason": None})
 
 
-def _ack(rows: Rows, rng: random.Random, cast: Cast, sid: int, ae: str, created: datetime,
+def _ack(rows: Rows, rng: random.Random, team: Team, sid: int, ae: str, created: datetime,
          due: datetime, window: timedelta, now: datetime) -> None:
     signal = rows.tables["signals"][-1]
     acked = created + window * rng.uniform(0.05, 1.4)
@@ -207,16 +225,16 @@ def _ack(rows: Rows, rng: random.Random, cast: Cast, sid: int, ae: str, created:
     deadline = _clock(rows, sid, "ack", ae, created, due, state="missed" if missed else "met",
                       met_at=acked if acked <= now else None, step=4 if missed else 2)
     if missed:
-        _escalate(rows, cast, sid, deadline, ae, due, window, 2 if rng.random() < 0.2 else 1)
+        _escalate(rows, team, sid, deadline, ae, due, window, 2 if rng.random() < 0.2 else 1)
 
 
-def _due(rows: Rows, rng: random.Random, cast: Cast, accounts: int, count: int,
+def _due(rows: Rows, rng: random.Random, team: Team, accounts: int, count: int,
          now: datetime) -> None:
     """`count` hot hand-offs whose ack clock needs the sweep now: half a reminder, half a miss."""
     window = WINDOWS["hot"][0]
     for i in range(count):
         started = now - (window * 0.75 if i % 2 else window * 1.25)
-        sid = _signal(rows, rng, cast, accounts, started, "hot")
+        sid = _signal(rows, rng, team, accounts, started, "hot")
         ae = rows.tables["signals"][-1]["ae_id"]
         _clock(rows, sid, "ack", ae, started, started + window,
                next_step_at=started + window / 2)
@@ -225,39 +243,48 @@ def _due(rows: Rows, rng: random.Random, cast: Cast, accounts: int, count: int,
 
 
 def history(signals: int, *, now: datetime = NOW, span: timedelta = timedelta(days=365),
-            due: int = 1000, seed: int = 6, cast: Cast | None = None) -> Rows:
-    """`signals` logged evenly over `span` before `now`, each as far along as it got."""
+            seed: int = 6, team: Team, events: bool = True, copies: int = 1) -> Rows:
+    """`signals` logged evenly over `span` before `now`, each as far along as it got by now.
+
+    `copies`: how many times `load` will copy the block (accounts are made for all copies).
+    """
     rng = random.Random(seed)
-    cast = cast or Cast.make()
-    rows = Rows()
-    accounts = max(100, signals // 20)
-    _people(rows, cast, now)
-    _accounts(rows, cast, accounts, rng, now - span)
-    step = span / max(signals, 1)
+    rows = Rows(events=events)
+    accounts = max(100, signals // 20 * copies)
+    _people(rows, team, now)
+    _accounts(rows, team, accounts, rng, now - span)
+    step = (span - timedelta(minutes=10)) / max(signals, 1)
     for i in range(signals):
-        created = now - span + step * i + timedelta(seconds=rng.uniform(0, 60))
-        _lifecycle(rows, rng, cast, accounts, min(created, now), now)
-    _due(rows, rng, cast, accounts, due, now)
+        _lifecycle(rows, rng, team, accounts, now - span + step * i, now)
     return rows
 
 
-def pending(clocks: int, *, now: datetime = NOW, due: int = 1000, seed: int = 7,
-            cast: Cast | None = None) -> Rows:
-    """`clocks` SLA clocks all still ahead (spread over 30 days), plus `due` that are due."""
+def pending(clocks: int, *, now: datetime = NOW, seed: int = 7, team: Team) -> Rows:
+    """Warm hand-offs of the last two hours: `clocks` clocks, all ahead (within 30 days)."""
     rng = random.Random(seed)
-    cast = cast or Cast.make()
-    rows = Rows()
+    rows = Rows(events=False)
     accounts = max(100, clocks // 40)
-    _people(rows, cast, now)
-    _accounts(rows, cast, accounts, rng, now - timedelta(days=30))
-    for _ in range(max(0, clocks - 2 * due) // 2):
+    _people(rows, team, now)
+    _accounts(rows, team, accounts, rng, now - timedelta(days=30))
+    for _ in range(clocks // 2):
         created = now - timedelta(hours=rng.uniform(0, 2))
-        sid = _signal(rows, rng, cast, accounts, created, "warm")
+        sid = _signal(rows, rng, team, accounts, created, "warm")
         ae = rows.tables["signals"][-1]["ae_id"]
         for clock, window in zip(("ack", "contact"), WINDOWS["warm"], strict=True):
             ahead = now + timedelta(minutes=rng.uniform(1, 30 * 24 * 60))
             _clock(rows, sid, clock, ae, created, created + window, next_step_at=ahead)
-    _due(rows, rng, cast, accounts, due, now)
+    return rows
+
+
+def due_block(after: Rows, count: int, *, now: datetime = NOW, seed: int = 8,
+              team: Team, accounts: int) -> Rows:
+    """`count` hot hand-offs whose ack clock needs the sweep now: half a reminder, half a miss.
+
+    Ids continue from `after` (whose ids already count the copies made by `load`).
+    """
+    rng = random.Random(seed)
+    rows = Rows(ids=dict(after.ids), events=after.events)
+    _due(rows, rng, team, accounts, count, now)
     return rows
 
 
@@ -269,60 +296,131 @@ def _chunks(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, A
         yield items[start:start + size]
 
 
-def _copy(engine: Engine, table: Table, items: Iterable[dict[str, Any]]) -> None:
+def copy_rows(conn: Connection, table: Table, items: Iterable[dict[str, Any]]) -> None:
+    """PostgreSQL COPY ... FROM STDIN of `items`."""
     columns = [c.name for c in table.columns]
-    json_columns = {c.name for c in table.columns if c.type.__class__.__name__ == "JSON"}
-    with engine.begin() as conn:
-        cursor = conn.connection.driver_connection.cursor()
-        names = ", ".join(f'"{c}"' for c in columns)
-        with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-            for item in items:
-                copy.write_row([
-                    json.dumps(item.get(c)) if c in json_columns and item.get(c) is not None
-                    else item.get(c) for c in columns])
+    json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    cursor = conn.connection.driver_connection.cursor()
+    names = ", ".join(f'"{c}"' for c in columns)
+    with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+        for item in items:
+            copy.write_row([json.dumps(item.get(c)) if c in json_columns and item.get(c)
+                            is not None else item.get(c) for c in columns])
 
 
-def _sqlite_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dict):
-        return json.dumps(value)
-    return value
+def _executemany(conn: Connection, table: Table, items: list[dict[str, Any]]) -> None:
+    """`executemany` of the table's Core INSERT, in chunks."""
+    columns = {c.name for c in table.columns}
+    for chunk in _chunks(items, CHUNK):
+        conn.execute(table.insert(), [{c: i.get(c) for c in columns} for i in chunk])
 
 
-def _sqlite(engine: Engine, table: Table, items: list[dict[str, Any]]) -> None:
-    """executemany of the table's INSERT, values converted as the column types would."""
-    columns = [c.name for c in table.columns]
-    sql = f'INSERT INTO "{table.name}" ({", ".join(columns)}) ' \
-          f'VALUES ({", ".join("?" for _ in columns)})'
-    with engine.begin() as conn:
-        for chunk in _chunks(items, CHUNK):
-            conn.exec_driver_sql(sql, [tuple(_sqlite_value(i.get(c)) for c in columns)
-                                       for i in chunk])
+# How each table's copy k shifts its ids (and the ids it points to) past the original block.
+_POINTERS = {"signals": ("id",), "signal_events": ("id", "signal_id"),
+             "deadlines": ("id", "signal_id"), "escalations": ("id", "signal_id", "deadline_id")}
+_OF = {"id": None, "signal_id": "signals", "deadline_id": "deadlines"}
 
 
-def load(engine: Engine, rows: Rows) -> dict[str, int]:
-    """Create the tables (if missing) and write `rows`; returns row counts per table."""
+def _replicate(conn: Connection, table: str, copies: int, sizes: dict[str, int]) -> None:
+    """INSERT ... SELECT the block `copies - 1` more times, each copy's ids shifted."""
+    columns = [c.name for c in Base.metadata.tables[table].columns]
+    shifted = {col: f"{col} + n * {sizes[_OF[col] or table]}" for col in _POINTERS[table]}
+    select = ", ".join(shifted.get(c, c) for c in columns)
+    conn.execute(text(
+        f"INSERT INTO {table} ({', '.join(columns)}) "
+        f"WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < {copies - 1}) "
+        f"SELECT {select} FROM {table} CROSS JOIN k WHERE id <= {sizes[table]}"))
+
+
+def load(engine: Engine, rows: Rows, copies: int = 1) -> Rows:
+    """Create the tables if missing, write `rows`, then `copies - 1` copies of its signals.
+
+    The copies (same timestamps, new ids) are made by the database itself, with the
+    secondary indexes dropped meanwhile and rebuilt at the end (and on PostgreSQL the
+    foreign-key triggers off for the load), so a million signals load in about a minute.
+    People and accounts are not copied. Returns `rows` with its id counters moved past
+    the copies.
+    """
     Base.metadata.create_all(engine)
     postgres = engine.dialect.name == "postgresql"
-    for name in TABLES:
-        table = Base.metadata.tables[name]
+    indexes = [ix for name in TABLES for ix in Base.metadata.tables[name].indexes]
+    with engine.begin() as conn:
         if postgres:
-            _copy(engine, table, rows.tables[name])
-        else:
-            _sqlite(engine, table, rows.tables[name])
-    if postgres:
-        with engine.begin() as conn:
-            for name in TABLES[1:]:
-                conn.execute(text(
-                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
-                    f"(SELECT coalesce(max(id), 1) FROM {name}))"))
-            conn.execute(text("ANALYZE"))
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+        for index in indexes:
+            index.drop(conn)
+        for name in TABLES:
+            table = Base.metadata.tables[name]
+            (copy_rows if postgres else _executemany)(conn, table, rows.tables[name])
+        sizes = {name: rows.ids.get(name, 0) for name in TABLES}
+        if copies > 1:
+            for name in _POINTERS:
+                if sizes[name]:
+                    _replicate(conn, name, copies, sizes)
+                rows.ids[name] = sizes[name] * copies
+        for index in indexes:
+            index.create(conn)
+    return rows
+
+
+def finish(engine: Engine) -> None:
+    """Move the id sequences past the loaded rows; VACUUM ANALYZE, as autovacuum would."""
+    postgres = engine.dialect.name == "postgresql"
+    with engine.begin() as conn:
+        for name in TABLES[1:] if postgres else ():
+            conn.execute(text(
+                f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                f"(SELECT coalesce(max(id), 1) FROM {name}))"))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE" if postgres else "ANALYZE"))
+
+
+def count(engine: Engine) -> dict[str, int]:
+    """Rows per table."""
+    with engine.connect() as conn:
+        return {name: conn.execute(text(f"SELECT count(*) FROM {name}")).scalar_one()
+                for name in TABLES}
+
+
+def build(engine: Engine, signals: int, *, due: int = 1000, now: datetime = NOW,
+          events: bool = True, block: int = 20_000, team: Team | None = None,
+          kind: str = "history") -> dict[str, int]:
+    """Load `signals` signals of history (or `pending` clocks) plus `due` due clocks.
+
+    Python builds one block of at most `block` signals; the database copies it.
+    """
+    team = team or TEAM
+    copies = max(1, -(-signals // block))
+    size = -(-signals // copies)
+    if kind == "history":
+        rows = history(size, now=now, team=team, events=events, copies=copies)
     else:
-        with engine.begin() as conn:
-            conn.execute(text("ANALYZE"))
-    return {name: len(rows.tables[name]) for name in TABLES}
+        rows = pending(size * 2, now=now, team=team)
+    load(engine, rows, copies)
+    accounts = len(rows.tables["accounts"])
+    if due:
+        extra = due_block(rows, due, now=now, team=team, accounts=accounts)
+        extra.tables["people"] = extra.tables["accounts"] = []
+        load(engine, extra)
+    finish(engine)
+    return count(engine)
+
+
+_SHARED: dict[tuple[str, int, int], str] = {}
+
+
+def shared_history(db: str, signals: int, due: int = 1000) -> str:
+    """The URL of a database holding `history` of `signals` (with events) and `due` due
+    clocks, built once per `python -m bench` run and shared by the benchmarks that only
+    read it (or roll back what they change); dropped when the run ends."""
+    key = (db, signals, due)
+    if key not in _SHARED:
+        url = SHARED.enter_context(database(db, f"h{signals}"))
+        SHARED.callback(_SHARED.pop, key, None)
+        engine = make_engine(url)
+        try:
+            build(engine, signals, due=due, team=TEAM)
+        finally:
+            engine.dispose()
+        _SHARED[key] = url
+    return _SHARED[key]

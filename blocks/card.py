@@ -129,6 +129,8 @@ def _status_lines(signal: Signal, clocks: Sequence[Deadline]) -> list[str]:
 
 def _links(signal: Signal, crm_link: str | None) -> str:
     parts = [f"Signal #{signal.id}", f"logged {when(signal.created_at)}"]
+    if signal.source.startswith("trigger:"):
+        parts.append(f":bar_chart: from a product-data trigger (#{signal.source[8:]})")
     if signal.message_link and signal.message_link.startswith("https://"):
         parts.append(f"<{signal.message_link}|source message>")
     if crm_link:

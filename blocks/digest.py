@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from blocks.kit import Block, context, divider, header, section
 from blocks.text import duration, escape, mention, truncate
@@ -43,6 +44,7 @@ class _Style:
     who: Callable[[str | None], str]
     account: Callable[[str], str]
     bold: Callable[[str], str]
+    em: Callable[[str], str]
 
 
 @dataclass
@@ -59,7 +61,7 @@ class _Part:
 def digest_blocks(digest: Digest) -> tuple[str, list[Block]]:
     """The fallback text and Block Kit blocks of the channel post."""
     style = _Style(who=mention, account=lambda name: escape(truncate(name, NAME)),
-                   bold=lambda text: f"*{text}*")
+                   bold=lambda text: f"*{text}*", em=lambda text: f"_{text}_")
     blocks = [_block(part) for part in _parts(digest, style)]
     return _summary(digest), blocks[:MAX_BLOCKS]
 
@@ -67,7 +69,7 @@ def digest_blocks(digest: Digest) -> tuple[str, list[Block]]:
 def digest_text(digest: Digest) -> str:
     """The digest as readable plain text (names instead of mentions, nothing cut)."""
     style = _Style(who=lambda user: digest.people.get(user, user) if user else "nobody",
-                   account=lambda name: name, bold=lambda text: text)
+                   account=lambda name: name, bold=lambda text: text, em=lambda text: text)
     out: list[str] = []
     for part in _parts(digest, style):
         out += _text(part)
@@ -190,17 +192,17 @@ def _sla(week: Week, before: Week, s: _Style) -> list[_Part]:
 
 
 def _ae_line(row: AeSla, s: _Style) -> str:
-    return (f"{s.who(row.ae_id)} — ack {_ratio(row.ack)} · contact {_ratio(row.contact)}"
-            + (f", {row.contact.pending + row.ack.pending} pending"
-               if row.contact.pending + row.ack.pending else ""))
+    pending = row.ack.pending + row.contact.pending
+    line = f"{s.who(row.ae_id)} — ack {_ratio(row.ack)} · contact {_ratio(row.contact)}"
+    return line + (f", {pending} pending" if pending else "")
 
 
 def _escalations(d: Digest, s: _Style) -> list[_Part]:
     esc: Escalations = d.week.escalations
     title = f"{s.bold('Escalations')}: {_counted(esc.total, d.previous.escalations.total)}"
     if esc.total:
-        title += (f" · lateness avg {duration(esc.avg_late_s or 0)}, "
-                  f"max {duration(esc.max_late_s or 0)} after the deadline")
+        title += (f" · escalated on average {duration(esc.avg_late_s or 0)} after the "
+                  f"deadline (at most {duration(esc.max_late_s or 0)})")
     parts = [_Part("list", title=title, lines=tuple(_esc_line(r, s) for r in esc.per_ae),
                    total=len(esc.per_ae))]
     if esc.open_signals:
@@ -228,7 +230,7 @@ def _outcomes(week: Week, before: Week, s: _Style) -> _Part:
 
 
 def _funnels(d: Digest, s: _Style) -> _Part:
-    since = _day(d.quarter_start.date())
+    since = _day(d.quarter_start.astimezone(ZoneInfo(d.timezone)).date())
     return _Part("list", title=s.bold("Funnel") + " (how far the signals got, as of now)", lines=(
         f"This week's signals: {_funnel(d.week.funnel)}",
         f"Rolling quarter (since {since}): {_funnel(d.quarter_funnel)}",
@@ -238,9 +240,9 @@ def _funnels(d: Digest, s: _Style) -> _Part:
 def _funnel(f: Funnel) -> str:
     steps = [("qualified", f.qualified), ("handed off", f.handed_off),
              ("contacted", f.contacted), ("won", f.won)]
-    text, previous = f"logged {f.logged}", f.logged
+    text, previous = f"logged {f.logged:,}", f.logged
     for name, value in steps:
-        text += f" → {name} {value}" + (f" ({_pct(value / previous)})" if previous else "")
+        text += f" → {name} {value:,}" + (f" ({_pct(value / previous)})" if previous else "")
         previous = value
     return text
 
@@ -254,25 +256,26 @@ def _quality(rows: list[CsmQuality], s: _Style) -> list[_Part]:
 
 
 def _quality_line(row: CsmQuality, s: _Style) -> str:
-    return (f"{s.who(row.csm_id)} — {row.won} of {row.routed} won ({_pct(row.share)}), "
-            f"{row.closed} closed")
+    return (f"{s.who(row.csm_id)} — {row.won:,} of {row.routed:,} won ({_pct(row.share)}), "
+            f"{row.closed:,} closed")
 
 
 def _stalled(d: Digest, s: _Style) -> list[_Part]:
     st = d.stalled
     days = d.outcome_reminder_days
     groups = [
-        ("Handed off, not acknowledged past the SLA", st.unacknowledged,
+        ("Not acknowledged", "handed off, not acknowledged past the SLA", st.unacknowledged,
          st.unacknowledged_items, "handed off"),
-        (f"Contacted, no outcome after {days} days", st.awaiting_outcome, st.awaiting_items,
-         "contacted"),
-        ("Watch items past their revisit date", st.overdue_watch, st.watch_items, "revisit"),
+        ("Awaiting outcome", f"contacted, no outcome after {days} days", st.awaiting_outcome,
+         st.awaiting_items, "contacted"),
+        ("Overdue watch items", "past their revisit date", st.overdue_watch, st.watch_items,
+         "revisit"),
     ]
-    parts = [_Part("list", title=s.bold("Stalled now"),
-                   lines=tuple(f"• {label}: {count}" for label, count, _, _ in groups), total=3)]
-    for label, count, items, verb in groups:
+    parts = [_Part("list", title=s.bold("Stalled now"), total=3, lines=tuple(
+        f"• {name} ({what}): {count:,}" for name, what, count, _, _ in groups))]
+    for name, _, count, items, verb in groups:
         if count:
-            parts.append(_Part("list", title=f"_{label}_ ({count})", total=count,
+            parts.append(_Part("list", title=f"{s.em(name)} ({count:,})", total=count,
                                lines=tuple(_item(i, s, d.now, verb) for i in items)))
     if st.roster_gaps:
         shown = ", ".join(s.who(u) for u in st.roster_gaps[:TOP])
@@ -280,8 +283,9 @@ def _stalled(d: Digest, s: _Style) -> list[_Part]:
         parts.append(_Part("context", f"Roster gaps (open hand-offs, no manager): {shown}{more}."
                                       " Fix with `/signal admin manager @ae @manager`."))
     if st.held:
-        parts.append(_Part("context", f"For admins: {_n(st.held, 'message')} could not be "
-                                      "delivered and are held; see `signalbot status`."))
+        held = "1 message could not be delivered and is" if st.held == 1 else \
+            f"{st.held:,} messages could not be delivered and are"
+        parts.append(_Part("context", f"For admins: {held} held; see `signalbot status`."))
     return parts
 
 
@@ -301,7 +305,7 @@ def _item(item: Item, s: _Style, now: datetime, verb: str) -> str:
 
 def _counted(now: int, before: int) -> str:
     """'12 (▲3 vs last week)', '12 (same as last week)'."""
-    return f"{now} ({_versus(now - before, str)})"
+    return f"{now:,} ({_versus(now - before, _int)})"
 
 
 def _versus(diff: Any, fmt: Callable[[Any], str]) -> str:
@@ -309,7 +313,7 @@ def _versus(diff: Any, fmt: Callable[[Any], str]) -> str:
 
 
 def _short(now: int, before: int) -> str:
-    return f"{now} ({_delta(now - before, str)})"
+    return f"{now:,} ({_delta(now - before, _int)})"
 
 
 def _delta(diff: Any, fmt: Callable[[Any], str]) -> str:
@@ -339,6 +343,10 @@ def _ratio(tally: Tally) -> str:
     return f"{tally.met}/{tally.counted} ({_pct(tally.share)})"
 
 
+def _int(value: int) -> str:
+    return f"{value:,}"
+
+
 def _pct(share: float | None) -> str:
     return "—" if share is None else f"{round(share * 100)}%"
 
@@ -348,7 +356,7 @@ def _money(amount: Any) -> str:
 
 
 def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def _day(day: date) -> str:

@@ -33,18 +33,14 @@ class Prefill:
     ae_id: str | None = None
     answers: dict[str, bool] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    crm_id: str | None = None  # the prefilled account's, when known
+    account_picker: bool = False  # the registry has accounts: type-ahead over them
 
 
 def signal_modal(rubric: Rubric, prefill: Prefill) -> dict[str, Any]:
     """The five-field record, account, AE, estimated ARR and the qualification checklist."""
     blocks = [
-        _text_input(
-            "account",
-            "Account",
-            LIMITS["account"],
-            prefill.account,
-            placeholder="Customer account name",
-        ),
+        _account(prefill),
         _type_select(prefill.category, prefill.kind),
         _text_input(
             "detail",
@@ -233,6 +229,32 @@ def _text_input(
     if placeholder:
         element["placeholder"] = plain(placeholder[:150])
     return _input(block_id, label, element, optional)
+
+
+def account_option(name: str, crm_id: str | None = None, new: bool = False) -> dict[str, Any]:
+    """An account choice: picked by CRM id (`c:`) or by name (`n:`, created if it is new)."""
+    value = f"c:{crm_id}" if crm_id and not new else f"n:{' '.join(name.split())[:148]}"
+    return option(f"New account: {name}" if new else name, value)
+
+
+def _account(prefill: Prefill) -> Block:
+    """A type-ahead over the registry once it has accounts; a text input until then."""
+    if not prefill.account_picker:
+        return _text_input(
+            "account", "Account", LIMITS["account"], prefill.account,
+            placeholder="Customer account name",
+        )
+    element: dict[str, Any] = {
+        "type": "external_select",
+        "action_id": ACTION,
+        "min_query_length": 1,
+        "placeholder": plain("Type to search accounts, or a new name"),
+    }
+    if prefill.account:
+        element["initial_option"] = account_option(prefill.account, prefill.crm_id)
+    block = _input("account", "Account", element)
+    block["dispatch_action"] = True  # picking one fills in its AE (handlers.suggestions)
+    return block
 
 
 def _type_select(category: str | None, kind: str | None) -> Block:

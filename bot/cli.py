@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line a tick is noise
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # request URLs can carry e-mails
     try:
         settings = Settings.from_env()
         config = load_config(args.config or settings.config_path)

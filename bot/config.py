@@ -53,6 +53,79 @@ class Routing:
     joint_at_or_above: float | None = None
 
 
+@dataclass(frozen=True)
+class Tier:
+    """A readiness part: above `high` earns `high_points`, from `mid` up earns `mid_points`."""
+
+    high: float
+    high_points: int
+    mid: float
+    mid_points: int
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """The readiness-to-expand score (0-100) and its parts, from the playbook's composite."""
+
+    health: Tier = Tier(85, 25, 70, 15)
+    adoption: Tier = Tier(0.75, 20, 0.60, 12)
+    active_users: Tier = Tier(5, 20, 3, 12)
+    tenure_months: Tier = Tier(9, 10, 6, 6)
+    support_clear: int = 15  # no open support issue
+    support_recent: int = 8  # none open, but one resolved in the last `support_recent_days`
+    support_recent_days: int = 30
+    usage_growing: int = 10
+    usage_flat: int = 5
+    flat_band: float = 0.02  # growth a cycle within +-2% counts as flat
+    work_above: int = 70  # above: work it this quarter
+    watch_from: int = 40  # from here up to work_above: watch monthly; below: fix health first
+
+
+TRIGGER_KINDS = (
+    "usage_ceiling",
+    "usage_trend",
+    "seat_capacity",
+    "feature_unlock",
+    "renewal_window",
+)
+
+
+@dataclass(frozen=True)
+class Triggers:
+    """Triggers from product data; defaults from the playbooks (PROTOCOL.md)."""
+
+    enabled: bool = True
+    snooze: timedelta = timedelta(days=30)
+    ceiling_share: float = 0.70  # a metric at or above this share of its limit...
+    ceiling_cycles: int = 2  # ...for this many consecutive billing cycles
+    projection_cycles: int = 3  # growth measured over the last three cycles
+    ceiling_hot_within: timedelta = timedelta(days=60)  # Hot when the limit is this close
+    ceiling_lead: timedelta = timedelta(days=45)  # act this long before the projected day
+    trend_growth: float = 0.08  # growth a cycle, every cycle...
+    trend_cycles: int = 3  # ...for this many cycles
+    seat_margin: float = 0.15  # active users within 15% of the seats bought (or above)
+    unlock_attempts: int = 2  # attempts at one gated feature...
+    unlock_window: timedelta = timedelta(days=14)  # ...within this span
+    renewal_from: timedelta = timedelta(days=60)  # renewal this far away, at least...
+    renewal_to: timedelta = timedelta(days=90)  # ...and at most
+    risk_health_below: int = 70
+    risk_support: tuple[str, ...] = ("P1", "P2")
+    urgency: dict[str, str] = field(
+        default_factory=lambda: {
+            "usage_ceiling": "warm",
+            "usage_trend": "watch",
+            "seat_capacity": "hot",
+            "feature_unlock": "hot",
+            "renewal_window": "warm",
+        }
+    )
+    readiness: Readiness = Readiness()
+    default_cycle_months: int = 1  # when an account's billing cycle is not known
+    max_events: int = 1000  # per ingest request
+    max_body: int = 1_000_000  # bytes per ingest request
+    max_value_ratio: float = 100.0  # a value above 100x its limit is rejected
+
+
 DEFAULT_RUBRIC = Rubric(
     criteria=(
         Criterion(
@@ -70,6 +143,63 @@ DEFAULT_RUBRIC = Rubric(
     ),
     threshold=3,
 )
+
+
+CRM_PROVIDERS = ("none", "hubspot", "salesforce")
+CRM_STAGE_KEYS = ("handed_off", "acknowledged", "contacted", "won", "lost", "deferred", "not_ready")
+# A stage key left out of `crm.stages` falls back along this chain (e.g. deferred -> lost).
+CRM_STAGE_FALLBACK = {
+    "acknowledged": "handed_off", "contacted": "handed_off", "deferred": "lost", "not_ready": "lost"
+}
+CRM_DEFAULT_STAGES = {
+    "hubspot": (("handed_off", "appointmentscheduled"), ("contacted", "qualifiedtobuy"),
+                ("won", "closedwon"), ("lost", "closedlost")),
+    "salesforce": (("handed_off", "Prospecting"), ("contacted", "Qualification"),
+                   ("won", "Closed Won"), ("lost", "Closed Lost")),
+}
+WEBHOOK_EVENTS = ("handed_off", "acknowledged", "contacted", "reassigned", "escalated", "outcome")
+
+
+@dataclass(frozen=True)
+class Crm:
+    """Where handed-off signals are written (docs/crm.md); secrets stay in the environment."""
+
+    provider: str = "none"  # hubspot | salesforce | none
+    base_url: str | None = None  # HubSpot API root; Salesforce: the instance URL
+    token_env: str | None = None  # HubSpot: the variable holding the private-app token
+    pipeline: str = "default"  # HubSpot deal pipeline id
+    stages: tuple[tuple[str, str], ...] = ()  # signalbot stage key -> CRM stage; () = defaults
+    api_version: str = "62.0"  # Salesforce REST API version
+    client_id_env: str | None = None  # Salesforce client-credentials flow
+    client_secret_env: str | None = None
+    session_timeout: timedelta = timedelta(hours=2)  # Salesforce: token refreshed before this
+    timeout: timedelta = timedelta(seconds=10)  # per HTTP request
+
+    @property
+    def enabled(self) -> bool:
+        """True when a CRM is configured."""
+        return self.provider in ("hubspot", "salesforce")
+
+    @property
+    def label(self) -> str:
+        """The provider's name as people write it."""
+        return {"hubspot": "HubSpot", "salesforce": "Salesforce"}.get(self.provider, "CRM")
+
+    def stage(self, key: str) -> str | None:
+        """The CRM stage for a signalbot stage key, following the fallbacks."""
+        mapping = dict(self.stages or CRM_DEFAULT_STAGES.get(self.provider, ()))
+        while key not in mapping and key in CRM_STAGE_FALLBACK:
+            key = CRM_STAGE_FALLBACK[key]
+        return mapping.get(key)
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A receiver of signed JSON posts about signal events (docs/crm.md)."""
+
+    url: str
+    secret_env: str
+    events: tuple[str, ...] = WEBHOOK_EVENTS
 
 
 @dataclass(frozen=True)
@@ -97,6 +227,9 @@ class Config:
     watch_revisit: timedelta = timedelta(days=30)
     outcome_reminder: timedelta = timedelta(days=30)
     routing: Routing = field(default_factory=Routing)
+    triggers: Triggers = field(default_factory=Triggers)
+    crm: Crm = field(default_factory=Crm)
+    webhooks: tuple[Webhook, ...] = ()
     source: str | None = None  # the file it came from, for messages
 
 
@@ -651,6 +784,217 @@ def _amount(node: _Node, name: str, default: float | None) -> float | None:
     return float(value)
 
 
+_TRIGGER_FIELDS: dict[str, dict[str, tuple[str, str]]] = {  # section -> key -> (field, kind)
+    "": {"enabled": ("enabled", "bool"), "snooze": ("snooze", "duration"),
+         "default_cycle_months": ("default_cycle_months", "count")},
+    "usage_ceiling": {"share": ("ceiling_share", "fraction"), "cycles": ("ceiling_cycles", "count"),
+                      "projection_cycles": ("projection_cycles", "count"),
+                      "hot_within": ("ceiling_hot_within", "duration"),
+                      "lead": ("ceiling_lead", "duration")},
+    "usage_trend": {"growth": ("trend_growth", "fraction"), "cycles": ("trend_cycles", "count")},
+    "seat_capacity": {"margin": ("seat_margin", "fraction")},
+    "feature_unlock": {"attempts": ("unlock_attempts", "count"),
+                       "window": ("unlock_window", "duration")},
+    "renewal_window": {"from": ("renewal_from", "duration"), "to": ("renewal_to", "duration")},
+    "at_risk": {"health_below": ("risk_health_below", "number")},
+    "ingest": {"max_events": ("max_events", "count"), "max_body": ("max_body", "count"),
+               "max_value_ratio": ("max_value_ratio", "number")},
+}
+_READINESS_TIERS = ("health", "adoption", "active_users", "tenure_months")
+_READINESS_FIELDS = {
+    "support": {"clear": "support_clear", "recent": "support_recent",
+                "recent_days": "support_recent_days"},
+    "usage": {"growing": "usage_growing", "flat": "usage_flat", "flat_band": "flat_band"},
+    "bands": {"work_above": "work_above", "watch_from": "watch_from"},
+}
+_SUPPORT_PRIORITY = re.compile(r"P[0-9]")
+
+
+def _parse_triggers(top: _Node) -> dict[str, Any]:
+    sections = tuple(k for k in _TRIGGER_FIELDS if k) + ("readiness",)
+    node = top.child("triggers", (*_TRIGGER_FIELDS[""], *sections))
+    if node is None:
+        return {}
+    default = _DEFAULTS.triggers
+    values: dict[str, Any] = {}
+    urgency = dict(default.urgency)
+    for name, keys in _TRIGGER_FIELDS.items():
+        extra = ("urgency",) if name in urgency else ("support",) if name == "at_risk" else ()
+        sub = node.child(name, (*keys, *extra)) if name else node
+        if sub is None:
+            continue
+        for key, (attr, kind) in keys.items():
+            value = _trigger_value(sub, key, kind, getattr(default, attr))
+            values[attr] = value
+        if "urgency" in extra:
+            urgency[name] = _urgency_setting(sub, urgency[name])
+        if name == "at_risk":
+            values["risk_support"] = _support_levels(sub, default.risk_support)
+    values["urgency"] = urgency
+    values["readiness"] = _parse_readiness(node, default.readiness)
+    triggers = replace(default, **values)
+    if triggers.renewal_from > triggers.renewal_to:
+        node.fail("renewal_window.from", "is later than renewal_window.to")
+    if triggers.projection_cycles < 2:
+        node.fail("usage_ceiling.projection_cycles", "needs at least 2 cycles to measure growth")
+    return {"triggers": triggers}
+
+
+def _trigger_value(node: _Node, key: str, kind: str, default: Any) -> Any:
+    if kind == "duration":
+        return node.duration(key, default)
+    if kind == "bool":
+        return node.get(key, bool, default)
+    value = node.get(key, int if kind == "count" else _NUMBER)
+    if value is None:
+        return default
+    if kind == "count" and value < 1:
+        node.fail(key, "must be at least 1")
+    if kind == "fraction" and not 0 < value <= 1:
+        node.fail(key, f"{value} is not a fraction between 0 and 1 (e.g. 0.7 for 70%)")
+    if value < 0:
+        node.fail(key, "must not be negative")
+    return value
+
+
+def _urgency_setting(node: _Node, default: str) -> str:
+    value = node.get("urgency", str, default)
+    if value not in URGENCIES:
+        node.fail("urgency", f"{value!r} is not one of {', '.join(URGENCIES)}")
+    return value
+
+
+def _support_levels(node: _Node, default: tuple[str, ...]) -> tuple[str, ...]:
+    items = _items(node, "support", str)
+    if items is None:
+        return default
+    for key, level in items:
+        if not _SUPPORT_PRIORITY.fullmatch(level):
+            _fail(node.file, key, f"{level!r} is not a support priority like P1")
+    return tuple(level for _, level in items)
+
+
+def _parse_readiness(node: _Node, default: Readiness) -> Readiness:
+    sub = node.child("readiness", (*_READINESS_TIERS, *_READINESS_FIELDS))
+    if sub is None:
+        return default
+    values: dict[str, Any] = {}
+    for name in _READINESS_TIERS:
+        tier = sub.child(name, ("high", "high_points", "mid", "mid_points"))
+        if tier is not None:
+            values[name] = _tier(tier, getattr(default, name))
+    for name, keys in _READINESS_FIELDS.items():
+        part = sub.child(name, tuple(keys))
+        if part is None:
+            continue
+        for key, attr in keys.items():
+            kinds = _NUMBER if attr == "flat_band" else int
+            value = part.get(key, kinds, getattr(default, attr))
+            if value < 0:
+                part.fail(key, "must not be negative")
+            values[attr] = value
+    readiness = replace(default, **values)
+    if readiness.watch_from > readiness.work_above:
+        sub.fail("bands.watch_from", f"{readiness.watch_from} is above bands.work_above")
+    return readiness
+
+
+def _tier(node: _Node, default: Tier) -> Tier:
+    high = node.get("high", _NUMBER, default.high)
+    mid = node.get("mid", _NUMBER, default.mid)
+    if mid > high:
+        node.fail("mid", f"{mid} is above high ({high})")
+    points = {k: node.get(k, int, getattr(default, k)) for k in ("high_points", "mid_points")}
+    for key, value in points.items():
+        if value < 0:
+            node.fail(key, "must not be negative")
+    return Tier(high=high, mid=mid, **points)
+
+
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+_CRM_KEYS = ("provider", "base_url", "instance_url", "token_env", "pipeline", "stages",
+             "api_version", "client_id_env", "client_secret_env", "session_timeout", "timeout")
+
+
+def _parse_crm(top: _Node) -> dict[str, Any]:
+    node = top.child("crm", _CRM_KEYS)
+    if node is None:
+        return {}
+    provider = node.get("provider", str, "none")
+    if provider not in CRM_PROVIDERS:
+        node.fail("provider", f"{provider!r} is not one of {', '.join(CRM_PROVIDERS)}")
+    sf = provider == "salesforce"
+    if node.get("base_url", str) and node.get("instance_url", str):
+        node.fail("instance_url", "give base_url or instance_url, not both")
+    url_key = "instance_url" if node.get("instance_url", str) or sf else "base_url"
+    base_url = _http_url(node, url_key, None if sf else "https://api.hubapi.com")
+    if sf and base_url is None:
+        node.fail("instance_url", "is required for Salesforce (e.g. https://acme.my.salesforce.com)")
+    version = str(node.get("api_version", (str, float), "62.0"))
+    if not re.fullmatch(r"\d{2,3}\.\d", version):
+        node.fail("api_version", f"{version!r} is not an API version like 62.0")
+    crm = Crm(
+        provider=provider, base_url=base_url, api_version=version,
+        token_env=_env_name(node, "token_env", None if sf else "HUBSPOT_TOKEN"),
+        pipeline=str(node.get("pipeline", (str, int), "default")),
+        stages=_crm_stages(node),
+        client_id_env=_env_name(node, "client_id_env", "SALESFORCE_CLIENT_ID" if sf else None),
+        client_secret_env=_env_name(
+            node, "client_secret_env", "SALESFORCE_CLIENT_SECRET" if sf else None),
+        session_timeout=node.duration("session_timeout", timedelta(hours=2)),
+        timeout=node.duration("timeout", timedelta(seconds=10)),
+    )
+    return {"crm": crm}
+
+
+def _http_url(node: _Node, name: str, default: str | None) -> str | None:
+    url = node.get(name, str, default)
+    if url is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
+        node.fail(name, f"{url!r} is not an http(s) URL")
+    return url.rstrip("/") if url else url
+
+
+def _env_name(node: _Node, name: str, default: str | None) -> str | None:
+    value = node.get(name, str, default)
+    if value is not None and not _ENV_NAME.fullmatch(value):
+        node.fail(name, f"{value!r} is not an environment variable name (the secret itself "
+                        "stays in the environment, never in this file)")
+    return value
+
+
+def _crm_stages(node: _Node) -> tuple[tuple[str, str], ...]:
+    sub = node.child("stages", CRM_STAGE_KEYS)
+    if sub is None:
+        return ()
+    stages = tuple((key, str(sub.get(key, (str, int)))) for key in CRM_STAGE_KEYS
+                   if sub.get(key, (str, int)) is not None)
+    for required in ("handed_off", "won", "lost"):
+        if required not in dict(stages):
+            sub.fail(required, "is required when stages are given")
+    return stages
+
+
+def _parse_webhooks(top: _Node) -> dict[str, Any]:
+    items = _items(top, "webhooks", dict)
+    if items is None:
+        return {}
+    hooks = []
+    for key, raw in items:
+        item = _node(top.file, key, raw, ("url", "secret_env", "events"))
+        if item.get("url", str) is None:
+            item.fail("url", "is required")
+        if item.get("secret_env", str) is None:
+            item.fail("secret_env", "is required: the variable holding the signing secret")
+        events = _items(item, "events", str)
+        for event_key, event in events or ():
+            if event not in WEBHOOK_EVENTS:
+                _fail(top.file, event_key, f"{event!r} is not one of {', '.join(WEBHOOK_EVENTS)}")
+        hooks.append(Webhook(
+            url=_http_url(item, "url", None), secret_env=_env_name(item, "secret_env", None),
+            events=tuple(e for _, e in events) if events else WEBHOOK_EVENTS))
+    return {"webhooks": tuple(hooks)}
+
+
 _SECTIONS = {
     "timezone": _parse_timezone,
     "sla": _parse_sla,
@@ -663,6 +1007,9 @@ _SECTIONS = {
     "watch": _parse_watch,
     "outcome": _parse_outcome,
     "routing": _parse_routing,
+    "triggers": _parse_triggers,
+    "crm": _parse_crm,
+    "webhooks": _parse_webhooks,
 }
 
 

@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import utcnow
 from bot.config import Config
+from service.crm.http import Permanent, Transient
+from service.crm.sync import SENDERS as CRM_SENDERS
 from service.home import home_refreshes, render_home
 from service.messages import Rendered, cards_of, render_card, render_post, still_applies
 from service.sweep import owner_unreachable
@@ -156,6 +158,18 @@ class Deliverer:
                 tally.held += 1
         except SlackApiError as exc:
             self._slack_error(row, exc, tally)
+        except Permanent as exc:  # a CRM or webhook refused it for good: hold, tell the admins
+            self._hold(row, str(exc), notify=not exc.quiet)
+            tally.held += 1
+        except Transient as exc:  # a CRM or webhook is busy or down: its wait, else backoff
+            if exc.pacing:  # told to wait (429) or not tried: not a failed attempt
+                self._finish(row, status="pending", attempts=row.attempt - 1,
+                             next_try_at=self.clock() + timedelta(seconds=exc.retry_after),
+                             last_error=str(exc)[:500])
+            else:
+                self._retry(row, str(exc), maybe_sent=False, after=exc.retry_after)
+            tally.retried += 1
+            tally.errors.append(str(exc)[:60])
         except Exception as exc:  # noqa: BLE001 - network trouble: Slack may have it
             log.warning("outbox %s (%s): %s: %s", row.id, row.key, type(exc).__name__, exc)
             self._retry(row, f"{type(exc).__name__}: {exc}", maybe_sent=True)
@@ -189,15 +203,18 @@ class Deliverer:
             self._retry(row, error or f"HTTP {status}", maybe_sent=False)
             tally.retried += 1
 
-    def _retry(self, row: Claimed, error: str, *, maybe_sent: bool) -> None:
+    def _retry(self, row: Claimed, error: str, *, maybe_sent: bool,
+               after: float | None = None) -> None:
         if row.attempt >= MAX_ATTEMPTS:
             self._hold(row, f"gave up after {row.attempt} attempts: {error}")
             return
-        delay = min(300.0, 2.0 ** min(row.attempt, 8)) * random.uniform(0.5, 1.0)
+        delay = after if after is not None else \
+            min(300.0, 2.0 ** min(row.attempt, 8)) * random.uniform(0.5, 1.0)
         self._finish(row, status="pending", next_try_at=self.clock() + timedelta(seconds=delay),
                      last_error=error[:500], maybe_sent=maybe_sent or row.maybe_sent)
 
-    def _hold(self, row: Claimed, error: str, unreachable: bool = False) -> None:
+    def _hold(self, row: Claimed, error: str, unreachable: bool = False,
+              notify: bool = True) -> None:
         now = self.clock()
         with unit_of_work(self.factory) as session:
             if not finish(session, row.id, self.worker, row.attempt, status="held",
@@ -208,7 +225,7 @@ class Deliverer:
             if unreachable and row.target:
                 owner_unreachable(session, self.config, row.target, now, error)
                 out += self._past_the_person(row)
-            if not row.key.startswith("held:"):
+            if notify and not row.key.startswith("held:"):
                 out += [_admin_notice(row, error, admin) for admin in self.config.admins]
             enqueue(session, out, now)
 
@@ -409,6 +426,7 @@ SENDERS: dict[str, Callable[[Deliverer, Claimed], str]] = {
     "slack.refresh": _send_refresh,
     "slack.ephemeral": _send_ephemeral,
     "slack.home": _send_view,
+    **CRM_SENDERS,  # crm.upsert, webhook (service/crm/sync.py)
 }
 VIEW_RENDERERS: dict[str, Callable[[Session, Config, str, datetime], dict[str, Any]]] = {
     "home": render_home,

@@ -14,6 +14,7 @@ from handlers import (
     home,
     signal_command,
     signal_modal,
+    suggestions,
 )
 
 
@@ -27,3 +28,4 @@ def register(app: App, services: Services) -> None:
     follow_ups.register(app, services)
     home.register(app, services)
     digest.register(app, services)
+    suggestions.register(app, services)

@@ -52,6 +52,18 @@ class Form:
         """Values of ticked checkboxes."""
         return {o["value"] for o in self._element(block).get("selected_options") or []}
 
+    def account(self) -> tuple[str, str | None]:
+        """(name, CRM id) from the account field: typed text, or an option picked by
+        CRM id (`c:<id>`, shown by name) or by name (`n:<name>`)."""
+        element = self._element("account")
+        if "selected_option" not in element and element.get("type") != "external_select":
+            return self.text("account") or "", None
+        selected = element.get("selected_option") or {}
+        value = selected.get("value") or ""
+        if value.startswith("c:"):
+            return (selected.get("text") or {}).get("text") or value[2:], value[2:]
+        return (value[2:] if value.startswith("n:") else value).strip(), None
+
     def amount(self, block: str) -> Decimal | None:
         """A number input's value; raises ValueError on garbage."""
         return parse_amount(self._element(block).get("value"))
@@ -78,8 +90,9 @@ def draft_from_form(form: Form, rubric: Rubric) -> tuple[SignalDraft | None, dic
     if not ae_id:
         errors["ae"] = "Pick the account executive who takes it."
     checked = form.checked("qualification")
+    account, crm_id = form.account()
     draft = SignalDraft(
-        account=form.text("account") or "",
+        account=account,
         category=category,
         kind=kind,
         detail=form.text("detail"),
@@ -94,5 +107,6 @@ def draft_from_form(form: Form, rubric: Rubric) -> tuple[SignalDraft | None, dic
         answers={c.key: c.key in checked for c in rubric.criteria},
         source=form.metadata.get("source", "slash"),
         message_link=form.metadata.get("link"),
+        crm_id=crm_id,
     )
     return (None if errors else draft), errors

@@ -13,6 +13,7 @@ from blocks import replies
 from blocks.modal import Prefill, signal_modal
 from bot.services import Services
 from protocol.catalogue import URGENCIES
+from service.accounts import registry_has_accounts
 from service.roster import NotAdmin, roster_gaps, set_manager
 from storage.queries import count_open_signals_for, find_account, managers, open_signals_for
 
@@ -54,13 +55,14 @@ def _prefill(services: Services, text: str) -> Prefill:
     if words and words[-1].lower() in URGENCIES:
         urgency = words.pop().lower()
     account_name = " ".join(words) or None
-    ae_id = None
-    if account_name:
-        with services.unit_of_work() as session:
-            account = find_account(session, account_name)
-            if account is not None:
-                account_name, ae_id = account.name, account.ae_id
-    return Prefill(account=account_name, urgency=urgency, ae_id=ae_id, metadata={"source": "slash"})
+    ae_id = crm_id = None
+    with services.unit_of_work() as session:
+        picker = registry_has_accounts(session)
+        account = find_account(session, account_name) if account_name else None
+        if account is not None:
+            account_name, ae_id, crm_id = account.name, account.ae_id, account.crm_id
+    return Prefill(account=account_name, urgency=urgency, ae_id=ae_id, crm_id=crm_id,
+                   account_picker=picker, metadata={"source": "slash"})
 
 
 def _list(services: Services, actor: str) -> dict[str, Any]:

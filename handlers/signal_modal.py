@@ -13,6 +13,7 @@ from blocks.modal import SIGNAL_MODAL, Prefill, signal_modal
 from bot.services import Services
 from handlers.forms import Form, draft_from_form
 from protocol.record import LIMITS, validate
+from service.accounts import registry_has_accounts
 from service.signals import log_signal
 
 SHORTCUT = "log_signal_from_message"
@@ -58,7 +59,10 @@ def register(app: App, services: Services) -> None:
             )["permalink"]
         except Exception:  # noqa: BLE001 - the link is a nicety; the modal must open
             link = None
-        prefill = Prefill(note=note, metadata={"source": "shortcut", "link": link})
+        with services.unit_of_work() as session:
+            picker = registry_has_accounts(session)
+        prefill = Prefill(note=note, account_picker=picker,
+                          metadata={"source": "shortcut", "link": link})
         client.views_open(
             trigger_id=body["trigger_id"], view=signal_modal(services.config.rubric, prefill)
         )

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from blocks.card import signal_card
 from bot.config import Config
+from service.crm import card_link
 from service.signals import qualification_of
 from storage.models import Card, Deadline, OutboxMessage, Signal
 
@@ -42,7 +43,8 @@ def render_card(
         .where(Deadline.signal_id == signal.id, Deadline.token == signal.token)
         .order_by(Deadline.due_at)
     ).all()
-    text, blocks = signal_card(signal, audience, headline, qualification_of(config, signal), clocks)
+    text, blocks = signal_card(signal, audience, headline, qualification_of(config, signal), clocks,
+                               crm_link=card_link(session, signal.id))
     return Rendered(text=text, blocks=blocks)
 
 

@@ -25,6 +25,8 @@ from protocol.record import SignalDraft
 from protocol.routing import ownership
 from protocol.sla import clock_windows, due_at, plan_steps
 from service import outgoing
+from service.crm import sync_items
+from service.trigger_actions import mark_acted
 from storage.models import Deadline, Person, QualificationAnswer, Signal, SignalEvent
 from storage.outbox import Outgoing, enqueue
 from storage.queries import managers, person, upsert_account
@@ -70,6 +72,7 @@ def log_signal(
     _set_answers(session, signal, draft.answers, actor, now)
     person(session, actor)
     _event(session, signal, "logged", actor, now, None, stages.SIGNAL, {"source": draft.source})
+    mark_acted(session, draft.source, signal.id, actor, now)  # logged from a product trigger
     out = [outgoing.card(signal, "csm", actor, "Signal logged")]
     qualification = evaluate(config.rubric, draft.answers)
     out += _route(session, config, signal, qualification, actor, now)
@@ -175,11 +178,12 @@ def _hand_off(
         stages.HANDED_OFF,
         {"ae": signal.ae_id, "ownership": signal.ownership},
     )
+    sync = sync_items(config, signal, "handed_off")  # the CRM record, webhooks
     if signal.ownership == "cs_led" or not signal.ae_id:
-        return []  # the CSM owns the close: no AE is paged, no AE clock runs
+        return sync  # the CSM owns the close: no AE is paged, no AE clock runs
     _start_clocks(session, config, signal, signal.ae_id, now)
     headline = f"New expansion hand-off from {mention(signal.csm_id)}"
-    return [outgoing.card(signal, "ae", signal.ae_id, headline)]
+    return [outgoing.card(signal, "ae", signal.ae_id, headline), *sync]
 
 
 def _keep_watching(
@@ -289,7 +293,8 @@ def acknowledge(
     _meet(session, signal, now, "ack")
     signal.acknowledged_at = now
     _move(session, signal, "acknowledged", actor, now, stages.ACKNOWLEDGED)
-    enqueue(session, [outgoing.refresh(signal), _tell_csm(signal, "acknowledged", actor)], now)
+    enqueue(session, [outgoing.refresh(signal), _tell_csm(signal, "acknowledged", actor),
+                      *sync_items(config, signal, "acknowledged")], now)
 
 
 def log_contact(
@@ -309,7 +314,8 @@ def log_contact(
     signal.contacted_at = now
     _move(session, signal, "contacted", actor, now, stages.CONTACTED, {"note": note})
     _add_clock(session, signal, "outcome", signal.ae_id, now, now + config.outcome_reminder)
-    enqueue(session, [outgoing.refresh(signal), _tell_csm(signal, "contacted", actor)], now)
+    enqueue(session, [outgoing.refresh(signal), _tell_csm(signal, "contacted", actor),
+                      *sync_items(config, signal, "contacted")], now)
 
 
 def reassign(
@@ -370,6 +376,7 @@ def reassign(
                 signal,
             )
         )
+    out += sync_items(config, signal, "reassigned", {"from": old_ae, "to": new_ae})
     enqueue(session, out, now)
 
 
@@ -405,7 +412,8 @@ def record_outcome(
         "revisit_on": signal.revisit_on.isoformat() if signal.revisit_on else None,
     }
     _move(session, signal, "outcome", actor, now, outcome, detail)
-    enqueue(session, [outgoing.refresh(signal), _tell_csm(signal, "outcome", actor)], now)
+    enqueue(session, [outgoing.refresh(signal), _tell_csm(signal, "outcome", actor),
+                      *sync_items(config, signal, "outcome", detail)], now)
 
 
 def nudge(session: Session, config: Config, signal: Signal, actor: str, now: datetime) -> None:

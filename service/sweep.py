@@ -20,6 +20,7 @@ from bot.config import Config
 from protocol.escalation import escalation_target
 from protocol.sla import Step, due_steps, next_step_at, plan_steps
 from service import outgoing
+from service.crm import sync_items
 from service.signals import _event
 from storage.db import is_postgres
 from storage.models import Deadline, Escalation, Person, Signal
@@ -163,7 +164,9 @@ def _escalate(
     if not target.users:
         log.error("signal %s: SLA missed but no manager or admin to escalate to", signal.id)
     messages = _escalation_messages(deadline, signal, step.level, target.users, target.reason, late)
-    return [*messages, outgoing.refresh(signal)]  # every card now shows "missed, escalated"
+    sync = sync_items(config, signal, "escalated",  # the CRM record, webhooks
+                      {"clock": deadline.clock, "level": step.level, "to": list(target.users)})
+    return [*messages, outgoing.refresh(signal), *sync]  # every card shows "missed, escalated"
 
 
 def _escalation_messages(

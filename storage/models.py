@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -68,6 +69,89 @@ class Account(Base):
     ae_id: Mapped[str | None] = mapped_column(String(32))
     csm_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
+    # The registry (accounts import, ingest `account` events); None: not known.
+    plan: Mapped[str | None] = mapped_column(String(64))
+    seats: Mapped[int | None] = mapped_column(Integer)
+    limits: Mapped[dict[str, Any] | None]  # metered metric -> limit per billing cycle
+    cycle_months: Mapped[int | None] = mapped_column(Integer)  # billing-cycle length
+    contract_start: Mapped[date | None] = mapped_column(Date)
+    renewal_date: Mapped[date | None] = mapped_column(Date)
+    health: Mapped[int | None] = mapped_column(Integer)  # 0-100
+    feature_adoption: Mapped[float | None] = mapped_column(Float)  # 0-1
+    open_support: Mapped[str | None] = mapped_column(String(8))  # worst open priority, or "none"
+    support_resolved_on: Mapped[date | None] = mapped_column(Date)
+    updated_at: Mapped[datetime | None]
+
+    __table_args__ = (Index(None, "renewal_date"),)
+
+
+class ProductEvent(Base):
+    """One product-data event (usage, active users, a gated-feature attempt), as ingested."""
+
+    __tablename__ = "product_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str | None] = mapped_column(String(200), unique=True)  # the sender's id
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    type: Mapped[str] = mapped_column(String(16))  # usage | active_users | gated_feature
+    name: Mapped[str | None] = mapped_column(String(100))  # the metric, or the feature
+    value: Mapped[float | None] = mapped_column(Float)
+    limit_value: Mapped[float | None] = mapped_column(Float)  # usage: the cycle's limit
+    seats: Mapped[int | None] = mapped_column(Integer)  # active_users: seats bought then
+    period_end: Mapped[date | None] = mapped_column(Date)  # usage: the billing cycle's end
+    actor: Mapped[str | None] = mapped_column(String(320))  # gated_feature: who tried
+    at: Mapped[datetime]
+    received_at: Mapped[datetime]
+
+    __table_args__ = (Index(None, "account_id", "type"), Index(None, "received_at"))
+
+
+class TriggerQueue(Base):
+    """An account with product data not evaluated yet: one row per ingest that touched it."""
+
+    __tablename__ = "trigger_queue"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    queued_at: Mapped[datetime]
+
+    __table_args__ = (Index(None, "account_id"),)
+
+
+class Trigger(Base):
+    """A product-data trigger put in front of a CSM; one per account, kind and episode.
+
+    `state`: open (the CSM has it), snoozed (until `snoozed_until`), suppressed (held back
+    while the account is at risk), dismissed (not expansion), acted (a signal was logged),
+    closed (no longer applies).
+    """
+
+    __tablename__ = "triggers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str | None] = mapped_column(String(100))  # the metric or the feature
+    episode: Mapped[str] = mapped_column(String(150))
+    state: Mapped[str] = mapped_column(String(16))
+    urgency: Mapped[str] = mapped_column(String(8))
+    evidence: Mapped[dict[str, Any]]  # text, detail, figures, readiness
+    recipients: Mapped[dict[str, Any]]  # {"users": [...]}: the CSM, or the admins
+    notified: Mapped[int] = mapped_column(Integer, default=0)  # times put in front of them
+    fired_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    snoozed_until: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    signal_id: Mapped[int | None] = mapped_column(Integer)
+
+    account: Mapped[Account] = relationship(lazy="joined")
+
+    __table_args__ = (
+        UniqueConstraint("account_id", "kind", "episode"),
+        Index(None, "state", "snoozed_until"),
+        Index(None, "fired_at"),
+    )
 
 
 class Signal(Base):
@@ -267,3 +351,27 @@ class OutboxMessage(Base):
         ),
         Index(None, "status", "due_at"),
     )
+
+
+class CrmRecord(Base):
+    """The CRM deal / opportunity a signal was written to, and how its last write went.
+
+    One per signal (the CRM side is keyed by the signal's id in a unique external-id
+    property, so a retried write never makes a second record). `synced_version` is the
+    signal version the CRM holds: a queued write for an older version is void.
+    """
+
+    __tablename__ = "crm_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signal_id: Mapped[int] = mapped_column(ForeignKey("signals.id"), unique=True)
+    provider: Mapped[str] = mapped_column(String(16))  # hubspot | salesforce
+    record_id: Mapped[str | None] = mapped_column(String(64))
+    url: Mapped[str | None] = mapped_column(String(500))
+    company_id: Mapped[str | None] = mapped_column(String(64))  # the associated company/account
+    synced_version: Mapped[int | None] = mapped_column(Integer)
+    synced_at: Mapped[datetime | None]
+    owner_problem: Mapped[str | None] = mapped_column(String(300))  # owner not matched: why
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    last_error_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]

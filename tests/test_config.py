@@ -397,3 +397,156 @@ def test_bad_slack_ids_and_roster(tmp_path: Path, text: str, key: str, problem: 
 def test_bad_routing(tmp_path: Path, text: str, key: str, problem: str) -> None:
     error = error_for(tmp_path, text)
     assert (error.key, problem in error.problem) == (key, True), error.problem
+
+
+# --- crm and webhooks (docs/crm.md) --------------------------------------------------------
+
+
+def test_crm_and_webhooks_are_off_by_default() -> None:
+    config = load_config(None)
+    assert not config.crm.enabled and config.webhooks == ()
+
+
+def test_the_crm_section_from_the_docs(tmp_path: Path) -> None:
+    from bot.config import Crm, Webhook
+
+    config = load_config(write(tmp_path, """
+crm:
+  provider: hubspot            # hubspot | salesforce | none (default)
+  base_url: https://api.hubapi.com
+  token_env: HUBSPOT_TOKEN
+  pipeline: default
+  stages: {handed_off: appointmentscheduled, contacted: qualifiedtobuy, won: closedwon, lost: closedlost}
+webhooks:
+  - url: https://example.internal/hooks/signals
+    secret_env: SIGNALBOT_WEBHOOK_SECRET
+    events: [handed_off, escalated, outcome]
+"""))  # noqa: E501
+    assert config.crm == Crm(
+        provider="hubspot", base_url="https://api.hubapi.com", token_env="HUBSPOT_TOKEN",
+        stages=(("handed_off", "appointmentscheduled"), ("contacted", "qualifiedtobuy"),
+                ("won", "closedwon"), ("lost", "closedlost")))
+    assert config.crm.stage("acknowledged") == "appointmentscheduled"
+    assert config.crm.stage("deferred") == "closedlost"
+    assert config.webhooks == (Webhook("https://example.internal/hooks/signals",
+                                       "SIGNALBOT_WEBHOOK_SECRET",
+                                       ("handed_off", "escalated", "outcome")),)
+
+
+def test_salesforce_defaults(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "crm:\n  provider: salesforce\n"
+                                         "  instance_url: https://acme.my.salesforce.com/\n"
+                                         "  api_version: 61.0\n  session_timeout: 1h\n"))
+    crm = config.crm
+    assert (crm.base_url, crm.api_version) == ("https://acme.my.salesforce.com", "61.0")
+    assert (crm.client_id_env, crm.client_secret_env) == ("SALESFORCE_CLIENT_ID",
+                                                          "SALESFORCE_CLIENT_SECRET")
+    assert crm.session_timeout == timedelta(hours=1) and crm.token_env is None
+    assert crm.stage("won") == "Closed Won" and crm.stage("contacted") == "Qualification"
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        ("crm: {provider: pipedrive}\n", "crm.provider", "not one of none, hubspot, salesforce"),
+        ("crm: {provider: salesforce}\n", "crm.instance_url", "is required for Salesforce"),
+        ("crm: {provider: hubspot, base_url: api.hubapi.com}\n", "crm.base_url", "http(s) URL"),
+        ("crm: {provider: hubspot, token_env: pat-na1-1234}\n", "crm.token_env",
+         "never in this file"),
+        ("crm: {provider: hubspot, stages: {won: closedwon}}\n", "crm.stages.handed_off",
+         "required"),
+        ("crm: {provider: hubspot, stages: {handed_off: a, won: b, lost: c, closed: d}}\n",
+         "crm.stages.closed", "unknown key"),
+        ("crm: {provider: salesforce, instance_url: 'https://x.my.salesforce.com',"
+         " api_version: v62}\n", "crm.api_version", "not an API version"),
+        ("crm: {provider: hubspot, tokn_env: X}\n", "crm.tokn_env", "did you mean 'token_env'"),
+        ("webhooks:\n  - url: https://x.example/h\n", "webhooks[0].secret_env", "required"),
+        ("webhooks:\n  - {url: https://x.example/h, secret_env: S, events: [won]}\n",
+         "webhooks[0].events[0]", "'won' is not one of"),
+        ("webhooks:\n  - {url: ftp://x.example/h, secret_env: S}\n", "webhooks[0].url",
+         "http(s) URL"),
+        ("webhooks: {url: https://x.example/h}\n", "webhooks", "expected a list"),
+    ],
+)  # fmt: skip
+def test_bad_crm_and_webhooks(tmp_path: Path, text: str, key: str, problem: str) -> None:
+    error = error_for(tmp_path, text)
+    assert (error.key, problem in error.problem) == (key, True), error.problem
+
+
+# --- triggers from product data --------------------------------------------------------------
+
+
+def test_trigger_defaults_come_from_the_playbooks() -> None:
+    from bot.config import Tier
+
+    t = Config().triggers
+    assert (t.ceiling_share, t.ceiling_cycles, t.projection_cycles) == (0.70, 2, 3)
+    assert (t.trend_growth, t.trend_cycles, t.seat_margin) == (0.08, 3, 0.15)
+    assert (t.unlock_attempts, t.unlock_window) == (2, timedelta(days=14))
+    assert (t.renewal_from, t.renewal_to) == (timedelta(days=60), timedelta(days=90))
+    assert (t.risk_health_below, t.risk_support, t.snooze) == (70, ("P1", "P2"), timedelta(days=30))
+    assert t.urgency["feature_unlock"] == "hot" and t.urgency["usage_trend"] == "watch"
+    r = t.readiness
+    assert (r.health, r.adoption) == (Tier(85, 25, 70, 15), Tier(0.75, 20, 0.60, 12))
+    assert (r.active_users, r.tenure_months) == (Tier(5, 20, 3, 12), Tier(9, 10, 6, 6))
+    assert (r.support_clear, r.support_recent, r.usage_growing, r.usage_flat) == (15, 8, 10, 5)
+    assert (t.max_events, t.max_body, t.max_value_ratio) == (1000, 1_000_000, 100)
+
+
+def test_triggers_section(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+triggers:
+  snooze: 14d
+  usage_ceiling: {share: 0.8, cycles: 3, urgency: hot}
+  usage_trend: {growth: 0.1}
+  seat_capacity: {margin: 0.1}
+  feature_unlock: {attempts: 3, window: 7d}
+  renewal_window: {from: 75d, to: 120d}
+  at_risk: {health_below: 60, support: [P1]}
+  readiness:
+    health: {high: 90, high_points: 30, mid: 75, mid_points: 10}
+    support: {recent_days: 14}
+    bands: {work_above: 80}
+  ingest: {max_events: 500}
+""")
+    t = load_config(path).triggers
+    assert (t.snooze, t.ceiling_share, t.ceiling_cycles) == (timedelta(days=14), 0.8, 3)
+    assert (t.urgency["usage_ceiling"], t.urgency["seat_capacity"]) == ("hot", "hot")
+    assert (t.trend_growth, t.trend_cycles, t.seat_margin) == (0.1, 3, 0.1)
+    assert (t.unlock_attempts, t.unlock_window) == (3, timedelta(days=7))
+    assert (t.renewal_from.days, t.renewal_to.days) == (75, 120)
+    assert (t.risk_health_below, t.risk_support, t.max_events) == (60, ("P1",), 500)
+    assert (t.readiness.health.high, t.readiness.health.high_points) == (90, 30)
+    assert (t.readiness.support_recent_days, t.readiness.work_above) == (14, 80)
+    assert t.readiness.adoption == Config().triggers.readiness.adoption
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        ("triggers: {usage_ceiling: {share: 70}}\n", "triggers.usage_ceiling.share",
+         "not a fraction"),
+        ("triggers: {usage_ceiling: {cycles: 0}}\n", "triggers.usage_ceiling.cycles",
+         "at least 1"),
+        ("triggers: {usage_ceiling: {projection_cycles: 1}}\n",
+         "triggers.usage_ceiling.projection_cycles", "at least 2"),
+        ("triggers: {feature_unlock: {window: soon}}\n", "triggers.feature_unlock.window",
+         "not a duration"),
+        ("triggers: {renewal_window: {from: 90d, to: 60d}}\n", "triggers.renewal_window.from",
+         "later than"),
+        ("triggers: {seat_capacity: {urgency: urgent}}\n", "triggers.seat_capacity.urgency",
+         "not one of hot, warm, watch"),
+        ("triggers: {at_risk: {support: [high]}}\n", "triggers.at_risk.support[0]",
+         "support priority"),
+        ("triggers: {readiness: {health: {high: 60, mid: 70}}}\n",
+         "triggers.readiness.health.mid", "above high"),
+        ("triggers: {readiness: {bands: {work_above: 30}}}\n",
+         "triggers.readiness.bands.watch_from", "above bands.work_above"),
+        ("triggers: {usage_celing: {share: 0.7}}\n", "triggers.usage_celing",
+         "did you mean 'usage_ceiling'"),
+        ("triggers: {ingest: {max_events: -1}}\n", "triggers.ingest.max_events", "at least 1"),
+    ],
+)  # fmt: skip
+def test_bad_triggers(tmp_path: Path, text: str, key: str, problem: str) -> None:
+    error = error_for(tmp_path, text)
+    assert (error.key, problem in error.problem) == (key, True), error.problem

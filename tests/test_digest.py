@@ -288,7 +288,7 @@ def test_the_post_and_the_text_show_the_figures(history):
     assert f"<@{AE}> — ack 1/4 (25%) · contact 2/2 (100%), 1 pending" in body
     assert "Smith &amp; Sons &lt;Ltd&gt;" in body and ODD_NAME not in body
     assert "ARR 30,000" in body and f"<@{AE3}>" in body
-    assert "lateness avg 1h 5m, max 4h 30m" in body
+    assert "escalated on average 1h 5m after the deadline (at most 4h 30m)" in body
     assert "logged 13 → qualified 10 (77%)" in body
     assert "signalbot export --since 2026-11-16" in body
     assert text.startswith("Weekly expansion digest, 16–22 Nov 2026: 6 signals logged, 2 won")
@@ -360,9 +360,10 @@ def bulk_week(services, n: int = 2000, aes: int = 37, csms: int = 23) -> dict:
                                 "due_at": created + timedelta(hours=4), "decided_at": decided})
             expect["escalations"] += decided < WEEK_END
             expect["unacked"] += 1
+        row["contacted_at"] = contact_met
         if stage == "won":
-            row.update(outcome="won", won_arr=Decimal(1000 + i), closed_at=created
-                       + timedelta(hours=3), contacted_at=contact_met)
+            row.update(outcome="won", won_arr=Decimal(1000 + i),
+                       closed_at=created + timedelta(hours=3))
             events.append({"signal_id": i, "at": row["closed_at"], "kind": "outcome",
                            "from_stage": "contacted", "to_stage": "won"})
             if row["closed_at"] < WEEK_END:

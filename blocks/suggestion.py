@@ -1,0 +1,103 @@
+"""The DM a product-data trigger sends: the suggestion, its evidence, readiness and buttons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from blocks.kit import Block, actions, button, context, header, section
+from blocks.modal import _modal, _text_input
+from blocks.text import escape, mention, truncate
+from protocol.catalogue import URGENCIES, URGENCY_EMOJI
+from protocol.readiness import Score
+from protocol.triggers import LABELS
+
+# action ids, shared with handlers/suggestions.py
+LOG_SIGNAL = "trigger_log_signal"
+SNOOZE = "trigger_snooze"
+NOT_EXPANSION = "trigger_not_expansion"
+DISMISS_MODAL = "trigger_dismiss_modal"
+
+
+def suggestion(
+    trigger_id: int,
+    account: str,
+    kind: str,
+    urgency: str,
+    evidence: str,
+    score: Score,
+    *,
+    snooze_days: int,
+    csm_id: str | None = None,
+) -> tuple[str, list[Block]]:
+    """Fallback text and blocks; `csm_id` None means it goes to the admins (no CSM on record)."""
+    name = escape(account)
+    title = f"Suggested expansion signal — {account}"
+    blocks: list[Block] = [header(truncate(title, 150))]
+    if csm_id is None:
+        blocks.append(
+            section(
+                f":warning: *{name}* has no CSM on record, so this comes to you: "
+                "log it, or give the account a CSM in the registry."
+            )
+        )
+    label = f"{URGENCY_EMOJI.get(urgency, '')} *{LABELS.get(kind, kind)}* · {URGENCIES[urgency]}"
+    blocks.append(section(truncate(f"{label}\n{escape(evidence)}", 2900)))
+    blocks.append(
+        section(truncate(f"*Readiness {score.summary()}*\n{escape(score.breakdown())}", 2900))
+    )
+    blocks.append(
+        context(
+            "From product data. A trigger is a task, not an alert: qualify it before anything "
+            f"goes to Sales (trigger #{trigger_id})."
+        )
+    )
+    value = str(trigger_id)
+    blocks.append(
+        actions(
+            f"trigger:{trigger_id}",
+            [
+                button("Log signal", LOG_SIGNAL, value, "primary"),
+                button(f"Snooze {snooze_days} days", SNOOZE, value),
+                button("Not expansion", NOT_EXPANSION, value),
+            ],
+        )
+    )
+    text = f"Suggested expansion signal — {name}: {LABELS.get(kind, kind)}"
+    return text, blocks
+
+
+def risk_note(account: str, reasons: list[str], held_back: str) -> str:
+    """The short note a CSM gets instead of a suggestion when the account is at risk."""
+    return (
+        f":warning: *{escape(account)}* shows an expansion trigger ({escape(held_back)}), "
+        f"but it is at risk: {escape('; '.join(reasons))}. No expansion suggestion for now: "
+        "a value and health conversation comes first."
+    )
+
+
+def dismiss_modal(trigger_id: int, account: str, kind: str) -> dict[str, Any]:
+    """'Not expansion': ask why, in a small modal."""
+    blocks = [
+        section(
+            f"*{escape(account)}* · {LABELS.get(kind, kind)}\nWhy is this not an expansion "
+            "signal? The reason is kept, and this trigger will not come back."
+        ),
+        _text_input(
+            "reason",
+            "Reason",
+            500,
+            None,
+            multiline=True,
+            placeholder="e.g. seasonal peak; they are consolidating tools",
+        ),
+    ]
+    return _modal(DISMISS_MODAL, "Not expansion", "Save", blocks, {"trigger": trigger_id})
+
+
+def outcome_line(state: str, actor: str, until: str | None = None) -> str:
+    """The ephemeral confirmation after a button press."""
+    if state == "snoozed":
+        return f"Snoozed until {until}. It comes back then if it still holds."
+    if state == "dismissed":
+        return f"Marked as not expansion by {mention(actor)}. The reason is kept."
+    return "Done."

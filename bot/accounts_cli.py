@@ -1,0 +1,213 @@
+"""`signalbot accounts import FILE.csv [--dry-run]` and `signalbot ingest FILE [--evaluate]`.
+
+`bot.cli` calls `register` to add these subcommands and the `/ingest/v1/events` route; this
+module never imports `bot.cli` (it runs as `__main__` under `python -m bot.cli`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from bot.services import Services
+
+CHUNK = 5000  # events per transaction (a request to the API carries up to 1,000)
+SHOWN = 50  # rejected lines printed
+
+
+def register(parsers: dict, commands: dict, routes: dict) -> None:
+    """Add the `accounts` and `ingest` subcommands and the ingest HTTP route."""
+    from bot.ingest_http import PATH, route
+
+    parsers["accounts"] = ("the account registry: import a CSV", _configure_accounts)
+    parsers["ingest"] = ("load product events from a JSON-lines or CSV file", _configure_ingest)
+    commands.update({"accounts": _accounts, "ingest": _ingest})
+    routes[PATH] = route
+
+
+def _configure_accounts(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="accounts_action", required=True)
+    load = sub.add_parser("import", help="upsert accounts from a CSV, keyed by crm_id (else name)")
+    load.add_argument("file", help="CSV with a header row (see docs/ingest.md)")
+    load.add_argument("--dry-run", action="store_true", help="show what would change; save nothing")
+
+
+def _configure_ingest(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="events, one JSON object a line (.jsonl) or a CSV")
+    parser.add_argument(
+        "--evaluate",
+        action="store_true",
+        help="evaluate the triggers now instead of leaving it to the worker",
+    )
+
+
+def _schema_problem(services: Services) -> str | None:
+    from storage.db import schema_state
+
+    current, head = schema_state(services.engine)
+    if current == head:
+        return None
+    return (
+        f"the database schema is at {current or 'nothing'}, this version needs {head}. "
+        "Run `signalbot db upgrade` first."
+    )
+
+
+def _accounts(args: argparse.Namespace, services: Services) -> int:
+    from service.accounts import import_csv
+
+    problem = _schema_problem(services)
+    if problem:
+        print(f"signalbot: {problem}", file=sys.stderr)
+        return 2
+    try:
+        with open(args.file, newline="", encoding="utf-8-sig") as stream:
+            session = services.factory()
+            try:
+                report = import_csv(session, stream, services.now())
+                if args.dry_run:
+                    session.rollback()
+                else:
+                    session.commit()
+            finally:
+                session.close()
+    except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
+        print(f"signalbot: {args.file}: {exc}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        for line, text in report.changes:
+            print(f"line {line}: would {text}")
+    for line, reason in report.errors:
+        print(f"line {line}: rejected: {reason}", file=sys.stderr)
+    verb = "would be " if args.dry_run else ""
+    print(
+        f"{report.created} {verb}created, {report.updated} {verb}updated, "
+        f"{report.unchanged} unchanged, {len(report.errors)} rejected"
+        + (" (dry run: nothing saved)" if args.dry_run else "")
+    )
+    return 1 if report.errors else 0
+
+
+def _ingest(args: argparse.Namespace, services: Services) -> int:
+    from service.ingest import Known, ingest
+
+    problem = _schema_problem(services)
+    if problem:
+        print(f"signalbot: {problem}", file=sys.stderr)
+        return 2
+    try:
+        size = os.path.getsize(args.file)
+        stream = open(args.file, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        print(f"signalbot: {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    progress = Progress(size)
+    stored = duplicates = 0
+    rejected: list[tuple[int, str]] = []
+    known = Known()  # accounts looked up once for the whole file
+    with stream:
+        for chunk in _chunks(_events(stream, args.file, progress, rejected)):
+            with services.unit_of_work() as session:
+                events = [e for _, e in chunk]
+                result = ingest(session, services.config.triggers, events, services.now(), known)
+            stored, duplicates = stored + result.accepted, duplicates + result.duplicates
+            rejected += [(chunk[r["index"]][0], r["error"]) for r in result.rejected]
+            progress.update(stored + duplicates + len(rejected))
+    progress.close(stored + duplicates + len(rejected))
+    for line, reason in sorted(rejected)[:SHOWN]:
+        print(f"line {line}: rejected: {reason}", file=sys.stderr)
+    if len(rejected) > SHOWN:
+        print(f"... and {len(rejected) - SHOWN} more rejected lines", file=sys.stderr)
+    print(f"{stored} events stored, {duplicates} seen before, {len(rejected)} rejected")
+    if args.evaluate:
+        from service.triggers import periodic
+
+        print(f"evaluated {periodic(services)} accounts")
+    return 1 if rejected else 0
+
+
+def _events(stream, name: str, progress: Progress, rejected: list) -> Iterator[tuple[int, Any]]:
+    """(line number, event) from JSON lines or CSV; unparsable lines go to `rejected`."""
+    lines = _lines(stream, progress)
+    first = next(lines, None)
+    if first is None:
+        return
+    rest = _chain(first, lines)
+    if first.lstrip().startswith("{") and not name.lower().endswith(".csv"):
+        for number, line in enumerate(rest, 1):
+            if not line.strip():
+                continue
+            try:
+                yield number, json.loads(line)
+            except ValueError as exc:
+                rejected.append((number, f"not JSON ({str(exc)[:60]})"))
+        return
+    reader = csv.DictReader(rest)
+    for row in reader:
+        yield (
+            reader.line_num,
+            {
+                k.strip(): v.strip()
+                for k, v in row.items()
+                if k and isinstance(v, str) and v.strip()
+            },
+        )
+
+
+def _lines(stream, progress: Progress) -> Iterator[str]:
+    for raw in stream:
+        progress.read(len(raw))
+        yield raw.decode("utf-8-sig" if progress.done == len(raw) else "utf-8", "replace")
+
+
+def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
+    yield first
+    yield from rest
+
+
+def _chunks(events: Iterator[tuple[int, Any]]) -> Iterator[list[tuple[int, Any]]]:
+    chunk: list[tuple[int, Any]] = []
+    for item in events:
+        chunk.append(item)
+        if len(chunk) == CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class Progress:
+    """A one-line progress bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self, total: int, stream=None):
+        self.stream = stream or sys.stderr
+        self.on = self.stream.isatty()
+        self.total, self.done, self.last = max(total, 1), 0, 0.0
+
+    def read(self, size: int) -> None:
+        """Count bytes read from the file."""
+        self.done += size
+
+    def update(self, events: int) -> None:
+        """Redraw (at most ten times a second)."""
+        if not self.on or time.monotonic() - self.last < 0.1:
+            return
+        self.last = time.monotonic()
+        share = min(self.done / self.total, 1.0)
+        bar = "#" * int(share * 30)
+        self.stream.write(f"\r[{bar:<30}] {share:4.0%}  {events:,} events")
+        self.stream.flush()
+
+    def close(self, events: int) -> None:
+        """Draw the final state and end the line."""
+        if self.on:
+            self.last = 0.0
+            self.update(events)
+            self.stream.write("\n")
+            self.stream.flush()

@@ -1,0 +1,114 @@
+"""`signalbot crm check | backfill --since DATE | retry`: set up and operate the CRM sync."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from datetime import date, datetime, time
+from typing import Any, TextIO
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
+
+from bot.services import Services
+from service.crm import http
+from service.crm.provider import provider_for
+from service.crm.records import backfill_items, retry_held
+from storage.models import Person, Signal
+from storage.outbox import enqueue
+
+Command = Callable[[argparse.Namespace, Services], int]
+
+
+def register(parsers: dict[str, Any], commands: dict[str, Command]) -> None:
+    """Add `signalbot crm` to the CLI's extension points."""
+    parsers["crm"] = ("the CRM sync: check the setup, backfill, re-send held writes", _configure)
+    commands["crm"] = run
+
+
+def _configure(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="crm_action", required=True)
+    sub.add_parser("check", help="verify token, pipeline, stages, custom properties, owners")
+    backfill = sub.add_parser("backfill", help="queue signals handed off before the sync began")
+    backfill.add_argument("--since", required=True, type=date.fromisoformat, metavar="DATE",
+                          help="YYYY-MM-DD: signals handed off on or after this day")
+    sub.add_parser("retry", help="re-queue CRM writes and webhooks held by a permanent error")
+
+
+def run(args: argparse.Namespace, services: Services) -> int:
+    """Dispatch `signalbot crm <action>`."""
+    actions = {"check": check, "backfill": backfill, "retry": retry}
+    return actions[args.crm_action](services, since=getattr(args, "since", None))
+
+
+def check(services: Services, out: TextIO = sys.stdout, **_: Any) -> int:
+    """Print what the CRM and webhooks need; 0 when nothing is missing, 1 otherwise."""
+    crm = services.config.crm
+    ok, definitions = True, ""
+    print("signalbot crm check", file=out)
+    if not crm.enabled:
+        print("  crm.provider is none: nothing is written to a CRM", file=out)
+    else:
+        provider = provider_for(crm, services.now)
+        emails = _ae_emails(services)
+        try:
+            report = provider.inspect(emails or {})
+        except (http.Transient, http.Permanent) as exc:
+            print(f"  FAIL     {exc}", file=out)
+            return 1
+        print(report.target, file=out)
+        if emails is None:
+            print("  note     owners not checked: no database yet (signalbot db upgrade)",
+                  file=out)
+        for line_ok, text in report.lines:
+            print(f"  {'ok' if line_ok else 'MISSING' if 'missing' in text else 'FAIL':8} {text}",
+                  file=out)
+        ok, definitions = report.ok, report.definitions
+    for hook in services.config.webhooks:
+        has_secret = http.secret(hook.secret_env) is not None
+        ok = ok and has_secret
+        print(f"  {'ok' if has_secret else 'FAIL':8} webhook {hook.url} "
+              f"[{', '.join(hook.events)}]: ${hook.secret_env} "
+              f"{'is set' if has_secret else 'is not set'}", file=out)
+    if definitions:
+        print("\n" + definitions, file=out)
+    return 0 if ok else 1
+
+
+def _ae_emails(services: Services) -> dict[str, str] | None:
+    """Slack id -> e-mail of everyone who owns a handed-off signal (None: no database yet)."""
+    try:
+        with services.unit_of_work() as session:
+            rows = session.execute(select(Person.slack_id, Person.email).where(
+                Person.email.is_not(None), Person.deactivated.is_(False),
+                Person.slack_id.in_(select(Signal.ae_id).where(Signal.handed_off_at.is_not(None)))
+            )).all()
+    except DBAPIError:
+        return None
+    return {slack_id: email for slack_id, email in rows}
+
+
+def backfill(services: Services, since: date, out: TextIO = sys.stdout, **_: Any) -> int:
+    """Queue a CRM write for each signal handed off since `since` the CRM does not hold yet."""
+    crm = services.config.crm
+    if not crm.enabled:
+        print("signalbot: crm.provider is none; configure `crm:` first (docs/crm.md)", file=out)
+        return 2
+    start = datetime.combine(since, time(0), tzinfo=services.config.timezone)
+    with services.unit_of_work() as session:
+        items = backfill_items(session, start, crm.provider)
+        enqueue(session, items, services.now())
+    services.wake()
+    print(f"queued {len(items)} signal(s) handed off since {since.isoformat()} for "
+          f"{crm.label}; the worker sends them", file=out)
+    return 0
+
+
+def retry(services: Services, out: TextIO = sys.stdout, **_: Any) -> int:
+    """Put held CRM writes and webhooks back in the queue (after fixing the token/property)."""
+    with services.unit_of_work() as session:
+        count = retry_held(session, services.now())
+    services.wake()
+    print(f"re-queued {count} held CRM write(s) and webhook(s)", file=out)
+    return 0

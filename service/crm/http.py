@@ -1,0 +1,167 @@
+"""Outbound HTTP for the CRM and webhooks: pooled clients, error classes, secrets, rate limits.
+
+One `httpx.Client` per provider and base URL per process (connection pooling), timeouts
+always set, redirects not followed. Errors come out as two kinds the deliverer knows:
+`Transient` (429, 5xx, timeouts, dropped connections: retried through the outbox, honouring
+the server's wait) and `Permanent` (a bad token, a missing property: held, admins told).
+A host that timed out, refused the connection or asked to wait (429/503 with Retry-After) is
+not called again until then: the rows behind it fail fast instead of each waiting out a
+timeout, so the delivery loop keeps Slack messages moving. Nothing here logs a header or a
+secret.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from dotenv import dotenv_values
+
+MAX_WAIT = 3600.0  # never wait longer than an hour on a server's say-so
+COOL_OFF = 30.0  # after a timeout or a refused connection, leave the host alone this long
+USER_AGENT = "signalbot (+https://github.com/signalbot)"
+
+_clients: dict[tuple[str, str, float], httpx.Client] = {}
+_resting: dict[tuple[int, str], float] = {}  # (client, host) -> monotonic time to try again
+_lock = threading.Lock()
+
+
+class Transient(Exception):
+    """Busy or unreachable: try again later (after `retry_after` seconds when the server said).
+
+    `pacing`: told to wait (429, 503 with Retry-After) or not tried at all; not a failed
+    attempt, so it does not count towards giving up.
+    """
+
+    def __init__(self, error: str, retry_after: float | None = None, pacing: bool = False):
+        super().__init__(error)
+        self.retry_after = retry_after
+        self.pacing = pacing and retry_after is not None
+
+
+class Permanent(Exception):
+    """Refused as it stands (bad credentials, unknown field): hold it and tell the admins.
+
+    `quiet`: the admins were already told about this same problem recently.
+    """
+
+    def __init__(self, error: str, *, status: int | None = None, code: str | None = None,
+                 quiet: bool = False):
+        super().__init__(error)
+        self.status = status
+        self.code = code
+        self.quiet = quiet
+
+
+def pooled(name: str, base_url: str, timeout: timedelta) -> httpx.Client:
+    """The process's client for one provider and base URL (created on first use)."""
+    key = (name, base_url, timeout.total_seconds())
+    with _lock:
+        client = _clients.get(key)
+        if client is None or client.is_closed:
+            client = httpx.Client(
+                base_url=base_url,
+                timeout=httpx.Timeout(timeout.total_seconds()),
+                limits=httpx.Limits(max_connections=10, max_keepalive_connections=5),
+                headers={"User-Agent": USER_AGENT},
+                follow_redirects=False,
+            )
+            _clients[key] = client
+        return client
+
+
+def close_clients() -> None:
+    """Close every pooled client (tests, shutdown)."""
+    with _lock:
+        for client in _clients.values():
+            client.close()
+        _clients.clear()
+        _resting.clear()
+
+
+def secret(name: str | None) -> str | None:
+    """A secret from the environment (or the working directory's .env), by variable name."""
+    if not name:
+        return None
+    value = os.environ.get(name)
+    if value is None and os.path.isfile(".env"):
+        value = dotenv_values(".env").get(name)
+    return (value or "").strip() or None
+
+
+def send(client: httpx.Client, provider: str, method: str, url: str, **kwargs: Any
+         ) -> httpx.Response:
+    """One request; 2xx/3xx answers come back, everything else is raised as Transient/Permanent."""
+    host = (id(client), str(client.base_url.join(url).host))
+    rest = _resting.get(host, 0.0) - time.monotonic()
+    if rest > 0:
+        raise Transient(f"{provider}: not tried, it failed a moment ago", max(1.0, rest),
+                        pacing=True)
+    try:
+        response = client.request(method, url, **kwargs)
+    except httpx.TimeoutException as exc:
+        _resting[host] = time.monotonic() + COOL_OFF
+        raise Transient(f"{provider}: no answer in time ({type(exc).__name__})") from None
+    except httpx.TransportError as exc:
+        _resting[host] = time.monotonic() + COOL_OFF
+        raise Transient(f"{provider}: connection failed ({type(exc).__name__})") from None
+    if response.status_code == 429 or response.status_code >= 500:
+        wait = retry_after(response.headers, rate_limited=response.status_code == 429)
+        if wait:
+            _resting[host] = time.monotonic() + wait
+        raise Transient(f"{provider} HTTP {response.status_code}: {describe(response)}", wait,
+                        pacing=True)
+    if response.status_code >= 400:
+        message, code = error_of(response)
+        raise Permanent(f"{provider} HTTP {response.status_code}{f' {code}' if code else ''}: "
+                        f"{message}", status=response.status_code, code=code)
+    return response
+
+
+def retry_after(headers: httpx.Headers, rate_limited: bool = True) -> float | None:
+    """The server's wait: Retry-After (seconds or a date), else HubSpot's rate-limit window."""
+    value = headers.get("Retry-After")
+    if value:
+        try:
+            return min(MAX_WAIT, max(1.0, float(value)))
+        except ValueError:
+            try:
+                when = parsedate_to_datetime(value)
+                return min(MAX_WAIT, max(1.0, (when - datetime.now(UTC)).total_seconds()))
+            except (TypeError, ValueError):
+                pass
+    if not rate_limited:
+        return None
+    if headers.get("X-HubSpot-RateLimit-Daily-Remaining") == "0":
+        return MAX_WAIT
+    interval = headers.get("X-HubSpot-RateLimit-Interval-Milliseconds")
+    if interval and interval.isdigit():
+        return min(MAX_WAIT, max(1.0, int(interval) / 1000))
+    return None
+
+
+def error_of(response: httpx.Response) -> tuple[str, str | None]:
+    """(message, code) from a HubSpot, Salesforce or OAuth error body; never the request."""
+    try:
+        body = response.json()
+    except ValueError:
+        return (response.text or response.reason_phrase or "no detail")[:300], None
+    if isinstance(body, list) and body and isinstance(body[0], dict):  # Salesforce
+        return str(body[0].get("message", ""))[:300], body[0].get("errorCode")
+    if isinstance(body, dict):
+        if "error" in body and isinstance(body["error"], str):  # OAuth token endpoint
+            return str(body.get("error_description") or body["error"])[:300], body["error"]
+        code = body.get("category") or body.get("errorType")
+        return str(body.get("message") or body)[:300], code
+    return str(body)[:300], None
+
+
+def describe(response: httpx.Response) -> str:
+    """A short, secret-free description of an error answer."""
+    message, code = error_of(response)
+    return f"{code}: {message}" if code else message

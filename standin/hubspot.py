@@ -1,0 +1,249 @@
+"""A local stand-in of the HubSpot CRM API (the parts signalbot uses), strict about shapes.
+
+Checks the bearer token, the paths, and the JSON bodies: a deal write must be a batch upsert
+keyed by a unique property (`idProperty`), every property must exist, stages must belong to
+the pipeline, owners and companies must exist. Stores deals so a test can assert exactly one
+per signal. Answers with HubSpot's error bodies and `X-HubSpot-RateLimit-*` headers.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from standin.rest import Answer, Refusal, Request, RestStandin
+
+CUSTOM = ("signalbot_signal_id", "signalbot_signal_type", "signalbot_buyer", "signalbot_timeline",
+          "signalbot_context", "signalbot_urgency", "signalbot_qualification",
+          "signalbot_slack_link", "signalbot_status", "signalbot_outcome_reason")
+STANDARD = {"dealname": "string", "amount": "number", "closedate": "datetime",
+            "dealstage": "enumeration", "pipeline": "enumeration",
+            "hubspot_owner_id": "enumeration", "description": "string",
+            "createdate": "datetime", "hs_object_id": "number"}
+STAGES = {"appointmentscheduled": "Appointment scheduled", "qualifiedtobuy": "Qualified to buy",
+          "presentationscheduled": "Presentation scheduled",
+          "decisionmakerboughtin": "Decision maker bought-in", "contractsent": "Contract sent",
+          "closedwon": "Closed won", "closedlost": "Closed lost"}
+RATE_HEADERS = {"X-HubSpot-RateLimit-Max": "190", "X-HubSpot-RateLimit-Remaining": "189",
+                "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}
+V3 = "/crm/v3"
+
+
+def error(status: int, message: str, category: str) -> Refusal:
+    """A HubSpot error answer."""
+    return Refusal(status, {"status": "error", "message": message,
+                            "correlationId": "00000000-0000-0000-0000-000000000000",
+                            "category": category})
+
+
+def rate_limited(retry_after: int | None = 10) -> dict[str, Any]:
+    """Arguments for fail_next that answer like HubSpot's secondly limit."""
+    headers = {**RATE_HEADERS, "X-HubSpot-RateLimit-Remaining": "0"}
+    return {"status": 429, "retry_after": retry_after, "headers": headers,
+            "body": {"status": "error", "message": "You have reached your secondly limit.",
+                     "errorType": "RATE_LIMIT", "policyName": "SECONDLY",
+                     "correlationId": "00000000-0000-0000-0000-000000000000"}}
+
+
+class HubSpotStandin(RestStandin):
+    """HubSpot for one portal: deals, owners, companies, properties, one pipeline."""
+
+    def __init__(self, token: str = "pat-na1-test", portal_id: int = 4242,
+                 custom: tuple[str, ...] = CUSTOM):
+        super().__init__()
+        self.token, self.portal_id = token, portal_id
+        self._ids = itertools.count(1001)
+        self.properties = {n: _prop(n, k) for n, k in STANDARD.items()}
+        self.properties.update({n: _prop(n, "string", unique=n == CUSTOM[0]) for n in custom})
+        self.pipeline = {"id": "default", "label": "Sales Pipeline", "archived": False,
+                         "stages": [{"id": s, "label": label, "archived": False}
+                                    for s, label in STAGES.items()]}
+        self.deals: dict[str, dict[str, Any]] = {}
+        self.owners: dict[str, dict[str, Any]] = {}
+        self.companies: dict[str, dict[str, Any]] = {}
+        self.associations: set[tuple[str, str]] = set()
+        for method, path, name, handler in [
+            ("POST", f"{V3}/objects/deals/batch/upsert", "upsert", self._upsert),
+            ("GET", f"{V3}/owners/?", "owners", self._owners),
+            ("GET", rf"{V3}/objects/companies/(\d+)", "company", self._company),
+            ("POST", f"{V3}/objects/companies/search", "companies.search", self._search),
+            ("PUT", r"/crm/v4/objects/(?:deals|deal|0-3)/(\d+)/associations/default/"
+                    r"(?:companies|company|0-2)/(\d+)", "associate", self._associate),
+            ("GET", f"{V3}/properties/deals", "properties", self._properties),
+            ("POST", f"{V3}/properties/deals", "properties.create", self._create_property),
+            ("GET", rf"{V3}/pipelines/deals/([\w-]+)", "pipeline", self._pipeline),
+            ("GET", "/account-info/v3/details", "account", self._account),
+        ]:
+            self.add_route(method, path, name, handler)
+
+    # -- test helpers --------------------------------------------------------------------
+
+    def add_owner(self, email: str, first: str = "", last: str = "") -> str:
+        """A HubSpot user who can own deals; returns the owner id."""
+        owner_id = str(next(self._ids))
+        self.owners[owner_id] = {"id": owner_id, "email": email, "firstName": first,
+                                 "lastName": last, "userId": int(owner_id) + 9000,
+                                 "type": "PERSON", "archived": False}
+        return owner_id
+
+    def add_company(self, name: str) -> str:
+        """A company record; returns its id."""
+        company_id = str(next(self._ids))
+        self.companies[company_id] = {"id": company_id, "properties": {"name": name}}
+        return company_id
+
+    def deal_for(self, signal_id: int | str) -> dict[str, Any] | None:
+        """The deal whose unique signal id is `signal_id`."""
+        found = [d for d in self.deals.values()
+                 if d["properties"].get(CUSTOM[0]) == str(signal_id)]
+        assert len(found) <= 1, f"{len(found)} deals for signal {signal_id}"
+        return found[0] if found else None
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def authorize(self, request: Request) -> Answer | None:
+        """Private-app tokens come as `Authorization: Bearer <token>`."""
+        if request.bearer != self.token:
+            return error(401, "Authentication credentials not found. This API supports OAuth "
+                              "2.0 authentication and you can find more details at "
+                              "https://developers.hubspot.com/docs/methods/auth/oauth-overview",
+                         "INVALID_AUTHENTICATION").answer
+        return None
+
+    def handle(self, method: str, raw: str, headers: dict[str, str], body: bytes) -> Answer:
+        """Every answer carries the rate-limit headers."""
+        answer = super().handle(method, raw, headers, body)
+        answer.headers = {**RATE_HEADERS, **answer.headers}
+        return answer
+
+    def not_found(self, request: Request) -> Any:
+        """HubSpot's 404 body."""
+        return {"status": "error", "message": "Resource not found", "category": "NOT_FOUND"}
+
+    def bad_request(self, message: str) -> Any:
+        """HubSpot's 400 body."""
+        return {"status": "error", "message": message, "category": "VALIDATION_ERROR"}
+
+    # -- routes --------------------------------------------------------------------------
+
+    def _upsert(self, request: Request, _: Any) -> dict[str, Any]:
+        inputs = request.json["inputs"]
+        if not isinstance(inputs, list) or not 1 <= len(inputs) <= 100:
+            raise error(400, "inputs must hold 1 to 100 items", "VALIDATION_ERROR")
+        results = []
+        with self.lock:
+            for item in inputs:
+                results.append(self._upsert_one(item))
+        now = _now()
+        return {"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now}
+
+    def _upsert_one(self, item: dict[str, Any]) -> dict[str, Any]:
+        key, value, props = item["idProperty"], item["id"], item["properties"]
+        prop = self.properties.get(key)
+        if prop is None or not prop["hasUniqueValue"]:
+            raise error(400, f"idProperty {key} is not a unique property of deals",
+                        "VALIDATION_ERROR")
+        if not isinstance(value, str) or not value or props.get(key, value) != value:
+            raise error(400, "id must be the unique property's value", "VALIDATION_ERROR")
+        self._check_properties(props)
+        deal = next((d for d in self.deals.values() if d["properties"].get(key) == value), None)
+        now = _now()
+        if deal is None:
+            deal_id = str(next(self._ids))
+            deal = {"id": deal_id, "properties": {"hs_object_id": deal_id, "createdate": now},
+                    "createdAt": now, "archived": False}
+            self.deals[deal_id] = deal
+            new = True
+        else:
+            new = False
+        deal["properties"].update({**props, key: value})
+        deal["updatedAt"] = now
+        return {**deal, "new": new}
+
+    def _check_properties(self, props: dict[str, Any]) -> None:
+        for name, value in props.items():
+            if name not in self.properties:
+                raise error(400, f'Property values were not valid: [{{"isValid":false,'
+                                 f'"message":"Property \\"{name}\\" does not exist",'
+                                 f'"error":"PROPERTY_DOESNT_EXIST","name":"{name}"}}]',
+                            "VALIDATION_ERROR")
+            if not isinstance(value, str):
+                raise error(400, f"{name}: values are strings", "VALIDATION_ERROR")
+        if props.get("pipeline", "default") != self.pipeline["id"]:
+            raise error(400, f"pipeline {props['pipeline']} does not exist", "VALIDATION_ERROR")
+        if "dealstage" in props and props["dealstage"] not in STAGES:
+            raise error(400, f"{props['dealstage']} is not a stage of the pipeline",
+                        "VALIDATION_ERROR")
+        if "hubspot_owner_id" in props and props["hubspot_owner_id"] not in self.owners:
+            raise error(400, f"owner {props['hubspot_owner_id']} does not exist",
+                        "VALIDATION_ERROR")
+        try:
+            Decimal(props.get("amount", "0"))
+            if "closedate" in props:
+                datetime.fromisoformat(props["closedate"].replace("Z", "+00:00"))
+        except (InvalidOperation, ValueError) as exc:
+            raise error(400, f"bad amount or closedate: {exc}", "VALIDATION_ERROR") from None
+
+    def _owners(self, request: Request, _: Any) -> dict[str, Any]:
+        email = request.query.get("email", "").lower()
+        return {"results": [o for o in self.owners.values()
+                            if not email or o["email"].lower() == email]}
+
+    def _company(self, _: Request, match: Any) -> dict[str, Any]:
+        company = self.companies.get(match[1])
+        if company is None:
+            raise error(404, "resource not found", "OBJECT_NOT_FOUND")
+        return company
+
+    def _search(self, request: Request, _: Any) -> dict[str, Any]:
+        [group] = request.json["filterGroups"]
+        [condition] = group["filters"]
+        if (condition["propertyName"], condition["operator"]) != ("name", "EQ"):
+            raise error(400, "the stand-in searches companies by name EQ only", "VALIDATION_ERROR")
+        value = condition["value"].lower()
+        found = [c for c in self.companies.values() if c["properties"]["name"].lower() == value]
+        return {"total": len(found), "results": found[: request.json.get("limit", 10)]}
+
+    def _associate(self, _: Request, match: Any) -> dict[str, Any]:
+        deal_id, company_id = match[1], match[2]
+        if deal_id not in self.deals or company_id not in self.companies:
+            raise error(404, "one of the records does not exist", "OBJECT_NOT_FOUND")
+        self.associations.add((deal_id, company_id))
+        spec = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 341}
+        return {"status": "COMPLETE", "startedAt": _now(), "completedAt": _now(), "results": [
+            {"from": {"id": deal_id}, "to": {"id": company_id}, "associationSpec": spec}]}
+
+    def _properties(self, _: Request, __: Any) -> dict[str, Any]:
+        return {"results": list(self.properties.values())}
+
+    def _create_property(self, request: Request, _: Any) -> Answer:
+        body = request.json
+        for name in ("name", "label", "type", "fieldType", "groupName"):
+            if not body.get(name):
+                raise error(400, f"{name} is required", "VALIDATION_ERROR")
+        if body["name"] in self.properties:
+            raise error(409, f"property {body['name']} already exists", "OBJECT_ALREADY_EXISTS")
+        self.properties[body["name"]] = {**_prop(body["name"], body["type"]), **body}
+        return Answer(201, self.properties[body["name"]])
+
+    def _pipeline(self, _: Request, match: Any) -> dict[str, Any]:
+        if match[1] != self.pipeline["id"]:
+            raise error(404, f"pipeline {match[1]} not found", "OBJECT_NOT_FOUND")
+        return self.pipeline
+
+    def _account(self, _: Request, __: Any) -> dict[str, Any]:
+        return {"portalId": self.portal_id, "accountType": "STANDARD", "timeZone": "US/Eastern",
+                "companyCurrency": "USD", "additionalCurrencies": [], "utcOffset": "-05:00",
+                "utcOffsetMilliseconds": -18000000, "uiDomain": "app.hubspot.com",
+                "dataHostingLocation": "na1"}
+
+
+def _prop(name: str, kind: str, unique: bool = False) -> dict[str, Any]:
+    return {"name": name, "label": name, "type": kind, "fieldType": "text",
+            "groupName": "dealinformation", "hasUniqueValue": unique, "hidden": False}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
