@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import platform
 import random
 import sys
@@ -213,7 +214,8 @@ def markdown(results: dict[str, dict], command: str) -> str:
         "",
         f"Written by `{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC "
         f"({platform.python_implementation()} {platform.python_version()}, "
-        f"{platform.machine()}, {platform.system()}).",
+        f"{platform.machine()}, {platform.system()}, {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.1f} at the end: other work on the machine slows every figure).",
         "",
         "| figure | target | " + " | ".join(results) + " |",
         "|---|---|" + "---|" * len(results),

@@ -20,6 +20,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import utcnow
@@ -125,9 +126,24 @@ class Deliverer:
         with unit_of_work(self.factory) as session:
             rows = [_detach(r) for r in claim_due(session, now=self.clock(), worker=self.worker,
                                                    limit=limit, lease=self.lease)]
+        deferred: list[tuple[Claimed, datetime]] = []
         for row in rows:
-            self._attempt(row, tally)
+            try:
+                self._attempt(row, tally)
+            except Deferred as wait:
+                deferred.append((row, wait.until))
+                tally.retried += 1
+        self._release(deferred)
         return tally
+
+    def _release(self, deferred: list[tuple[Claimed, datetime]]) -> None:
+        """Put paced or rate-limited rows back, untried, in one transaction."""
+        if not deferred:
+            return
+        with unit_of_work(self.factory) as session:
+            for row, until in deferred:
+                finish(session, row.id, self.worker, row.attempt, status="pending",
+                       next_try_at=until, attempts=row.attempt - 1)
 
     def drain(self, max_passes: int = 100) -> Tally:
         """Deliver until nothing due is left (tests, the demo, `signalbot worker --once`)."""
@@ -146,9 +162,8 @@ class Deliverer:
     def _attempt(self, row: Claimed, tally: Tally) -> None:
         try:
             outcome = SENDERS[row.kind](self, row)
-        except Deferred as wait:
-            self._finish(row, status="pending", next_try_at=wait.until, attempts=row.attempt - 1)
-            tally.retried += 1
+        except Deferred:
+            raise  # released in bulk by deliver_due
         except Unreachable as gone:
             if gone.known:
                 self._skip_gone(row)
@@ -345,6 +360,7 @@ def _admin_notice(row: Claimed, error: str, admin: str) -> Outgoing:
 # -- senders, one per outbox kind ---------------------------------------------------------
 
 def _send_post(d: Deliverer, row: Claimed) -> str:
+    d._pace(row)
     channel = d.conversation(row.target or "")
     if row.maybe_sent:
         ts = d.reconcile(channel, row.key, row.started)
@@ -353,10 +369,10 @@ def _send_post(d: Deliverer, row: Claimed) -> str:
             return _record_sent(d, row, channel, ts)
     with unit_of_work(d.factory) as session:
         stored = session.get(OutboxMessage, row.id)
-        rendered = render_post(session, d.config, stored) if still_applies(session, stored) else None
+        applies = still_applies(session, stored)
+        rendered = render_post(session, d.config, stored) if applies else None
     if rendered is None:
         return "skipped"
-    d._pace(row)
     answer = d.client.chat_postMessage(
         channel=channel, text=rendered.text, blocks=rendered.blocks, unfurl_links=False,
         metadata={"event_type": METADATA_TYPE, "event_payload": {"key": row.key}},
@@ -414,6 +430,10 @@ def _send_ephemeral(d: Deliverer, row: Claimed) -> str:
 def _send_view(d: Deliverer, row: Claimed) -> str:
     """Publish a view rendered by a registered renderer (e.g. App Home)."""
     render = VIEW_RENDERERS[row.payload.get("render", "home")]
+    with unit_of_work(d.factory) as session:
+        # free the pending key first: a change committed from now on queues a new refresh
+        session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id)
+                        .values(key=f"{row.key}:{row.id}"))
     with unit_of_work(d.factory) as session:
         view = render(session, d.config, row.target, d.clock())
     d.client.views_publish(user_id=row.target, view=view)

@@ -19,7 +19,7 @@ def register(app: App, services: Services) -> None:
             return
         user = event["user"]
         with services.unit_of_work() as session:
-            enqueue(session, [outgoing.home(user, body.get("event_id") or event.get("event_ts", ""))],
+            enqueue(session, [outgoing.home(user)],
                     services.now())
         services.wake()
 

@@ -58,8 +58,7 @@ def home_refreshes(session: Session, config: Config, signal: Signal) -> list[Out
                                .limit(1))
     if escalated is not None and signal.ae_id:
         users.append(managers(session, config).get(signal.ae_id))
-    version = f"{signal.id}:{signal.version}"
-    return [outgoing.home(user, version) for user in dict.fromkeys(users) if user]
+    return [outgoing.home(user) for user in dict.fromkeys(users) if user]
 
 
 # -- per role ----------------------------------------------------------------------------------

@@ -48,6 +48,14 @@ def ephemeral(key: str, channel: str, user_id: str, text: str) -> Outgoing:
     )
 
 
-def home(user_id: str, version: str) -> Outgoing:
-    """Re-publish the person's App Home."""
-    return Outgoing(key=f"home:{user_id}:{version}", kind="slack.home", target=user_id)
+def home(user_id: str) -> Outgoing:
+    """Re-publish the person's App Home.
+
+    One pending row per person: further changes before it is claimed collapse into it
+    (the view is rendered at send time). The deliverer renames the key when it claims the
+    row, so a change after that queues a fresh one.
+    """
+    return Outgoing(key=f"{HOME_PENDING}{user_id}", kind="slack.home", target=user_id)
+
+
+HOME_PENDING = "home:pending:"
