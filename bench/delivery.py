@@ -74,7 +74,7 @@ def _drain(deliverers: list[Deliverer], factory, limit_s: float, errors: Counter
 
 def _one(db: str, opts: Options, report: Report) -> bool:
     big = db == "postgres"
-    count = opts.pick(10_000 if big else 2_000, 1_000, 200)
+    count = opts.pick(10_000 if big else 1_000, 1_000, 200)
     people = opts.pick(500 if big else 100, 100, 100)
     workers = 2 if db == "postgres" else 1
     users = [f"U0DM{i:06d}" for i in range(people)]
@@ -123,7 +123,7 @@ def run(opts: Options) -> Report:
         "itself at 3 messages per 3 s per conversation and waits out each 429's Retry-After "
         "for that conversation. *Delivered once*: outbox keys found in exactly one message "
         "(by message metadata) in the stand-in. The stand-in runs in the deliverers' process "
-        "(it shares their GIL). SQLite gets 2,000 messages (one deliverer) to keep "
+        "(it shares their GIL). SQLite gets 1,000 messages (one deliverer) to keep "
         "`make bench` short.")
     verdicts = []
     for db in opts.dbs:

@@ -148,9 +148,11 @@ def run(opts: Options) -> Report:
         "manager, level 2: the manager's director), sweep every 1 s. *Escalation DMs*: "
         "messages in the stand-in carrying the key of an escalation card (outbox keys "
         "`card:<signal>:manager:<user>:...`). Each CSM is a thread sending `/signal` to one "
-        "web process and the submission to the other.")
+        "web process and the submission to the other. The full run uses PostgreSQL only "
+        "(`--quick` / the smoke test run it on SQLite, web processes with `--no-worker`).")
     verdicts = []
-    for db in opts.dbs:
+    dbs = opts.dbs if opts.quick or opts.smoke or "postgres" not in opts.dbs else ("postgres",)
+    for db in dbs:
         try:
             ok = _one(db, opts, report)
         except Skip as exc:

@@ -50,16 +50,8 @@ def _first_input(view: dict[str, Any]) -> str:
 
 def _outcome(services: Services, session, signal, form: Form, actor: str) -> dict[str, str]:
     outcome = form.option("outcome")
-    errors: dict[str, str] = {}
-    won_arr = revisit = None
-    try:
-        won_arr = form.amount("won_arr")
-    except ValueError:
-        errors["won_arr"] = "Enter a number, e.g. 25000."
-    try:
-        revisit = form.day("revisit_on")
-    except ValueError:
-        errors["revisit_on"] = "That is not a date."
+    won_arr, revisit = form.amount("won_arr"), form.day("revisit_on")
+    errors = form.errors
     now = services.now()
     today = now.astimezone(services.config.timezone).date()
     if outcome not in stages.OUTCOMES:

@@ -12,14 +12,12 @@ from bot.config import Rubric
 from protocol.catalogue import split_type
 from protocol.record import SignalDraft, parse_amount
 
-# draft field -> the modal block that shows its error
-FIELD_BLOCKS = {"timeline_date": "timeline_date", "est_arr": "est_arr", "urgency": "urgency"}
-
 
 class Form:
-    """Typed access to one view submission's values."""
+    """Typed access to one view submission's values; unreadable ones land in `errors`."""
 
     def __init__(self, view: dict[str, Any]):
+        self.errors: dict[str, str] = {}  # block id -> what is wrong, for response_action
         self.values = view.get("state", {}).get("values", {})
         try:
             self.metadata = json.loads(view.get("private_metadata") or "{}")
@@ -44,9 +42,13 @@ class Form:
         return self._element(block).get("selected_user")
 
     def day(self, block: str) -> date | None:
-        """A datepicker's date; raises ValueError on garbage."""
+        """A datepicker's date; None when empty or (noted in `errors`) unreadable."""
         value = self._element(block).get("selected_date")
-        return date.fromisoformat(value) if value else None
+        try:
+            return date.fromisoformat(value) if value else None
+        except ValueError:
+            self.errors[block] = "That is not a date."
+            return None
 
     def checked(self, block: str) -> set[str]:
         """Values of ticked checkboxes."""
@@ -65,27 +67,24 @@ class Form:
         return (value[2:] if value.startswith("n:") else value).strip(), None
 
     def amount(self, block: str) -> Decimal | None:
-        """A number input's value; raises ValueError on garbage."""
-        return parse_amount(self._element(block).get("value"))
+        """A number input's value; None when empty or (noted in `errors`) not a number."""
+        try:
+            return parse_amount(self._element(block).get("value"))
+        except ValueError:
+            self.errors[block] = "Enter a number, e.g. 25000."
+            return None
 
 
 def draft_from_form(form: Form, rubric: Rubric) -> tuple[SignalDraft | None, dict[str, str]]:
     """The signal draft, or the errors keyed by block id."""
-    errors: dict[str, str] = {}
+    errors = form.errors
     category = kind = ""
     try:
         category, kind = split_type(form.option("signal_type") or "")
     except ValueError:
         errors["signal_type"] = "Pick the kind of signal."
-    timeline_date = est_arr = None
-    try:
-        timeline_date = form.day("timeline_date")
-    except ValueError:
-        errors["timeline_date"] = "That is not a date."
-    try:
-        est_arr = form.amount("est_arr")
-    except ValueError:
-        errors["est_arr"] = "Enter a number, e.g. 25000."
+    timeline_date = form.day("timeline_date")
+    est_arr = form.amount("est_arr")
     ae_id = form.user("ae")
     if not ae_id:
         errors["ae"] = "Pick the account executive who takes it."

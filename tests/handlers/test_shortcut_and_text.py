@@ -93,3 +93,11 @@ def test_cs_led_deals_page_no_ae_and_joint_deals_both_get_the_card(slack):
     assert len(ae_cards) == 1 and "Big Co" in ae_cards[0]["text"]
     csm_cards = str(slack.standin.dm_messages(CSM))
     assert "Record outcome" in csm_cards  # the CSM owns the close on the small deal
+
+
+def test_unreadable_numbers_and_dates_are_refused_next_to_the_field(slack):
+    view = slack.open_signal_modal(CSM)
+    body = slack.submit(view, CSM, {**VALID_SIGNAL, "est_arr": "lots", "timeline_date": "soon"})
+    assert body.json()["errors"] == {"est_arr": "Enter a number, e.g. 25000.",
+                                     "timeline_date": "That is not a date."}
+    assert stored(slack.services) == []
