@@ -11,7 +11,8 @@ from bot.services import Services
 from handlers.forms import Form
 from protocol import stages
 from protocol.record import LIMITS
-from service.signals import NotAllowed, reassign, record_outcome, update_qualification
+from service.capture import update_qualification
+from service.signals import NotAllowed, reassign, record_outcome
 from storage.queries import signal_for_update
 
 

@@ -14,7 +14,7 @@ from bot.services import Services
 from handlers.forms import Form, draft_from_form
 from protocol.record import LIMITS, validate
 from service.accounts import registry_has_accounts
-from service.signals import log_signal
+from service.capture import log_signal
 
 SHORTCUT = "log_signal_from_message"
 BLOCK_OF_FIELD = {"category": "signal_type", "kind": "signal_type"}

@@ -1,7 +1,8 @@
 """The weekly digest: what the hand-off protocol did last week, counted by the database.
 
 Every figure is one aggregate query (GROUP BY / COUNT / SUM / CASE) over the signals, their
-event log, SLA clocks and escalations; no query loads more than a handful of rows. The
+event log, SLA clocks and escalations, the product-data triggers (`service.triggers`) and the
+CRM outbox (`service.crm.records`); no query loads more than a handful of rows. The
 digest is posted once a week through the outbox (key `digest:<week start>`, so replicas and
 restarts post it once) and can be previewed with `/signal digest` or `signalbot digest`.
 """
@@ -15,13 +16,27 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, distinct, exists, extract, func, or_, select
+from sqlalchemy import (
+    String,
+    and_,
+    case,
+    cast,
+    distinct,
+    exists,
+    extract,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from blocks.digest import digest_blocks
 from bot.config import Config
 from protocol.stages import OPEN_STAGES
+from service.crm.records import crm_problems
 from service.roster import roster_gaps
+from service.triggers import trigger_digest
 from storage.db import is_postgres
 from storage.models import (
     Account,
@@ -29,8 +44,10 @@ from storage.models import (
     Escalation,
     OutboxMessage,
     Person,
+    ProductEvent,
     Signal,
     SignalEvent,
+    Trigger,
 )
 from storage.outbox import Outgoing, enqueue
 
@@ -172,6 +189,77 @@ class Stalled:
 
 
 @dataclass
+class TriggerConversion:
+    """Triggers of one kind fired over the rolling quarter, and how far they got by now."""
+
+    kind: str
+    fired: int
+    signals: int  # became a signal: one was logged with source `trigger:<id>`
+    won: int  # ... and that signal was won
+
+    @property
+    def signal_share(self) -> float | None:
+        """Signals / fired."""
+        return self.signals / self.fired if self.fired else None
+
+    @property
+    def won_share(self) -> float | None:
+        """Won / signals."""
+        return self.won / self.signals if self.signals else None
+
+
+@dataclass
+class ProductTriggers:
+    """The week's product-data triggers (`service.triggers.trigger_digest`), the week before
+    (fired counts only), and the rolling quarter's conversion per trigger kind."""
+
+    fired: dict[str, int] = field(default_factory=dict)  # expansion triggers by kind
+    fired_before: dict[str, int] = field(default_factory=dict)
+    held_back: int = 0  # fired in the week while the account was at risk, still held back
+    held_back_before: int = 0
+    risk_notes: int = 0  # at-risk notes sent to CSMs instead
+    acted: int = 0  # handled in the week: logged as a signal
+    snoozed: int = 0
+    dismissed: int = 0
+    dismiss_reasons: list[tuple[str, int]] = field(default_factory=list)  # the top five
+    open: int = 0  # right now
+    oldest_open_since: datetime | None = None
+    signals: int = 0  # signals logged from triggers in the week
+    won: int = 0  # signals from triggers won in the week
+    won_arr: Decimal = Decimal(0)
+    events_received: int = 0  # product events received in the week
+    last_event_at: datetime | None = None
+    stale_days: int | None = None  # whole days since the last product event
+    conversion: list[TriggerConversion] = field(default_factory=list)
+
+    @property
+    def fired_total(self) -> int:
+        """Expansion triggers fired in the week."""
+        return sum(self.fired.values())
+
+    @property
+    def handled(self) -> int:
+        """Triggers the CSMs acted on, snoozed or dismissed in the week."""
+        return self.acted + self.snoozed + self.dismissed
+
+    @property
+    def stale(self) -> bool:
+        """True when the product-data feed has been quiet for more than a day."""
+        return self.stale_days is not None and self.stale_days > 1
+
+
+@dataclass
+class CrmSync:
+    """CRM sync problems (`service.crm.records.crm_problems`) and the configured CRM."""
+
+    provider: str  # its label ("HubSpot"), or "CRM" when none is configured
+    held: int = 0  # CRM writes queued in the week and held
+    webhooks_held: int = 0
+    unmatched_owners: int = 0  # records written in the week without a matched owner
+    still_held: int = 0  # CRM and webhook rows held right now
+
+
+@dataclass
 class Week:
     """The figures of one week."""
 
@@ -202,6 +290,8 @@ class Digest:
     stalled: Stalled
     outcome_reminder_days: int
     people: dict[str, str] = field(default_factory=dict)  # slack id -> name, where known
+    triggers: ProductTriggers | None = None  # None: no product data and no trigger, ever
+    crm: CrmSync | None = None  # None: no CRM configured and nothing to report
 
 
 # -- weeks ----------------------------------------------------------------------------------
@@ -257,6 +347,8 @@ def compute_digest(
         csm_quality=csm_quality(session, quarter_start, end),
         stalled=stalled(session, config, now),
         outcome_reminder_days=config.outcome_reminder.days,
+        triggers=product_triggers(session, start, end, previous, now),
+        crm=crm_sync(session, config, start, end),
     )
     digest.people = _names(session, _people_in(digest))
     return digest
@@ -439,6 +531,98 @@ def stalled(session: Session, config: Config, now: datetime) -> Stalled:
         roster_gaps=roster_gaps(session, config),
         held=held or 0,
     )
+
+
+def product_triggers(
+    session: Session, start: datetime, end: datetime, previous: tuple[datetime, datetime],
+    now: datetime,
+) -> ProductTriggers | None:
+    """The week's trigger figures, with the week before and the quarter's conversion.
+
+    None for a team without the product-data integration: no trigger and no product event,
+    ever (two indexed lookups, so those teams pay nothing more).
+    """
+    if session.scalar(select(Trigger.id).limit(1)) is None and session.scalar(
+            select(ProductEvent.id).limit(1)) is None:
+        return None
+    week = trigger_digest(session, start, end, now)
+    fired_before, held_before = triggers_fired(session, *previous)
+    oldest, last = week["oldest_open_since"], week["last_event_at"]
+    return ProductTriggers(
+        fired=dict(week["fired"]),
+        fired_before=fired_before,
+        held_back=week["held_back"],
+        held_back_before=held_before,
+        risk_notes=week["risk_notes"],
+        acted=week["acted"],
+        snoozed=week["snoozed"],
+        dismissed=week["dismissed"],
+        dismiss_reasons=[(r["reason"], r["count"]) for r in week["dismiss_reasons"]],
+        open=week["open"],
+        oldest_open_since=datetime.fromisoformat(oldest) if oldest else None,
+        signals=week["signals_from_triggers"],
+        won=week["won_from_triggers"],
+        won_arr=Decimal(week["won_arr"] or 0),
+        events_received=week["events_received"],
+        last_event_at=datetime.fromisoformat(last) if last else None,
+        stale_days=week["data_stale_days"],
+        conversion=trigger_conversion(session, end - QUARTER, end),
+    )
+
+
+def triggers_fired(session: Session, start: datetime, end: datetime) -> tuple[dict[str, int], int]:
+    """Expansion triggers fired in [start, end) by kind, and how many of all are held back.
+
+    The same counts as `trigger_digest`'s `fired` and `held_back`, in one query on the
+    fired_at index: the trend against the week before.
+    """
+    rows = session.execute(
+        select(Trigger.kind, func.count(), _count_if(Trigger.state == "suppressed"))
+        .where(_between(Trigger.fired_at, start, end))
+        .group_by(Trigger.kind)
+    )
+    fired, held = {}, 0
+    for kind, count, suppressed in rows:
+        if kind != "at_risk":
+            fired[kind] = count
+        held += suppressed
+    return fired, held
+
+
+def trigger_conversion(session: Session, start: datetime, end: datetime) -> list[TriggerConversion]:
+    """Per trigger kind, of the triggers fired in [start, end) and put in front of a CSM (not
+    held back now): how many became a signal, and how many of those were won, by now.
+
+    A trigger became a signal when a signal's source is `trigger:<its id>`. Signals from
+    triggers are first reduced to one row per source (a CSM may log twice from one trigger),
+    then joined on the trigger's id written as that source.
+    """
+    logged = (
+        select(Signal.source.label("source"),
+               func.max(case((Signal.outcome == "won", 1), else_=0)).label("won"))
+        .where(Signal.source.like("trigger:%"))
+        .group_by(Signal.source)
+        .subquery()
+    )
+    source = literal("trigger:", String) + cast(Trigger.id, String)
+    fired = func.count()
+    rows = session.execute(
+        select(Trigger.kind, fired, func.count(logged.c.source), _count_if(logged.c.won == 1))
+        .outerjoin(logged, logged.c.source == source)
+        .where(_between(Trigger.fired_at, start, end), Trigger.kind != "at_risk",
+               Trigger.state != "suppressed")
+        .group_by(Trigger.kind)
+        .order_by(fired.desc(), Trigger.kind)
+    )
+    return [TriggerConversion(*row) for row in rows]
+
+
+def crm_sync(session: Session, config: Config, start: datetime, end: datetime) -> CrmSync | None:
+    """The week's CRM sync problems; None when there are none and no CRM is configured."""
+    problems = crm_problems(session, start, end)
+    if not config.crm.enabled and not any(problems.values()):
+        return None
+    return CrmSync(provider=config.crm.label, **problems)
 
 
 def _count(session: Session, condition: Any) -> int:

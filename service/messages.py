@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from blocks.card import signal_card
 from bot.config import Config
+from service.capture import qualification_of
 from service.crm import card_link
-from service.signals import qualification_of
 from storage.models import Card, Deadline, OutboxMessage, Signal
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,10 +19,11 @@ from bot.config import Config
 from protocol.escalation import escalation_target
 from protocol.sla import Step, due_steps, next_step_at, plan_steps
 from service import outgoing
+from service.clocks import tz_of
 from service.crm import sync_items
-from service.signals import _event
+from service.history import record_event
 from storage.db import is_postgres
-from storage.models import Deadline, Escalation, Person, Signal
+from storage.models import Deadline, Escalation, Signal
 from storage.outbox import Outgoing, enqueue
 from storage.queries import managers, person
 
@@ -86,16 +86,8 @@ def _steps(session: Session, config: Config, deadline: Deadline, signal: Signal)
         deadline.due_at,
         signal.urgency,
         config,
-        _tz(session, deadline.owner_id, config),
+        tz_of(session, deadline.owner_id, config),
     )
-
-
-def _tz(session: Session, user_id: str | None, config: Config) -> ZoneInfo:
-    found = session.get(Person, user_id) if user_id else None
-    try:
-        return ZoneInfo(found.tz) if found and found.tz else config.timezone
-    except (ValueError, KeyError):
-        return config.timezone
 
 
 def _reminder(deadline: Deadline, signal: Signal, index: int) -> Outgoing:
@@ -144,7 +136,7 @@ def _escalate(
             decided_at=now,
         )
     )
-    _event(
+    record_event(
         session,
         signal,
         "escalated",
@@ -234,7 +226,7 @@ def owner_unreachable(
         deadline.due_at = min(deadline.due_at, now)
         deadline.step = max(deadline.step, len(config.reminders))  # the first escalation step
         deadline.next_step_at = now
-        _event(
+        record_event(
             session,
             signal,
             "ae_unreachable",

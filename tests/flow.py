@@ -10,7 +10,7 @@ from bot.delivery import make_client
 from bot.services import Services
 from bot.worker import Worker
 from protocol.record import SignalDraft
-from service import signals as ops
+from service import capture
 from storage.models import Escalation, OutboxMessage, Signal
 from storage.queries import signal_for_update
 from tests.conftest import AE, CSM
@@ -37,7 +37,7 @@ def draft(**changes) -> SignalDraft:
 def log(services: Services, **changes) -> int:
     """Log (and, when qualified, hand off) a signal now; returns its id."""
     with services.unit_of_work() as session:
-        logged = ops.log_signal(session, services.config, draft(**changes), CSM, services.now())
+        logged = capture.log_signal(session, services.config, draft(**changes), CSM, services.now())
         return logged.signal.id
 
 

@@ -16,6 +16,7 @@ from blocks.digest import digest_blocks, digest_text
 from bot.delivery import make_client
 from bot.worker import Worker
 from protocol.record import SignalDraft
+from service import capture
 from service import signals as ops
 from service.digest import (
     Tally,
@@ -75,7 +76,7 @@ class History:
     def log(self, when: str, account: str, csm: str = CSM, **kw) -> int:
         now = self._at(when)
         with self.services.unit_of_work() as session:
-            return ops.log_signal(session, self.services.config, draft(account, **kw), csm,
+            return capture.log_signal(session, self.services.config, draft(account, **kw), csm,
                                   now).signal.id
 
     def do(self, when: str, operation, signal_id: int, *args, **kw) -> None:

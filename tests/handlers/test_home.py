@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from blocks import card
 from protocol.record import SignalDraft
+from service.capture import log_signal
 from service.home import render_home
-from service.signals import log_signal
 from service.sweep import sweep
 from standin import requests as slack_requests
 from standin.server import validate_view

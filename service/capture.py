@@ -1,0 +1,214 @@
+"""Capture: the CSM logs a signal, qualifies it, and a qualified one is handed off.
+
+Each function is one step of one unit of work on the caller's session: it changes the
+signal, appends to its event log and writes the messages the change causes into the outbox.
+The caller commits (before acking Slack).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from blocks.text import mention
+from bot.config import Config
+from protocol import stages
+from protocol.escalation import may_act_for
+from protocol.qualification import Qualification, evaluate
+from protocol.record import SignalDraft
+from protocol.routing import ownership
+from service import outgoing
+from service.clocks import add_clock, cancel_clocks, start_clocks
+from service.crm import sync_items
+from service.history import record_event
+from service.signals import NotAllowed
+from service.trigger_actions import mark_acted
+from storage.models import QualificationAnswer, Signal
+from storage.outbox import Outgoing, enqueue
+from storage.queries import person, upsert_account
+
+
+@dataclass
+class Logged:
+    """The result of logging: the signal, whether it is new, and its qualification."""
+
+    signal: Signal
+    created: bool
+    qualification: Qualification
+
+
+def log_signal(
+    session: Session,
+    config: Config,
+    draft: SignalDraft,
+    actor: str,
+    now: datetime,
+    submission_key: str | None = None,
+) -> Logged:
+    """Save the CSM's record, then hand it off if qualified or keep it as a watch item."""
+    if submission_key:
+        existing = session.scalar(select(Signal).where(Signal.submission_key == submission_key))
+        if existing is not None:
+            return Logged(existing, False, qualification_of(config, existing))
+    account = upsert_account(session, draft.account, now, crm_id=draft.crm_id)
+    if draft.ae_id:
+        account.ae_id = draft.ae_id
+    account.csm_id = actor
+    signal = _new_signal(draft, account.id, actor, now, submission_key)
+    session.add(signal)
+    session.flush()
+    _set_answers(session, signal, draft.answers, actor, now)
+    person(session, actor)
+    record_event(
+        session, signal, "logged", actor, now, None, stages.SIGNAL, {"source": draft.source}
+    )
+    mark_acted(session, draft.source, signal.id, actor, now)  # logged from a product trigger
+    out = [outgoing.card(signal, "csm", actor, "Signal logged")]
+    qualification = evaluate(config.rubric, draft.answers)
+    out += _route(session, config, signal, qualification, actor, now)
+    enqueue(session, out, now)
+    return Logged(signal, True, qualification)
+
+
+def _new_signal(
+    draft: SignalDraft, account_id: int, actor: str, now: datetime, key: str | None
+) -> Signal:
+    return Signal(
+        account_id=account_id,
+        csm_id=actor,
+        ae_id=draft.ae_id,
+        category=draft.category,
+        kind=draft.kind,
+        detail=draft.detail,
+        buyer_name=draft.buyer_name.strip(),
+        buyer_title=draft.buyer_title,
+        timeline=draft.timeline.strip(),
+        timeline_date=draft.timeline_date,
+        note=draft.note,
+        urgency=draft.urgency,
+        est_arr=draft.est_arr,
+        stage=stages.SIGNAL,
+        source=draft.source,
+        message_link=draft.message_link,
+        submission_key=key,
+        token=1,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def qualification_of(config: Config, signal: Signal) -> Qualification:
+    """The signal's current answers weighed against the rubric."""
+    return evaluate(config.rubric, {a.criterion: a.met for a in signal.answers})
+
+
+def update_qualification(
+    session: Session,
+    config: Config,
+    signal: Signal,
+    answers: dict[str, bool],
+    actor: str,
+    now: datetime,
+) -> Qualification:
+    """The CSM ticks boxes later; reaching the threshold hands the signal off then."""
+    stages.check_move("requalify", signal.stage)
+    if actor != signal.csm_id and not may_act_for(actor, signal.csm_id, {}, config.admins):
+        raise NotAllowed(signal.csm_id)
+    _set_answers(session, signal, answers, actor, now)
+    qualification = evaluate(config.rubric, answers)
+    record_event(
+        session,
+        signal,
+        "qualification_updated",
+        actor,
+        now,
+        signal.stage,
+        signal.stage,
+        {"met": [c.key for c in qualification.met]},
+    )
+    out = []
+    if qualification.qualified:
+        cancel_clocks(session, signal, now)
+        out += _hand_off(session, config, signal, actor, now)
+    out.append(outgoing.refresh(signal))
+    enqueue(session, out, now)
+    return qualification
+
+
+def _route(
+    session: Session,
+    config: Config,
+    signal: Signal,
+    qualification: Qualification,
+    actor: str,
+    now: datetime,
+) -> list[Outgoing]:
+    if qualification.qualified:
+        return _hand_off(session, config, signal, actor, now)
+    return _keep_watching(session, config, signal, actor, now)
+
+
+def _hand_off(
+    session: Session, config: Config, signal: Signal, actor: str, now: datetime
+) -> list[Outgoing]:
+    stages.check_move("hand_off", signal.stage)
+    signal.ownership = ownership(config.routing, signal.est_arr)
+    previous = signal.stage
+    signal.stage = stages.HANDED_OFF
+    signal.handed_off_at = now
+    signal.revisit_on = None
+    record_event(
+        session,
+        signal,
+        "handed_off",
+        actor,
+        now,
+        previous,
+        stages.HANDED_OFF,
+        {"ae": signal.ae_id, "ownership": signal.ownership},
+    )
+    sync = sync_items(config, signal, "handed_off")  # the CRM record, webhooks
+    if signal.ownership == "cs_led" or not signal.ae_id:
+        return sync  # the CSM owns the close: no AE is paged, no AE clock runs
+    start_clocks(session, config, signal, signal.ae_id, now)
+    headline = f"New expansion hand-off from {mention(signal.csm_id)}"
+    return [outgoing.card(signal, "ae", signal.ae_id, headline), *sync]
+
+
+def _keep_watching(
+    session: Session, config: Config, signal: Signal, actor: str, now: datetime
+) -> list[Outgoing]:
+    previous = signal.stage
+    signal.stage = stages.QUALIFYING
+    revisit = now + config.watch_revisit
+    signal.revisit_on = revisit.date()
+    add_clock(session, signal, "revisit", signal.csm_id, now, revisit)
+    record_event(
+        session,
+        signal,
+        "kept_watching",
+        actor,
+        now,
+        previous,
+        stages.QUALIFYING,
+        {"revisit_on": signal.revisit_on.isoformat()},
+    )
+    return []
+
+
+def _set_answers(
+    session: Session, signal: Signal, answers: dict[str, bool], actor: str, now: datetime
+) -> None:
+    current = {a.criterion: a for a in signal.answers}
+    for key, met in answers.items():
+        if key in current:
+            current[key].met, current[key].answered_by, current[key].answered_at = met, actor, now
+        else:
+            signal.answers.append(
+                QualificationAnswer(criterion=key, met=met, answered_by=actor, answered_at=now)
+            )
+    session.flush()

@@ -1,0 +1,86 @@
+"""A signal's SLA clocks: start them, stop them as met, cancel them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.config import Config
+from protocol.sla import clock_windows, due_at, plan_steps
+from storage.models import Deadline, Person, Signal
+
+
+def start_clocks(
+    session: Session, config: Config, signal: Signal, owner: str, now: datetime
+) -> None:
+    """Start the signal's SLA clocks for `owner` (the AE), per its urgency."""
+    tz = tz_of(session, owner, config)
+    for clock, window in clock_windows(signal.urgency, config).items():
+        due = due_at(now, window, config, tz)
+        steps = plan_steps(clock, now, due, signal.urgency, config, tz)
+        add_clock(session, signal, clock, owner, now, due, steps[0].at)
+
+
+def add_clock(
+    session: Session,
+    signal: Signal,
+    clock: str,
+    owner: str | None,
+    start: datetime,
+    due: datetime,
+    first_step: datetime | None = None,
+) -> Deadline:
+    """A running clock of `signal`, due at `due`; the sweep first looks at `first_step`."""
+    deadline = Deadline(
+        signal_id=signal.id,
+        clock=clock,
+        token=signal.token,
+        owner_id=owner,
+        started_at=start,
+        due_at=due,
+        state="open",
+        step=0,
+        next_step_at=first_step or due,
+    )
+    session.add(deadline)
+    session.flush()
+    return deadline
+
+
+def tz_of(session: Session, user_id: str | None, config: Config) -> ZoneInfo:
+    """The person's Slack time zone, else the config's."""
+    found = session.get(Person, user_id) if user_id else None
+    if found and found.tz:
+        try:
+            return ZoneInfo(found.tz)
+        except (ValueError, KeyError):
+            pass
+    return config.timezone
+
+
+def open_clocks(session: Session, signal: Signal, *clocks: str) -> list[Deadline]:
+    """The signal's clocks still running (open or missed-and-escalating)."""
+    stmt = select(Deadline).where(
+        Deadline.signal_id == signal.id, Deadline.state.in_(("open", "missed"))
+    )
+    if clocks:
+        stmt = stmt.where(Deadline.clock.in_(clocks))
+    return list(session.scalars(stmt))
+
+
+def meet(session: Session, signal: Signal, now: datetime, *clocks: str) -> None:
+    """Stop `clocks` (all if none named) as met now."""
+    for deadline in open_clocks(session, signal, *clocks):
+        deadline.state = "met"
+        deadline.met_at = now
+        deadline.next_step_at = None
+
+
+def cancel_clocks(session: Session, signal: Signal, now: datetime) -> None:
+    """Stop every running clock: nothing further is owed on them."""
+    for deadline in open_clocks(session, signal):
+        deadline.state = "cancelled"
+        deadline.next_step_at = None
