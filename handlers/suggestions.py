@@ -16,7 +16,7 @@ from blocks.modal import ACTION, Prefill, account_option, signal_modal
 from blocks.text import escape
 from bot.services import Services
 from handlers.forms import Form
-from service import outgoing
+from handlers.interaction import answer, modal_gate, open_modal
 from service.accounts import search
 from service.trigger_actions import TriggerError, actionable, dismiss, prefill, snooze
 from storage.outbox import enqueue
@@ -39,8 +39,12 @@ VIEW_KEYS = (
 
 def register(app: App, services: Services) -> None:
     """The DM's three buttons, the dismiss modal, and the account type-ahead."""
-    app.action(dm.LOG_SIGNAL)(ack=_gate(services, _log_view), lazy=[_open])
-    app.action(dm.NOT_EXPANSION)(ack=_gate(services, _dismiss_view), lazy=[_open])
+    log_gate = modal_gate(services, _bound(services, _log_view), (TriggerError,), "log_signal")
+    dismiss_gate = modal_gate(
+        services, _bound(services, _dismiss_view), (TriggerError,), "not_expansion"
+    )
+    app.action(dm.LOG_SIGNAL)(ack=log_gate, lazy=[open_modal])
+    app.action(dm.NOT_EXPANSION)(ack=dismiss_gate, lazy=[open_modal])
     app.action(dm.SNOOZE)(_snooze(services))
     app.view(dm.DISMISS_MODAL)(_dismissed(services))
     on_account = [lambda body: body.get("block_id") == "account"]
@@ -50,14 +54,9 @@ def register(app: App, services: Services) -> None:
     )
 
 
-def _answer(body: dict[str, Any], actor: str, text: str):
-    """An ephemeral note where the button was pressed (a DM if there is no channel)."""
-    action_ts = (body.get("actions") or [{}])[0].get("action_ts", "")
-    key = f"answer:{actor}:{action_ts}"
-    channel = (body.get("container") or {}).get("channel_id")
-    if channel:
-        return outgoing.ephemeral(key, channel, actor, text)
-    return outgoing.notice(key, actor, text)
+def _bound(services: Services, build):
+    """A view builder for the gate: (session, trigger id, actor) -> view."""
+    return lambda session, trigger_id, actor: build(services, session, trigger_id, actor)
 
 
 def _log_view(services: Services, session, trigger_id: int, actor: str) -> dict[str, Any]:
@@ -68,30 +67,6 @@ def _log_view(services: Services, session, trigger_id: int, actor: str) -> dict[
 def _dismiss_view(services: Services, session, trigger_id: int, actor: str) -> dict[str, Any]:
     trigger = actionable(session, services.config, trigger_id, actor)
     return dm.dismiss_modal(trigger.id, trigger.account.name, trigger.kind)
-
-
-def _gate(services: Services, build):
-    """Check the press applies; the modal opens right after the ack (lazily)."""
-
-    def gate(ack: Ack, body: dict[str, Any], context) -> None:
-        with services.unit_of_work() as session:
-            try:
-                context["modal_view"] = build(
-                    services, session, context["subject_id"], context["actor"]
-                )
-            except TriggerError as exc:
-                enqueue(session, [_answer(body, context["actor"], str(exc))], services.now())
-        ack()
-        services.wake()
-
-    gate.__name__ = f"gate_{build.__name__}"
-    return gate
-
-
-def _open(client: WebClient, body: dict[str, Any], context) -> None:
-    view = context.get("modal_view")
-    if view:
-        client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
 def _snooze(services: Services):
@@ -106,7 +81,7 @@ def _snooze(services: Services):
                 )
             except TriggerError as exc:
                 text = str(exc)
-            enqueue(session, [_answer(body, actor, text)], now)
+            enqueue(session, [answer(body, actor, text)], now)
         ack()
         services.wake()
 
