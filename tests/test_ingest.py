@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from dataclasses import replace
 
 import httpx
@@ -230,36 +229,20 @@ def test_an_event_id_seen_before_is_not_counted_twice(api):
     assert count(services, ProductEvent, ProductEvent.event_id == "evt-1") == 1
 
 
-def test_a_thousand_events_are_answered_in_under_200_ms(api):
+def test_a_full_request_of_a_thousand_events_is_stored(api):
+    """The 1,000-event limit holds whole (its speed is measured in bench/ingest_bench.py)."""
     client, services = api
-    client.post(
-        "/ingest/v1/events",
-        json={
-            "events": [
-                {"account": f"crm-{n}", "type": "account", "name": f"Account {n}", "seats": 50}
-                for n in range(100)
-            ]
-        },
-    )
-    timings = []
-    for attempt in range(3):
-        events = [
-            {
-                "id": f"run{attempt}-{n}",
-                "account": f"crm-{n % 100}",
-                "type": "usage",
-                "metric": "api_calls",
-                "value": 1000 + n,
-                "limit": 100_000,
-                "period_end": f"2026-{1 + n // 100:02d}-28",
-            }
-            for n in range(1000)
-        ]
-        started = time.perf_counter()
-        answer = client.post("/ingest/v1/events", json={"events": events})
-        timings.append(time.perf_counter() - started)
-        assert answer.status_code == 202 and answer.json()["accepted"] == 1000
-    assert min(timings) < 0.200, timings
+    client.post("/ingest/v1/events", json={"events": [
+        {"account": f"crm-{n}", "type": "account", "name": f"Account {n}", "seats": 50}
+        for n in range(100)]})
+    events = [
+        {"id": f"e-{n}", "account": f"crm-{n % 100}", "type": "usage", "metric": "api_calls",
+         "value": 1000 + n, "limit": 100_000, "period_end": f"2026-{1 + n // 100:02d}-28"}
+        for n in range(1000)
+    ]
+    answer = client.post("/ingest/v1/events", json={"events": events})
+    assert answer.status_code == 202 and answer.json()["accepted"] == 1000
+    assert count(services, ProductEvent, ProductEvent.event_id.like("e-%")) == 1000
 
 
 # --- the CLI on files ----------------------------------------------------------------------
