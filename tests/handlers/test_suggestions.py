@@ -153,11 +153,8 @@ def test_the_account_field_becomes_a_type_ahead_over_the_registry(slack):
     element = block(view, "account")["element"]
     assert element["type"] == "external_select" and block(view, "account")["dispatch_action"]
     assert not slack.standin.rejections
-    started = time.perf_counter()
-    found = options(slack, "glob")
-    took = time.perf_counter() - started
+    found = options(slack, "glob")  # its speed over 10k accounts: bench/ingest_bench.py
     assert found == [("Globex Corp", "c:0015g00000Globex"), ("New account: glob", "n:glob")]
-    assert took < 0.5, took  # well inside Slack's 3 s, over 1,000 accounts
     assert options(slack, "globex corp") == [("Globex Corp", "c:0015g00000Globex")]
     assert options(slack, "0015g") == [
         ("Globex Corp", "c:0015g00000Globex"),
