@@ -3,6 +3,7 @@
 Both come from one list of parts (`_parts`); only people, account names and emphasis are
 written differently. The post stays inside Slack's limits however many AEs and CSMs there
 are: lists show the first ten and "and N more", sections are cut under 3000 characters.
+The product-data triggers and CRM sync parts appear only for teams that use them.
 """
 
 from __future__ import annotations
@@ -16,17 +17,21 @@ from zoneinfo import ZoneInfo
 from blocks.kit import Block, context, divider, header, section
 from blocks.text import duration, escape, mention, truncate
 from protocol.catalogue import category_label
+from protocol.triggers import LABELS as TRIGGER_LABELS
 
 if TYPE_CHECKING:
     from service.digest import (
         AeEscalations,
         AeSla,
+        CrmSync,
         CsmQuality,
         Digest,
         Escalations,
         Funnel,
         Item,
+        ProductTriggers,
         Tally,
+        TriggerConversion,
         Week,
     )
 
@@ -34,6 +39,7 @@ MAX_BLOCKS = 50
 BUDGET = 2900  # characters of one section's text (Slack allows 3000)
 TOP = 10  # entries per list in the post
 NAME = 60  # account names are cut to this length before escaping
+REASON = 80  # dismiss reasons likewise
 URGENCY_NAMES = {"hot": "Hot", "warm": "Warm", "watch": "Watch"}
 
 
@@ -45,6 +51,7 @@ class _Style:
     account: Callable[[str], str]
     bold: Callable[[str], str]
     em: Callable[[str], str]
+    text: Callable[[str, int], str]  # other user text (cut to a length, escaped)
 
 
 @dataclass
@@ -61,7 +68,8 @@ class _Part:
 def digest_blocks(digest: Digest) -> tuple[str, list[Block]]:
     """The fallback text and Block Kit blocks of the channel post."""
     style = _Style(who=mention, account=lambda name: escape(truncate(name, NAME)),
-                   bold=lambda text: f"*{text}*", em=lambda text: f"_{text}_")
+                   bold=lambda text: f"*{text}*", em=lambda text: f"_{text}_",
+                   text=lambda words, limit: escape(truncate(words, limit)))
     blocks = [_block(part) for part in _parts(digest, style)]
     return _summary(digest), blocks[:MAX_BLOCKS]
 
@@ -69,7 +77,8 @@ def digest_blocks(digest: Digest) -> tuple[str, list[Block]]:
 def digest_text(digest: Digest) -> str:
     """The digest as readable plain text (names instead of mentions, nothing cut)."""
     style = _Style(who=lambda user: digest.people.get(user, user) if user else "nobody",
-                   account=lambda name: name, bold=lambda text: text, em=lambda text: text)
+                   account=lambda name: name, bold=lambda text: text, em=lambda text: text,
+                   text=lambda words, _limit: words)
     out: list[str] = []
     for part in _parts(digest, style):
         out += _text(part)
@@ -153,8 +162,10 @@ def _parts(d: Digest, s: _Style) -> list[_Part]:
         _outcomes(d.week, d.previous, s),
         _funnels(d, s),
         *_quality(d.csm_quality, s),
+        *_triggers(d, s),
         _Part("divider"),
         *_stalled(d, s),
+        *_crm(d.crm, s),
         _Part("context", f"Full table: `signalbot export --since {d.first_day.isoformat()} "
                          "--format csv`"),
     ]
@@ -287,6 +298,89 @@ def _stalled(d: Digest, s: _Style) -> list[_Part]:
             f"{st.held:,} messages could not be delivered and are"
         parts.append(_Part("context", f"For admins: {held} held; see `signalbot status`."))
     return parts
+
+
+def _triggers(d: Digest, s: _Style) -> list[_Part]:
+    t: ProductTriggers | None = d.triggers
+    if t is None:
+        return []
+    kinds = sorted(set(t.fired) | set(t.fired_before),
+                   key=lambda k: (-t.fired.get(k, 0), _kind(k)))
+    held = _counted(t.held_back, t.held_back_before)
+    if t.risk_notes:
+        held += f"\n{_n(t.risk_notes, 'risk note')} sent to CSMs instead"
+    title = f"{s.bold('Product-data triggers')} — this week"
+    if t.handled:
+        title += f"; shares are of the {_n(t.handled, 'trigger')} CSMs handled"
+    dismissed = f"{t.dismissed:,}{_of(t.dismissed, t.handled)}"
+    if t.dismiss_reasons:
+        dismissed += "\n" + "; ".join(f"{s.text(reason, REASON) or s.em('no reason')} ×{n}"
+                                       for reason, n in t.dismiss_reasons)
+    still_open = f"{t.open:,}"
+    if t.oldest_open_since is not None:
+        ago = duration((d.now - t.oldest_open_since).total_seconds())
+        still_open += f", the oldest fired {ago} ago"
+    from_triggers = f"{_n(t.signals, 'signal')} logged, {t.won:,} won"
+    if t.won:
+        from_triggers += f" (ARR {_money(t.won_arr)})"
+    received = _n(t.events_received, "event")
+    if t.last_event_at is not None:
+        received += f", the last {duration((d.now - t.last_event_at).total_seconds())} ago"
+    parts = [
+        _Part("divider"),
+        _Part("fields", title=title, pairs=(
+            ("Fired", _counted(t.fired_total, sum(t.fired_before.values()))),
+            ("By type", " · ".join(
+                f"{_kind(k)} {_short(t.fired.get(k, 0), t.fired_before.get(k, 0))}"
+                for k in kinds) or "—"),
+            ("Held back (account at risk)", held),
+            ("Acted on (logged as a signal)", f"{t.acted:,}{_of(t.acted, t.handled)}"),
+            ("Snoozed", f"{t.snoozed:,}{_of(t.snoozed, t.handled)}"),
+            ("Dismissed (not expansion)", dismissed),
+            ("Still open now", still_open),
+            ("Signals from triggers", from_triggers),
+            ("Product data received", received),
+        )),
+    ]
+    if t.stale:
+        parts.append(_Part("context", f"⚠️ {s.bold('Product data looks stale')}: no "
+                                      f"event received for {t.stale_days} days. Check the feed "
+                                      "(`POST /ingest/v1/events` or `signalbot ingest`): "
+                                      "triggers cannot fire without it."))
+    since = _day(d.quarter_start.astimezone(ZoneInfo(d.timezone)).date())
+    parts.append(_Part("list", title=f"{s.bold('Trigger → signal → won')} by type — triggers "
+                                     f"fired since {since} (held-back ones aside), as of now",
+                       lines=tuple(_conversion_line(c) for c in t.conversion)
+                       or ("No triggers fired in the last 90 days.",),
+                       total=len(t.conversion)))
+    return parts
+
+
+def _conversion_line(c: TriggerConversion) -> str:
+    return (f"{_kind(c.kind)} — fired {c.fired:,} → signal {c.signals:,} "
+            f"({_pct(c.signal_share)}) → won {c.won:,} ({_pct(c.won_share)})")
+
+
+def _kind(kind: str) -> str:
+    return TRIGGER_LABELS.get(kind, kind.replace("_", " ").capitalize())
+
+
+def _of(count: int, total: int) -> str:
+    return f" ({_pct(count / total)})" if total else ""
+
+
+def _crm(crm: CrmSync | None, s: _Style) -> list[_Part]:
+    if crm is None:
+        return []
+    lines = [
+        f"• Writes held this week: {crm.held:,}",
+        f"• Webhooks held this week: {crm.webhooks_held:,}",
+        f"• Records written without a matched owner this week: {crm.unmatched_owners:,}",
+        f"• Held right now: {crm.still_held:,}" + (
+            " — fix the cause, then run `signalbot crm retry`" if crm.still_held else ""),
+    ]
+    return [_Part("list", title=f"{s.bold('CRM sync')} ({crm.provider})", lines=tuple(lines),
+                  total=len(lines))]
 
 
 def _item(item: Item, s: _Style, now: datetime, verb: str) -> str:
