@@ -67,11 +67,18 @@ class _Part:
 
 def digest_blocks(digest: Digest) -> tuple[str, list[Block]]:
     """The fallback text and Block Kit blocks of the channel post."""
-    style = _Style(who=mention, account=lambda name: escape(truncate(name, NAME)),
+    # names, not mentions, where known: a weekly post must not ping everyone it lists
+    style = _Style(who=lambda user: _named(digest, user),
+                   account=lambda name: escape(truncate(name, NAME)),
                    bold=lambda text: f"*{text}*", em=lambda text: f"_{text}_",
                    text=lambda words, limit: escape(truncate(words, limit)))
     blocks = [_block(part) for part in _parts(digest, style)]
     return _summary(digest), blocks[:MAX_BLOCKS]
+
+
+def _named(digest: Digest, user: str | None) -> str:
+    name = digest.people.get(user) if user else None
+    return escape(name) if name else mention(user)
 
 
 def digest_text(digest: Digest) -> str:

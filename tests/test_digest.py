@@ -286,7 +286,9 @@ def test_the_post_and_the_text_show_the_figures(history):
     assert "6 (▲4 vs last week)" in body
     assert "50% · 3 of 6 (▼50 pts vs last week)" in body
     assert "75% · 3 of 4, 1 pending (▼25 pts vs last week)" in body
-    assert f"<@{AE}> — ack 1/4 (25%) · contact 2/2 (100%), 1 pending" in body
+    # people with a known name are named, not pinged; the others are mentioned
+    assert "Alex AE — ack 1/4 (25%) · contact 2/2 (100%), 1 pending" in body
+    assert f"<@{AE}>" not in body
     assert "Smith &amp; Sons &lt;Ltd&gt;" in body and ODD_NAME not in body
     assert "ARR 30,000" in body and f"<@{AE3}>" in body
     assert "escalated on average 1h 5m after the deadline (at most 4h 30m)" in body
