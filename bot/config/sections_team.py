@@ -1,0 +1,158 @@
+"""Section parsers for people and the protocol: roster, digest, qualification and routing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from bot.config.model import _DEFAULTS, Criterion, Routing, Rubric
+from bot.config.times import parse_schedule
+from bot.config.yaml_source import _NUMBER, _describe, _fail, _items, _Node, _node
+
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,}")
+_CRITERION_KEY = re.compile(r"[a-z0-9_]+")
+
+
+def _check_user_id(file: str, key: str, value: Any) -> str:
+    if not isinstance(value, str) or not _USER_ID.fullmatch(value):
+        _fail(file, key, f"{_describe(value)} is not a Slack user id (like U0123ABCD)")
+    return value
+
+
+def _parse_roster(top: _Node) -> dict[str, Any]:
+    node = top.child("roster", ("managers", "admins"))
+    if node is None:
+        return {}
+    result: dict[str, Any] = {}
+    raw_managers = node.get("managers", dict)
+    if raw_managers is not None:
+        result["managers"] = _managers(node, raw_managers)
+    admins = _items(node, "admins", str)
+    if admins is not None:
+        result["admins"] = tuple(_check_user_id(node.file, key, admin) for key, admin in admins)
+    return result
+
+
+def _managers(node: _Node, raw: Mapping[Any, Any]) -> dict[str, str]:
+    managers: dict[str, str] = {}
+    for person, manager in raw.items():
+        key = node.key(f"managers.{person}")
+        _check_user_id(node.file, key, person)
+        _check_user_id(node.file, key, manager)
+        if person == manager:
+            _fail(node.file, key, f"{person} cannot be their own manager")
+        managers[person] = manager
+    cycle = _find_cycle(managers)
+    if cycle:
+        loop = " -> ".join(cycle)
+        _fail(node.file, node.key(f"managers.{cycle[0]}"), f"managers form a loop: {loop}")
+    return managers
+
+
+def _find_cycle(managers: Mapping[str, str]) -> list[str] | None:
+    """A manager chain that comes back to itself (A -> B -> A), or None."""
+    for start in managers:
+        chain = [start]
+        current = managers[start]
+        while current in managers:
+            if current in chain:
+                return [*chain[chain.index(current) :], current]
+            chain.append(current)
+            current = managers[current]
+    return None
+
+
+def _parse_digest(top: _Node) -> dict[str, Any]:
+    node = top.child("digest", ("channel", "schedule"))
+    if node is None:
+        return {}
+    result: dict[str, Any] = {}
+    channel = node.get("channel", str)
+    if channel is not None:
+        if not _CHANNEL_ID.fullmatch(channel):
+            node.fail(
+                "channel",
+                f"{channel!r} is not a channel id like C0123ABCD (see the channel's details)",
+            )
+        result["digest_channel"] = channel
+    schedule = node.get("schedule", str)
+    if schedule is not None:
+        try:
+            result["digest_weekday"], result["digest_time"] = parse_schedule(schedule)
+        except ValueError as exc:
+            node.fail("schedule", str(exc))
+    return result
+
+
+def _parse_qualification(top: _Node) -> dict[str, Any]:
+    node = top.child("qualification", ("threshold", "criteria"))
+    if node is None:
+        return {}
+    criteria = _criteria(node) or _DEFAULTS.rubric.criteria
+    threshold = node.get("threshold", int)
+    if threshold is None:
+        threshold = _DEFAULTS.rubric.threshold
+        where = f"the default threshold {threshold}"
+    else:
+        where = f"threshold {threshold}"
+    if threshold < 1:
+        node.fail("threshold", "must be at least 1")
+    if threshold > len(criteria):
+        node.fail("threshold", f"{where} is more than the {len(criteria)} criteria")
+    return {"rubric": Rubric(criteria=criteria, threshold=threshold)}
+
+
+def _criteria(node: _Node) -> tuple[Criterion, ...] | None:
+    items = _items(node, "criteria", dict)
+    if items is None:
+        return None
+    if not items:
+        node.fail("criteria", "needs at least one criterion")
+    criteria: list[Criterion] = []
+    for key, raw in items:
+        criterion = _criterion(_node(node.file, key, raw, ("key", "label", "hint")))
+        if any(seen.key == criterion.key for seen in criteria):
+            _fail(node.file, f"{key}.key", f"{criterion.key!r} is used by another criterion")
+        criteria.append(criterion)
+    return tuple(criteria)
+
+
+def _criterion(item: _Node) -> Criterion:
+    key = item.get("key", str)
+    label = item.get("label", str)
+    if key is None:
+        item.fail("key", "is required")
+    if not _CRITERION_KEY.fullmatch(key):
+        item.fail("key", f"{key!r} may only use a-z, 0-9 and _")
+    if not label or not label.strip():
+        item.fail("label", "is required")
+    return Criterion(key=key, label=label.strip(), hint=item.get("hint", str, "").strip())
+
+
+def _parse_routing(top: _Node) -> dict[str, Any]:
+    node = top.child("routing", ("enabled", "cs_led_below", "joint_at_or_above"))
+    if node is None:
+        return {}
+    default = _DEFAULTS.routing
+    routing = Routing(
+        enabled=node.get("enabled", bool, default.enabled),
+        cs_led_below=_amount(node, "cs_led_below", default.cs_led_below),
+        joint_at_or_above=_amount(node, "joint_at_or_above", default.joint_at_or_above),
+    )
+    low, high = routing.cs_led_below, routing.joint_at_or_above
+    if low is not None and high is not None and low > high:
+        node.fail("cs_led_below", f"{low:g} is above joint_at_or_above ({high:g})")
+    if routing.enabled and low is None and high is None:
+        node.fail("enabled", "routing is on but neither cs_led_below nor joint_at_or_above is set")
+    return {"routing": routing}
+
+
+def _amount(node: _Node, name: str, default: float | None) -> float | None:
+    value = node.get(name, _NUMBER)
+    if value is None:
+        return default
+    if value < 0:
+        node.fail(name, "must not be negative")
+    return float(value)
