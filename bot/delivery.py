@@ -33,6 +33,7 @@ from service.sweep import owner_unreachable
 from storage.db import unit_of_work
 from storage.models import Card, OutboxMessage, Person, Signal
 from storage.outbox import Outgoing, claim_due, enqueue, finish
+from storage.queries import person as known_person
 
 log = logging.getLogger(__name__)
 
@@ -290,10 +291,7 @@ class Deliverer:
         if not target.startswith(("U", "W")):
             return target
         with unit_of_work(self.factory) as session:
-            person = session.get(Person, target)
-            if person is None:
-                person = Person(slack_id=target, deactivated=False)
-                session.add(person)
+            person = known_person(session, target)  # race-free with other deliverers
             if person.deactivated:
                 raise Unreachable(target, known=True)
             if person.dm_channel and not _stale(person, self.clock()):

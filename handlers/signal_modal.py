@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from blocks.modal import SIGNAL_MODAL, Prefill, signal_modal
@@ -15,9 +16,34 @@ from handlers.forms import Form, draft_from_form
 from protocol.record import LIMITS, validate
 from service.accounts import registry_has_accounts
 from service.capture import log_signal
+from storage.models import Signal
 
 SHORTCUT = "log_signal_from_message"
 BLOCK_OF_FIELD = {"category": "signal_type", "kind": "signal_type"}
+
+
+ATTEMPTS = 3
+
+
+def _save(services: Services, draft, actor: str, now, key: str) -> None:
+    """Log the signal, committed before the ack; a lost race is retried, never swallowed.
+
+    A unique-key conflict means either the same view was submitted twice at once (the
+    other request saved it: done) or another submission raced us on a new account or
+    person (try again). After three tries the error reaches the global handler, which
+    answers on the modal instead of acking a signal that was not stored.
+    """
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with services.unit_of_work() as session:
+                log_signal(session, services.config, draft, actor, now, submission_key=key)
+            return
+        except IntegrityError:
+            with services.unit_of_work() as session:
+                if session.scalar(select(Signal.id).where(Signal.submission_key == key)):
+                    return
+            if attempt == ATTEMPTS:
+                raise
 
 
 def register(app: App, services: Services) -> None:
@@ -31,18 +57,7 @@ def register(app: App, services: Services) -> None:
             errors = {BLOCK_OF_FIELD.get(f, f): m for f, m in validate(draft, today).items()}
         if errors:
             return ack(response_action="errors", errors=errors)
-        try:
-            with services.unit_of_work() as session:
-                log_signal(
-                    session,
-                    services.config,
-                    draft,
-                    context["actor"],
-                    now,
-                    submission_key=f"view:{view['id']}",
-                )
-        except IntegrityError:
-            pass  # the same view submitted twice at once: the other request saved it
+        _save(services, draft, context["actor"], now, f"view:{view['id']}")
         ack()
         services.wake()
 

@@ -12,10 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ARRAY, Integer, String, any_, bindparam, text
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from storage.db import is_postgres
+from storage.db import insert_for, is_postgres
 from storage.models import ProductEvent, TriggerQueue
 
 EVENT_COLUMNS = {  # product_events column -> its PostgreSQL type
@@ -65,7 +64,7 @@ def store_events(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int
         return [(a, kind) for a, kind in session.execute(_UNNEST_EVENTS, params)]
     table = ProductEvent.__table__
     statement = (
-        sqlite_insert(table)
+        insert_for(session, table)
         .on_conflict_do_nothing(index_elements=["event_id"])
         .returning(table.c.account_id, table.c.type)
     )

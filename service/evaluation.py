@@ -14,8 +14,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from blocks.suggestion import risk_note, suggestion
@@ -24,7 +22,7 @@ from protocol import readiness
 from protocol.triggers import SIGNAL_TYPES, Firing, cycle_days, evaluate, risk_reasons
 from service import outgoing
 from service.snapshot import REGISTRY, snapshots
-from storage.db import is_postgres
+from storage.db import insert_for
 from storage.models import Account, Trigger
 from storage.outbox import Outgoing, enqueue
 
@@ -144,10 +142,9 @@ def _insert(session: Session, config: Config, fresh: list, now: datetime) -> lis
         }
         for a, f, state, score in fresh
     ]
-    insert = pg_insert if is_postgres(session) else sqlite_insert
     table = Trigger.__table__
     statement = (
-        insert(table)
+        insert_for(session, table)
         .on_conflict_do_nothing()
         .returning(table.c.id, table.c.account_id, table.c.kind, table.c.episode)
     )

@@ -66,6 +66,14 @@ def is_postgres(session_or_engine) -> bool:
     return bind.dialect.name == "postgresql"
 
 
+def insert_for(session: Session, table):
+    """The dialect's INSERT (PostgreSQL or SQLite), which has `on_conflict_do_nothing`."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return (pg_insert if is_postgres(session) else sqlite_insert)(table)
+
+
 def alembic_config(url: str):
     """An Alembic config pointing at the packaged migrations and `url`."""
     from alembic.config import Config as AlembicConfig

@@ -7,11 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from storage.db import is_postgres
+from storage.db import insert_for, is_postgres
 from storage.models import OutboxMessage
 
 
@@ -48,10 +46,8 @@ def enqueue(session: Session, items: list[Outgoing], now: datetime) -> None:
         }
         for item in items
     ]
-    insert = pg_insert if is_postgres(session) else sqlite_insert
-    session.execute(
-        insert(OutboxMessage).values(rows).on_conflict_do_nothing(index_elements=["key"])
-    )
+    statement = insert_for(session, OutboxMessage).on_conflict_do_nothing(index_elements=["key"])
+    session.execute(statement.values(rows))
 
 
 def claim_due(

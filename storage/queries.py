@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import Config
 from protocol.stages import OPEN_STAGES
-from storage.db import is_postgres
+from storage.db import insert_for, is_postgres
 from storage.models import Account, Person, Signal
 
 
@@ -32,26 +32,30 @@ def find_account(session: Session, text: str) -> Account | None:
 def upsert_account(
     session: Session, name: str, now: datetime, crm_id: str | None = None
 ) -> Account:
-    """The account called `name` (or with `crm_id`), created if new."""
+    """The account called `name` (or with `crm_id`), created if new.
+
+    Two CSMs logging the first signals on a new account at once must both succeed: the
+    insert skips a conflict and the account is read back, whoever created it.
+    """
     account = find_account(session, crm_id) if crm_id else None
     account = account or find_account(session, name)
     if account is None:
-        account = Account(name=" ".join(name.split()), name_key=name_key(name), created_at=now)
-        account.crm_id = crm_id
-        session.add(account)
-        session.flush()
+        cleaned = " ".join(name.split())
+        session.execute(insert_for(session, Account).on_conflict_do_nothing().values(
+            name=cleaned, name_key=name_key(cleaned), crm_id=crm_id, created_at=now))
+        account = (find_account(session, crm_id) if crm_id else None) or find_account(session, name)
     elif crm_id and not account.crm_id:
         account.crm_id = crm_id
     return account
 
 
 def person(session: Session, slack_id: str) -> Person:
-    """The person with `slack_id`, created (unknown profile) if new."""
+    """The person with `slack_id`, created (unknown profile) if new, race-free."""
     found = session.get(Person, slack_id)
     if found is None:
-        found = Person(slack_id=slack_id, deactivated=False)
-        session.add(found)
-        session.flush()
+        session.execute(insert_for(session, Person).on_conflict_do_nothing().values(
+            slack_id=slack_id, deactivated=False))
+        found = session.get(Person, slack_id)
     return found
 
 
