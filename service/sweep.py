@@ -23,7 +23,7 @@ from service.clocks import tz_of
 from service.crm import sync_items
 from service.history import record_event
 from storage.db import is_postgres
-from storage.models import Deadline, Escalation, Signal
+from storage.models import Deadline, Escalation, Person, Signal
 from storage.outbox import Outgoing, enqueue
 from storage.queries import managers, person
 
@@ -53,15 +53,40 @@ def sweep(session: Session, config: Config, now: datetime, limit: int = 500) -> 
     if not due:
         return 0
     roster = managers(session, config)
+    loaded, escalated = _preload(session, due)  # noqa: F841 - `loaded` keeps rows in the map
     out: list[Outgoing] = []
-    for deadline in due:
-        out += _advance(session, config, deadline, roster, now)
+    with session.no_autoflush:  # writes go out together at commit, not one by one
+        for deadline in due:
+            out += _advance(session, config, deadline, roster, escalated, now)
     enqueue(session, out, now)
     return len(due)
 
 
+def _preload(session: Session, due: list[Deadline]) -> tuple[list, set[tuple[int, int]]]:
+    """Signals, owners and past escalations of the due clocks, in three queries.
+
+    The session's identity map holds rows weakly: the returned list keeps them there, so
+    the loop's `session.get` calls are answered without a query each.
+    """
+    signal_ids = {d.signal_id for d in due}
+    owners = {d.owner_id for d in due if d.owner_id}
+    loaded = list(session.scalars(select(Signal).where(Signal.id.in_(signal_ids))))
+    loaded += list(session.scalars(select(Person).where(Person.slack_id.in_(owners))))
+    rows = session.execute(
+        select(Escalation.deadline_id, Escalation.level)
+        .where(Escalation.deadline_id.in_([d.id for d in due]))
+    )
+    escalated = {(deadline_id, level) for deadline_id, level in rows}
+    return loaded, escalated
+
+
 def _advance(
-    session: Session, config: Config, deadline: Deadline, roster: dict[str, str], now: datetime
+    session: Session,
+    config: Config,
+    deadline: Deadline,
+    roster: dict[str, str],
+    escalated: set[tuple[int, int]],
+    now: datetime,
 ) -> list[Outgoing]:
     signal = session.get(Signal, deadline.signal_id)
     if signal is None or deadline.token != signal.token or deadline.state in ("met", "cancelled"):
@@ -75,7 +100,7 @@ def _advance(
         if step.kind == "remind":
             out.append(_reminder(deadline, signal, steps.index(step)))
         else:
-            out += _escalate(session, config, deadline, signal, step, roster, now)
+            out += _escalate(session, config, deadline, signal, step, roster, escalated, now)
     return out
 
 
@@ -113,14 +138,12 @@ def _escalate(
     signal: Signal,
     step: Step,
     roster: dict[str, str],
+    escalated: set[tuple[int, int]],
     now: datetime,
 ) -> list[Outgoing]:
-    if session.scalar(
-        select(Escalation.id).where(
-            Escalation.deadline_id == deadline.id, Escalation.level == step.level
-        )
-    ):
-        return []
+    if (deadline.id, step.level) in escalated:
+        return []  # decided before (the unique constraint is the last word)
+    escalated.add((deadline.id, step.level))
     deadline.state = "missed"
     target = escalation_target(deadline.owner_id, step.level, roster, config.admins)
     late = (now - deadline.due_at).total_seconds()

@@ -205,6 +205,8 @@ class Signal(Base):
         Index(None, "csm_id", "stage"),
         Index(None, "account_id"),
         Index(None, "created_at"),
+        Index(None, "closed_at"),  # the digest's outcomes of a week
+        Index(None, "stage"),  # the digest's "stalled now"
     )
 
 
@@ -270,6 +272,7 @@ class Deadline(Base):
             sqlite_where=text("next_step_at IS NOT NULL"),
         ),
         Index(None, "due_at"),
+        Index(None, "clock", "started_at"),  # the digest's SLA attainment of a week
     )
 
 

@@ -46,8 +46,9 @@ def enqueue(session: Session, items: list[Outgoing], now: datetime) -> None:
         }
         for item in items
     ]
-    statement = insert_for(session, OutboxMessage).on_conflict_do_nothing(index_elements=["key"])
-    session.execute(statement.values(rows))
+    table = OutboxMessage.__table__
+    statement = insert_for(session, table).on_conflict_do_nothing(index_elements=["key"])
+    session.connection().execute(statement, rows)  # executemany: batched, compiled once
 
 
 def claim_due(
