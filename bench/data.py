@@ -2,9 +2,10 @@
 
 `history(...)` makes a realistic year: signals logged evenly over `span`, most of them long
 closed (their clocks met, cancelled or escalated, `next_step_at` NULL), the young ones open
-with clocks still ahead, plus `due` clocks whose next step has fallen due now. `pending(...)`
-makes the APScheduler comparison's data instead: every clock still ahead. `load` writes the
-rows with PostgreSQL COPY or SQLite `executemany` of Core inserts, never ORM objects.
+with clocks still ahead; `due_block(...)` adds hand-offs whose next step has fallen due now.
+`pending(...)` makes the APScheduler comparison's data instead: every clock still ahead.
+`load` writes the rows with PostgreSQL COPY or SQLite `executemany` of Core inserts (never
+ORM objects) and lets the database copy them up to the size asked; `build` does it all.
 """
 
 from __future__ import annotations
@@ -332,20 +333,21 @@ def _replicate(conn: Connection, table: str, copies: int, sizes: dict[str, int])
         f"SELECT {select} FROM {table} CROSS JOIN k WHERE id <= {sizes[table]}"))
 
 
-def load(engine: Engine, rows: Rows, copies: int = 1) -> Rows:
+def load(engine: Engine, rows: Rows, copies: int = 1, bulk: bool = True) -> Rows:
     """Create the tables if missing, write `rows`, then `copies - 1` copies of its signals.
 
-    The copies (same timestamps, new ids) are made by the database itself, with the
-    secondary indexes dropped meanwhile and rebuilt at the end (and on PostgreSQL the
-    foreign-key triggers off for the load), so a million signals load in about a minute.
-    People and accounts are not copied. Returns `rows` with its id counters moved past
-    the copies.
+    The copies (same timestamps, new ids) are made by the database itself; with `bulk` the
+    secondary indexes are dropped meanwhile and rebuilt at the end (and on PostgreSQL the
+    foreign-key triggers are off for the load), so a million signals load in about a
+    minute. People and accounts are not copied. Returns `rows` with its id counters moved
+    past the copies.
     """
     Base.metadata.create_all(engine)
     postgres = engine.dialect.name == "postgresql"
-    indexes = [ix for name in TABLES for ix in Base.metadata.tables[name].indexes]
+    indexes = [ix for name in TABLES for ix in Base.metadata.tables[name].indexes] if bulk \
+        else []
     with engine.begin() as conn:
-        if postgres:
+        if postgres and bulk:
             conn.execute(text("SET LOCAL session_replication_role = replica"))
         for index in indexes:
             index.drop(conn)
@@ -401,7 +403,7 @@ def build(engine: Engine, signals: int, *, due: int = 1000, now: datetime = NOW,
     if due:
         extra = due_block(rows, due, now=now, team=team, accounts=accounts)
         extra.tables["people"] = extra.tables["accounts"] = []
-        load(engine, extra)
+        load(engine, extra, bulk=False)
     finish(engine)
     return count(engine)
 
