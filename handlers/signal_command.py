@@ -35,12 +35,13 @@ def register(app: App, services: Services) -> None:
             return ack(_admin(services, actor, command.get("text") or ""))
         if word == "digest" and "digest_preview" in SUBCOMMANDS:
             return ack(SUBCOMMANDS["digest_preview"](services, actor))
-        context["modal_view"] = signal_modal(services.config.rubric, _prefill(services, text))
+        context["modal_for"] = text  # the form is built after the ack, in open_modal
         ack()
 
     def open_modal(client: WebClient, command: dict[str, Any], context) -> None:
-        view = context.get("modal_view")
-        if view:
+        if "modal_for" in context:
+            prefill = _prefill(services, context["modal_for"])
+            view = signal_modal(services.config.rubric, prefill)
             client.views_open(trigger_id=command["trigger_id"], view=view)
 
     app.command("/signal")(ack=answer, lazy=[open_modal])
