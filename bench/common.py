@@ -240,6 +240,20 @@ class Report:
         return "\n".join(lines)
 
 
+def per_database(dbs: Sequence[str], report: Report, run_one, label) -> None:
+    """Run `run_one(db) -> bool` on each database; skips noted, verdict `label(ok)` per db."""
+    verdicts = []
+    for db in dbs:
+        try:
+            ok = run_one(db)
+        except Skip as exc:
+            report.skipped.append(f"{db}: {exc}")
+            continue
+        report.ok &= ok
+        verdicts.append(f"{db}: {label(ok)}")
+    report.verdict = "; ".join(verdicts) or "not run"
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 

@@ -15,7 +15,7 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
-from bench.common import Options, Report, Skip, database
+from bench.common import Options, Report, database, per_database
 from bot.clock import utcnow
 from bot.config import Config
 from bot.delivery import Deliverer, make_client
@@ -125,14 +125,6 @@ def run(opts: Options) -> Report:
         "(by message metadata) in the stand-in. The stand-in runs in the deliverers' process "
         "(it shares their GIL). SQLite gets 1,000 messages (one deliverer) to keep "
         "`make bench` short.")
-    verdicts = []
-    for db in opts.dbs:
-        try:
-            ok = _one(db, opts, report)
-        except Skip as exc:
-            report.skipped.append(f"{db}: {exc}")
-            continue
-        report.ok &= ok
-        verdicts.append(f"{db}: {'all delivered once' if ok else 'LOST OR DUPLICATED'}")
-    report.verdict = "; ".join(verdicts) or "not run"
+    per_database(opts.dbs, report, lambda db: _one(db, opts, report),
+                 lambda ok: "all delivered once" if ok else "LOST OR DUPLICATED")
     return report

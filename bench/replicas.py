@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bench.common import Options, Report, Skip, database
+from bench.common import Options, Report, database, per_database
 from bench.data import Team
 from bench.procs import (
     bot_env,
@@ -150,15 +150,7 @@ def run(opts: Options) -> Report:
         "`card:<signal>:manager:<user>:...`). Each CSM is a thread sending `/signal` to one "
         "web process and the submission to the other. The full run uses PostgreSQL only "
         "(`--quick` / the smoke test run it on SQLite, web processes with `--no-worker`).")
-    verdicts = []
     dbs = opts.dbs if opts.quick or opts.smoke or "postgres" not in opts.dbs else ("postgres",)
-    for db in dbs:
-        try:
-            ok = _one(db, opts, report)
-        except Skip as exc:
-            report.skipped.append(f"{db}: {exc}")
-            continue
-        report.ok &= ok
-        verdicts.append(f"{db}: {'exactly once' if ok else 'MISSED'}")
-    report.verdict = "; ".join(verdicts) or "not run"
+    per_database(dbs, report, lambda db: _one(db, opts, report),
+                 lambda ok: "exactly once" if ok else "MISSED")
     return report
