@@ -78,6 +78,7 @@ class Claimed:
     signal_id: int | None
     maybe_sent: bool
     started: datetime | None
+    due: datetime | None = None
 
 
 @dataclass
@@ -337,7 +338,7 @@ def _stale(person: Person, now: datetime) -> bool:
 def _detach(row: OutboxMessage) -> Claimed:
     return Claimed(id=row.id, attempt=row.attempts, key=row.key, kind=row.kind, target=row.target,
                    payload=dict(row.payload), signal_id=row.signal_id, maybe_sent=row.maybe_sent,
-                   started=row.attempt_started_at)
+                   started=row.attempt_started_at, due=row.due_at)
 
 
 def _retry_after(headers: Any) -> int:
@@ -387,6 +388,10 @@ def _record_sent(d: Deliverer, row: Claimed, channel: str, ts: str) -> str:
             session.add(Card(signal_id=row.signal_id, audience=row.payload["audience"],
                              user_id=row.target, channel=channel, ts=ts, created_at=now,
                              headline=row.payload.get("headline")))
+    if row.payload.get("audience") == "manager" and row.due:
+        # escalation lateness as the manager sees it: queued (decided) to delivered
+        log.info("escalation %s delivered %.1fs after it was decided",
+                 row.key, (now - row.due).total_seconds())
     return "sent"
 
 
