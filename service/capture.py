@@ -211,4 +211,3 @@ def _set_answers(
             signal.answers.append(
                 QualificationAnswer(criterion=key, met=met, answered_by=actor, answered_at=now)
             )
-    session.flush()

@@ -45,8 +45,7 @@ def add_clock(
         step=0,
         next_step_at=first_step or due,
     )
-    session.add(deadline)
-    session.flush()
+    session.add(deadline)  # written with the rest of the unit of work (autoflush if queried)
     return deadline
 
 
