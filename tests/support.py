@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from slack_sdk.models.blocks import Block
 
 from bot.app import create_app
 from bot.delivery import make_client
@@ -42,6 +43,20 @@ def wait_for(check: Callable[[], Any], timeout: float = 5.0) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting")
         time.sleep(0.02)
+
+
+def validate_message_blocks(blocks: list[dict[str, Any]]) -> None:
+    """Slack's message limits and slack_sdk's own validation, for every block."""
+    assert 0 < len(blocks) <= 50
+    for block in Block.parse_all(blocks):
+        block.validate_json()
+    for raw in blocks:
+        if raw["type"] == "section":
+            assert len(raw.get("text", {}).get("text", "")) <= 3000
+            assert len(raw.get("fields", [])) <= 10
+            assert all(len(f["text"]) <= 2000 for f in raw.get("fields", []))
+        if raw["type"] == "header":
+            assert len(raw["text"]["text"]) <= 150
 
 
 @dataclass

@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import pytest
 from freezegun import freeze_time
-from slack_sdk.models.blocks import Block
 from sqlalchemy import func, insert, select
 
 from blocks.digest import digest_blocks, digest_text
@@ -37,6 +36,7 @@ from storage.models import (
 )
 from storage.queries import signal_for_update
 from tests.conftest import AE, AE2, CSM, MGR, make_services, roster_config
+from tests.support import validate_message_blocks as validate
 
 CSM2, AE3 = "U0CSM0002", "U0AE00003"
 QUALIFIED = {"budget": True, "buyer": True, "timeline": True}
@@ -161,19 +161,6 @@ def history(services):
     with services.unit_of_work() as session:
         digest = compute_digest(session, services.config, WEEK_START, WEEK_END, NOW)
     return ids, digest
-
-
-def validate(blocks: list[dict]) -> None:
-    """Slack's limits and slack_sdk's own validation, for every block."""
-    assert 0 < len(blocks) <= 50
-    for block in Block.parse_all(blocks):
-        block.validate_json()
-    for raw in blocks:
-        if raw["type"] == "section":
-            assert len(raw.get("text", {}).get("text", "")) <= 3000
-            assert len(raw.get("fields", [])) <= 10
-        if raw["type"] == "header":
-            assert len(raw["text"]["text"]) <= 150
 
 
 # -- the week -------------------------------------------------------------------------------

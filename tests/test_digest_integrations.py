@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 from freezegun import freeze_time
-from slack_sdk.models.blocks import Block
 from sqlalchemy import insert
 
 from blocks.digest import digest_blocks, digest_text
@@ -22,29 +21,13 @@ from service.digest import (
 )
 from storage.models import Account, CrmRecord, OutboxMessage, ProductEvent, Signal, Trigger
 from tests.conftest import AE, CSM
+from tests.flow import at
+from tests.support import validate_message_blocks as validate
 
 WEEK_START = datetime(2026, 11, 16, 5, tzinfo=UTC)  # Monday 00:00 in New York (EST)
 WEEK_END = datetime(2026, 11, 23, 5, tzinfo=UTC)
 NOW = datetime(2026, 11, 23, 14, 30, tzinfo=UTC)  # Monday 09:30 in New York
 REASON = "Smith & <Co> churn risk"
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def validate(blocks: list[dict]) -> None:
-    """Slack's limits and slack_sdk's own validation, for every block."""
-    assert 0 < len(blocks) <= 50
-    for block in Block.parse_all(blocks):
-        block.validate_json()
-    for raw in blocks:
-        if raw["type"] == "section":
-            assert len(raw.get("text", {}).get("text", "")) <= 3000
-            assert len(raw.get("fields", [])) <= 10
-            assert all(len(f["text"]) <= 2000 for f in raw.get("fields", []))
-        if raw["type"] == "header":
-            assert len(raw["text"]["text"]) <= 150
 
 
 def digest_now(services, config=None):
