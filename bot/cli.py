@@ -14,6 +14,7 @@ from bot.accounts_cli import register as register_accounts
 from bot.app import TokenRejected
 from bot.config import ConfigError, load_config
 from bot.crm_cli import register as register_crm
+from bot.logs import setup as setup_logging
 from bot.services import Services
 from bot.settings import Settings, SettingsError
 from storage.db import schema_state, upgrade
@@ -30,10 +31,7 @@ class SchemaOutOfDate(Exception):
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line a tick is noise
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # request URLs can carry e-mails
+    setup_logging(args.verbose)
     try:
         settings = Settings.from_env()
         config = load_config(args.config or settings.config_path)

@@ -13,6 +13,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
+from bot.guard import guarded
+from bot.ingest_http import PATH as INGEST
 from bot.services import Services
 from storage.db import ping, schema_state
 from storage.outbox import backlog
@@ -43,7 +45,10 @@ def health(services: Services) -> tuple[int, dict[str, Any]]:
 def wsgi_app(
     services: Services, app: App | None, routes: dict[tuple[str, str], Route] | None = None
 ):
-    """A WSGI application: POST /slack/events (when `app`), GET /healthz, extra `routes`."""
+    """A WSGI application: POST /slack/events (when `app`), GET /healthz, extra `routes`.
+
+    Every route sits behind `bot.guard.guarded`: bodies over their path's cap get 413 unread.
+    """
     slack = SlackRequestHandler(app) if app else None
     extra = dict(routes or {})
 
@@ -57,7 +62,7 @@ def wsgi_app(
             return _json(start_response, *extra[(method, path)](environ))
         return _json(start_response, 404, {"ok": False, "error": "not found"})
 
-    return application
+    return guarded(application, {INGEST[1]: services.config.triggers.max_body})
 
 
 def _json(start_response, status: int, body: dict[str, Any]) -> list[bytes]:
