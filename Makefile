@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)  ## the whole suite (PostgreSQL tests skip when no server is reachable)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
 run: $(STAMP)  ## start the bot (reads .env / the environment)
@@ -27,6 +28,7 @@ bench: $(STAMP)  ## benchmarks; figures go to docs/benchmarks.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 migrate: $(STAMP)
 	$(BIN)/signalbot db upgrade

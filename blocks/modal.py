@@ -8,8 +8,8 @@ from typing import Any
 
 from blocks.kit import Block, option, plain, section
 from blocks.text import escape
-from bot.config import Rubric
 from protocol.catalogue import CATEGORIES, URGENCIES
+from protocol.policy import Rubric
 from protocol.record import LIMITS
 from protocol.stages import OUTCOME_LABELS
 

@@ -1,7 +1,6 @@
 """`signalbot accounts import FILE.csv [--dry-run]` and `signalbot ingest FILE [--evaluate]`.
 
-`bot.cli` calls `register` to add these subcommands and the `/ingest/v1/events` route; this
-module never imports `bot.cli` (it runs as `__main__` under `python -m bot.cli`).
+`bot.cli` calls `register` to add these subcommands (the HTTP route is `bot.ingest_http`).
 """
 
 from __future__ import annotations
@@ -21,14 +20,15 @@ CHUNK = 5000  # events per transaction (a request to the API carries up to 1,000
 SHOWN = 50  # rejected lines printed
 
 
-def register(parsers: dict, commands: dict, routes: dict) -> None:
-    """Add the `accounts` and `ingest` subcommands and the ingest HTTP route."""
-    from bot.ingest_http import PATH, route
-
-    parsers["accounts"] = ("the account registry: import a CSV", _configure_accounts)
-    parsers["ingest"] = ("load product events from a JSON-lines or CSV file", _configure_ingest)
-    commands.update({"accounts": _accounts, "ingest": _ingest})
-    routes[PATH] = route
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `accounts` and `ingest` subcommands."""
+    accounts = subparsers.add_parser("accounts", help="the account registry: import a CSV")
+    _configure_accounts(accounts)
+    accounts.set_defaults(handler=_accounts)
+    ingest = subparsers.add_parser(
+        "ingest", help="load product events from a JSON-lines or CSV file")
+    _configure_ingest(ingest)
+    ingest.set_defaults(handler=_ingest)
 
 
 def _configure_accounts(parser: argparse.ArgumentParser) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from datetime import date, datetime, time
 from typing import Any, TextIO
 
@@ -18,16 +17,12 @@ from service.crm.records import backfill_items, retry_held
 from storage.models import Person, Signal
 from storage.outbox import enqueue
 
-Command = Callable[[argparse.Namespace, Services], int]
 
-
-def register(parsers: dict[str, Any], commands: dict[str, Command]) -> None:
-    """Add `signalbot crm` to the CLI's extension points."""
-    parsers["crm"] = ("the CRM sync: check the setup, backfill, re-send held writes", _configure)
-    commands["crm"] = run
-
-
-def _configure(parser: argparse.ArgumentParser) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `signalbot crm check | backfill | retry`."""
+    parser = subparsers.add_parser(
+        "crm", help="the CRM sync: check the setup, backfill, re-send held writes")
+    parser.set_defaults(handler=run)
     sub = parser.add_subparsers(dest="crm_action", required=True)
     sub.add_parser("check", help="verify token, pipeline, stages, custom properties, owners")
     backfill = sub.add_parser("backfill", help="queue signals handed off before the sync began")

@@ -1,7 +1,6 @@
 """`signalbot digest` and `signalbot export`: the weekly digest on demand, every signal as CSV.
 
-Imported for its side effect at the end of `bot.cli`: it adds both subcommands to
-`bot.cli.EXTRA_PARSERS` and `bot.cli.COMMANDS`.
+`bot.cli` calls `register` to add both subcommands.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ import sys
 from datetime import date
 
 from blocks.digest import digest_text
-from bot import cli
 from bot.services import Services
 from service.digest import build_digest, post_digest
 from service.export import write_csv
@@ -81,12 +79,11 @@ def _export(services: Services, args: argparse.Namespace, out) -> int:
         return write_csv(session, services.config, out, args.since, args.until)
 
 
-def _register(module) -> None:
-    module.EXTRA_PARSERS["digest"] = ("the weekly digest: post it now, or print it",
-                                      _digest_arguments)
-    module.EXTRA_PARSERS["export"] = ("every signal with its timestamps, as CSV",
-                                      _export_arguments)
-    module.COMMANDS.update({"digest": digest_command, "export": export_command})
-
-
-_register(cli)
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `signalbot digest` and `signalbot export`."""
+    digest = subparsers.add_parser("digest", help="the weekly digest: post it now, or print it")
+    _digest_arguments(digest)
+    digest.set_defaults(handler=digest_command)
+    export = subparsers.add_parser("export", help="every signal with its timestamps, as CSV")
+    _export_arguments(export)
+    export.set_defaults(handler=export_command)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.services import Services
 from handlers import (
     card_actions,
     context,
@@ -16,9 +15,10 @@ from handlers import (
     signal_modal,
     suggestions,
 )
+from service.runtime import Runtime
 
 
-def register(app: App, services: Services) -> None:
+def register(app: App, services: Runtime) -> None:
     """Attach every listener and the shared middleware to `app`."""
     context.register(app)
     errors.register(app)

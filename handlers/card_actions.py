@@ -9,9 +9,9 @@ from slack_bolt import Ack, App
 
 from blocks import card
 from blocks.modal import outcome_modal, reassign_modal, requalify_modal
-from bot.services import Services
 from handlers.interaction import answer, modal_gate, open_modal
 from protocol import stages
+from service.runtime import Runtime
 from service.signals import NotAllowed, acknowledge, check_owner, log_contact, nudge
 from storage.models import Signal
 from storage.outbox import enqueue
@@ -26,7 +26,7 @@ DIRECT: dict[str, Operation] = {
 REFUSALS = (stages.StageError, NotAllowed)
 
 
-def register(app: App, services: Services) -> None:
+def register(app: App, services: Runtime) -> None:
     """One listener per button."""
     for action_id, operation in DIRECT.items():
         app.action(action_id)(_direct(services, operation))
@@ -35,7 +35,7 @@ def register(app: App, services: Services) -> None:
         app.action(action_id)(ack=gate, lazy=[open_modal])
 
 
-def _direct(services: Services, operation: Operation):
+def _direct(services: Runtime, operation: Operation):
     def press(ack: Ack, body: dict[str, Any], context) -> None:
         with services.unit_of_work() as session:
             signal = signal_for_update(session, context["subject_id"] or 0)
@@ -48,7 +48,7 @@ def _direct(services: Services, operation: Operation):
     return press
 
 
-def _apply(services: Services, session, signal: Signal | None, actor: str, operation) -> str | None:
+def _apply(services: Runtime, session, signal: Signal | None, actor: str, operation) -> str | None:
     if signal is None:
         return "That signal no longer exists."
     try:
@@ -58,7 +58,7 @@ def _apply(services: Services, session, signal: Signal | None, actor: str, opera
     return None
 
 
-def _for_signal(services: Services, build):
+def _for_signal(services: Runtime, build):
     """Adapt a view builder that takes the signal to the gate's (session, id, actor)."""
 
     def build_for(session, signal_id: int, actor: str) -> dict[str, Any]:
@@ -70,19 +70,19 @@ def _for_signal(services: Services, build):
     return build_for
 
 
-def _outcome_view(services: Services, session, signal: Signal, actor: str) -> dict[str, Any]:
+def _outcome_view(services: Runtime, session, signal: Signal, actor: str) -> dict[str, Any]:
     stages.check_move("outcome", signal.stage)
     check_owner(session, services.config, signal, actor)
     return outcome_modal(signal.id, signal.account.name)
 
 
-def _reassign_view(services: Services, session, signal: Signal, actor: str) -> dict[str, Any]:
+def _reassign_view(services: Runtime, session, signal: Signal, actor: str) -> dict[str, Any]:
     stages.check_move("reassign", signal.stage)
     check_owner(session, services.config, signal, actor)
     return reassign_modal(signal.id, signal.account.name)
 
 
-def _requalify_view(services: Services, session, signal: Signal, actor: str) -> dict[str, Any]:
+def _requalify_view(services: Runtime, session, signal: Signal, actor: str) -> dict[str, Any]:
     stages.check_move("requalify", signal.stage)
     if actor != signal.csm_id and actor not in services.config.admins:
         raise NotAllowed(signal.csm_id)

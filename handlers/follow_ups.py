@@ -7,23 +7,23 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from blocks.modal import OUTCOME_MODAL, REASSIGN_MODAL, REQUALIFY_MODAL
-from bot.services import Services
 from handlers.forms import Form
 from protocol import stages
 from protocol.record import LIMITS
 from service.capture import update_qualification
+from service.runtime import Runtime
 from service.signals import NotAllowed, reassign, record_outcome
 from storage.queries import signal_for_update
 
 
-def register(app: App, services: Services) -> None:
+def register(app: App, services: Runtime) -> None:
     """Listen for the three follow-up modals."""
     app.view(OUTCOME_MODAL)(_submission(services, _outcome))
     app.view(REASSIGN_MODAL)(_submission(services, _reassign))
     app.view(REQUALIFY_MODAL)(_submission(services, _requalify))
 
 
-def _submission(services: Services, apply):
+def _submission(services: Runtime, apply):
     """Validate, apply in one transaction, then ack; problems go next to a field."""
 
     def submit(ack: Ack, view: dict[str, Any], context) -> None:
@@ -49,7 +49,7 @@ def _first_input(view: dict[str, Any]) -> str:
     return next(b["block_id"] for b in view.get("blocks", []) if b.get("type") == "input")
 
 
-def _outcome(services: Services, session, signal, form: Form, actor: str) -> dict[str, str]:
+def _outcome(services: Runtime, session, signal, form: Form, actor: str) -> dict[str, str]:
     outcome = form.option("outcome")
     won_arr, revisit = form.amount("won_arr"), form.day("revisit_on")
     errors = form.errors
@@ -82,7 +82,7 @@ def _outcome(services: Services, session, signal, form: Form, actor: str) -> dic
     return {}
 
 
-def _reassign(services: Services, session, signal, form: Form, actor: str) -> dict[str, str]:
+def _reassign(services: Runtime, session, signal, form: Form, actor: str) -> dict[str, str]:
     new_ae = form.user("new_ae")
     reason = form.text("reason")
     if not new_ae:
@@ -95,7 +95,7 @@ def _reassign(services: Services, session, signal, form: Form, actor: str) -> di
     return {}
 
 
-def _requalify(services: Services, session, signal, form: Form, actor: str) -> dict[str, str]:
+def _requalify(services: Runtime, session, signal, form: Form, actor: str) -> dict[str, str]:
     checked = form.checked("qualification")
     answers = {c.key: c.key in checked for c in services.config.rubric.criteria}
     update_qualification(session, services.config, signal, answers, actor, services.now())

@@ -8,8 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 from blocks.modal import ACTION
-from bot.config import Rubric
 from protocol.catalogue import split_type
+from protocol.policy import Rubric
 from protocol.record import SignalDraft, parse_amount
 
 

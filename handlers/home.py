@@ -6,12 +6,12 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot.services import Services
 from service import outgoing
+from service.runtime import Runtime
 from storage.outbox import enqueue
 
 
-def register(app: App, services: Services) -> None:
+def register(app: App, services: Runtime) -> None:
     """On `app_home_opened`, queue a fresh Home view for that person."""
 
     def opened(event: dict[str, Any], body: dict[str, Any]) -> None:

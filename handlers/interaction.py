@@ -8,8 +8,8 @@ from typing import Any
 from slack_bolt import Ack
 from slack_sdk import WebClient
 
-from bot.services import Services
 from service import outgoing
+from service.runtime import Runtime
 from storage.outbox import Outgoing, enqueue
 
 ViewBuilder = Callable[[Any, int, str], dict[str, Any]]  # (session, subject id, actor) -> view
@@ -27,7 +27,7 @@ def answer(body: dict[str, Any], actor: str, text: str) -> Outgoing:
 
 
 def modal_gate(
-    services: Services, build: ViewBuilder, refusals: tuple[type[Exception], ...], name: str
+    services: Runtime, build: ViewBuilder, refusals: tuple[type[Exception], ...], name: str
 ):
     """An ack function: check the press applies and build the modal, or say why not.
 

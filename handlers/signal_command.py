@@ -11,16 +11,16 @@ from slack_sdk import WebClient
 
 from blocks import replies
 from blocks.modal import Prefill, signal_modal
-from bot.services import Services
 from protocol.catalogue import URGENCIES
 from service.accounts import registry_has_accounts
 from service.roster import NotAdmin, roster_gaps, set_manager
+from service.runtime import Runtime
 from storage.queries import count_open_signals_for, find_account, managers, open_signals_for
 
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 
-def register(app: App, services: Services) -> None:
+def register(app: App, services: Runtime) -> None:
     """`/signal` acks with its answer; opening the modal happens right after, lazily."""
 
     def answer(ack: Ack, command: dict[str, Any], context) -> None:
@@ -50,7 +50,7 @@ def register(app: App, services: Services) -> None:
 SUBCOMMANDS: dict[str, Any] = {}  # later features register more answers here
 
 
-def _prefill(services: Services, text: str) -> Prefill:
+def _prefill(services: Runtime, text: str) -> Prefill:
     words = text.split()
     urgency = None
     if words and words[-1].lower() in URGENCIES:
@@ -66,19 +66,19 @@ def _prefill(services: Services, text: str) -> Prefill:
                    account_picker=picker, metadata={"source": "slash"})
 
 
-def _list(services: Services, actor: str) -> dict[str, Any]:
+def _list(services: Runtime, actor: str) -> dict[str, Any]:
     with services.unit_of_work() as session:
         signals = open_signals_for(session, actor, limit=20)
         return replies.list_reply(signals, count_open_signals_for(session, actor))
 
 
-def _admin(services: Services, actor: str, raw: str) -> dict[str, Any]:
+def _admin(services: Runtime, actor: str, raw: str) -> dict[str, Any]:
     words = html.unescape(raw).split()
     users = MENTION.findall(raw)
     if len(words) >= 2 and words[1].lower() == "show":
         with services.unit_of_work() as session:
             return replies.roster_reply(
-                managers(session, services.config),
+                managers(session, services.config.managers),
                 services.config.admins,
                 roster_gaps(session, services.config),
             )
@@ -90,7 +90,7 @@ def _admin(services: Services, actor: str, raw: str) -> dict[str, Any]:
     )
 
 
-def _set_manager(services: Services, actor: str, user: str, manager: str | None) -> dict:
+def _set_manager(services: Runtime, actor: str, user: str, manager: str | None) -> dict:
     try:
         with services.unit_of_work() as session:
             previous = set_manager(session, services.config, actor, user, manager, services.now())

@@ -11,11 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from blocks.modal import SIGNAL_MODAL, Prefill, signal_modal
-from bot.services import Services
 from handlers.forms import Form, draft_from_form
 from protocol.record import LIMITS, validate
 from service.accounts import registry_has_accounts
 from service.capture import log_signal
+from service.runtime import Runtime
 from storage.models import Signal
 
 SHORTCUT = "log_signal_from_message"
@@ -25,7 +25,7 @@ BLOCK_OF_FIELD = {"category": "signal_type", "kind": "signal_type"}
 ATTEMPTS = 3
 
 
-def _save(services: Services, draft, actor: str, now, key: str) -> None:
+def _save(services: Runtime, draft, actor: str, now, key: str) -> None:
     """Log the signal, committed before the ack; a lost race is retried, never swallowed.
 
     A unique-key conflict means either the same view was submitted twice at once (the
@@ -46,7 +46,7 @@ def _save(services: Services, draft, actor: str, now, key: str) -> None:
                 raise
 
 
-def register(app: App, services: Services) -> None:
+def register(app: App, services: Runtime) -> None:
     """Listen for the modal's submission and the message shortcut."""
 
     def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any], context) -> None:

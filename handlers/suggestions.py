@@ -14,10 +14,10 @@ from slack_sdk.errors import SlackApiError
 from blocks import suggestion as dm
 from blocks.modal import ACTION, Prefill, account_option, signal_modal
 from blocks.text import escape
-from bot.services import Services
 from handlers.forms import Form
 from handlers.interaction import answer, modal_gate, open_modal
 from service.accounts import search
+from service.runtime import Runtime
 from service.trigger_actions import TriggerError, actionable, dismiss, prefill, snooze
 from storage.outbox import enqueue
 from storage.queries import find_account, name_key
@@ -37,7 +37,7 @@ VIEW_KEYS = (
 )
 
 
-def register(app: App, services: Services) -> None:
+def register(app: App, services: Runtime) -> None:
     """The DM's three buttons, the dismiss modal, and the account type-ahead."""
     log_gate = modal_gate(services, _bound(services, _log_view), (TriggerError,), "log_signal")
     dismiss_gate = modal_gate(
@@ -54,22 +54,22 @@ def register(app: App, services: Services) -> None:
     )
 
 
-def _bound(services: Services, build):
+def _bound(services: Runtime, build):
     """A view builder for the gate: (session, trigger id, actor) -> view."""
     return lambda session, trigger_id, actor: build(services, session, trigger_id, actor)
 
 
-def _log_view(services: Services, session, trigger_id: int, actor: str) -> dict[str, Any]:
+def _log_view(services: Runtime, session, trigger_id: int, actor: str) -> dict[str, Any]:
     values = prefill(session, services.config, trigger_id, actor)
     return signal_modal(services.config.rubric, Prefill(**values, account_picker=True))
 
 
-def _dismiss_view(services: Services, session, trigger_id: int, actor: str) -> dict[str, Any]:
+def _dismiss_view(services: Runtime, session, trigger_id: int, actor: str) -> dict[str, Any]:
     trigger = actionable(session, services.config, trigger_id, actor)
     return dm.dismiss_modal(trigger.id, trigger.account.name, trigger.kind)
 
 
-def _snooze(services: Services):
+def _snooze(services: Runtime):
     def press(ack: Ack, body: dict[str, Any], context) -> None:
         now, actor = services.now(), context["actor"]
         with services.unit_of_work() as session:
@@ -88,7 +88,7 @@ def _snooze(services: Services):
     return press
 
 
-def _dismissed(services: Services):
+def _dismissed(services: Runtime):
     def submit(ack: Ack, view: dict[str, Any], context) -> None:
         form = Form(view)
         reason = form.text("reason")
@@ -114,7 +114,7 @@ def _dismissed(services: Services):
     return submit
 
 
-def _options(services: Services):
+def _options(services: Runtime):
     """Accounts matching what was typed, and 'New account: <typed>' unless it exists."""
 
     def options(ack: Ack, body: dict[str, Any]) -> None:
@@ -129,7 +129,7 @@ def _options(services: Services):
     return options
 
 
-def _picked(services: Services):
+def _picked(services: Runtime):
     """An account was picked: fill in its AE (unless one is chosen already), after the ack."""
 
     def picked(ack: Ack, body: dict[str, Any], context) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.config import Criterion, Rubric
+from protocol.policy import Criterion, Rubric
 
 
 @dataclass(frozen=True)

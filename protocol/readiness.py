@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from bot.config import Readiness, Tier
+from protocol.policy import Readiness, Tier
 from protocol.product_data import MONTH_DAYS, AccountData
 from protocol.usage import consecutive, growth
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.config import Routing
+from protocol.policy import Routing
 
 
 def ownership(routing: Routing, est_arr: Decimal | None) -> str:

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.config import Config
 from protocol.calendar import deadline, fraction_point
+from protocol.policy import SlaPolicy
 
 ESCALATING = ("ack", "contact")  # clocks whose miss goes to the AE's manager
 MAX_LEVEL = 2  # the manager, then one level further (their manager or the admins)
@@ -23,16 +23,16 @@ class Step:
     fraction: float | None = None
 
 
-def clock_windows(urgency: str, config: Config) -> dict[str, timedelta]:
+def clock_windows(urgency: str, policy: SlaPolicy) -> dict[str, timedelta]:
     """The clocks a hand-off at `urgency` starts, with their windows."""
-    window = config.sla[urgency]
+    window = policy.windows[urgency]
     pairs = (("ack", window.ack), ("contact", window.contact), ("review", window.review))
     return {clock: length for clock, length in pairs if length}
 
 
-def due_at(start: datetime, window: timedelta, config: Config, tz: ZoneInfo | None) -> datetime:
+def due_at(start: datetime, window: timedelta, policy: SlaPolicy, tz: ZoneInfo | None) -> datetime:
     """When a window started at `start` ends, in calendar or working time."""
-    return deadline(start, window, hours=config.business_hours, tz=tz)
+    return deadline(start, window, hours=policy.business_hours, tz=tz)
 
 
 def plan_steps(
@@ -40,19 +40,19 @@ def plan_steps(
     started_at: datetime,
     due: datetime,
     urgency: str,
-    config: Config,
+    policy: SlaPolicy,
     tz: ZoneInfo | None,
 ) -> list[Step]:
     """Every step of one clock, in time order."""
-    hours = config.business_hours
+    hours = policy.business_hours
     if clock not in ESCALATING:
         return [Step(at=due, kind="remind")]
     steps = [
         Step(at=fraction_point(started_at, due, f, hours=hours, tz=tz), kind="remind", fraction=f)
-        for f in config.reminders
+        for f in policy.reminders
     ]
     steps.append(Step(at=due, kind="escalate", level=1))
-    repeat = config.escalation_repeat or config.sla[urgency].ack or timedelta(hours=24)
+    repeat = policy.escalation_repeat or policy.windows[urgency].ack or timedelta(hours=24)
     previous = due
     for level in range(2, MAX_LEVEL + 1):
         previous = deadline(previous, repeat, hours=hours, tz=tz)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from bot.config import Triggers
+from protocol.policy import Triggers
 from protocol.product_data import (
     EPS,
     MONTH_DAYS,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from datetime import date, timedelta
 
-from bot.config import Triggers
+from protocol.policy import Triggers
 from protocol.product_data import EPS, Firing, UsagePoint, day
 
 

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from blocks.text import mention
-from bot.config import Config
 from protocol import stages
+from protocol.config import Config
 from protocol.escalation import may_act_for
 from protocol.qualification import Qualification, evaluate
 from protocol.record import SignalDraft

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.config import Config
+from protocol.config import Config
 from protocol.sla import clock_windows, due_at, plan_steps
 from storage.models import Deadline, Person, Signal
 
@@ -18,9 +18,10 @@ def start_clocks(
 ) -> None:
     """Start the signal's SLA clocks for `owner` (the AE), per its urgency."""
     tz = tz_of(session, owner, config)
-    for clock, window in clock_windows(signal.urgency, config).items():
-        due = due_at(now, window, config, tz)
-        steps = plan_steps(clock, now, due, signal.urgency, config, tz)
+    policy = config.sla_policy
+    for clock, window in clock_windows(signal.urgency, policy).items():
+        due = due_at(now, window, policy, tz)
+        steps = plan_steps(clock, now, due, signal.urgency, policy, tz)
         add_clock(session, signal, clock, owner, now, due, steps[0].at)
 
 

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from blocks.digest import digest_blocks
-from bot.config import Config
+from protocol.config import Config
 from protocol.stages import OPEN_STAGES
 from service.crm.records import crm_problems
 from service.roster import roster_gaps
@@ -52,7 +52,7 @@ from storage.models import (
 from storage.outbox import Outgoing, enqueue
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from service.runtime import Runtime
 
 log = logging.getLogger(__name__)
 QUARTER = timedelta(days=90)
@@ -672,7 +672,7 @@ def _names(session: Session, ids: set[str]) -> dict[str, str]:
 # -- posting --------------------------------------------------------------------------------
 
 
-def build_digest(services: Services, week_of: date | None = None) -> Digest:
+def build_digest(services: Runtime, week_of: date | None = None) -> Digest:
     """The digest of the week holding `week_of` (default: last week), as of now."""
     now = services.now()
     start, end = week_bounds(now, services.config, week_of)
@@ -681,7 +681,7 @@ def build_digest(services: Services, week_of: date | None = None) -> Digest:
 
 
 def post_digest(
-    services: Services, week_of: date | None = None, *, again: bool = False
+    services: Runtime, week_of: date | None = None, *, again: bool = False
 ) -> str | None:
     """Queue the digest post to `digest_channel`; returns its outbox key.
 
@@ -706,7 +706,7 @@ def post_digest(
     return key
 
 
-def enqueue_weekly_digest(services: Services) -> bool:
+def enqueue_weekly_digest(services: Runtime) -> bool:
     """A `Worker.periodic` check: once this week's schedule has passed, queue last week's post.
 
     Idempotent and cheap: before the scheduled moment it does nothing; after it, one lookup

@@ -17,8 +17,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from blocks.suggestion import risk_note, suggestion
-from bot.config import Config
 from protocol import readiness
+from protocol.config import Config
 from protocol.triggers import SIGNAL_TYPES, Firing, cycle_days, evaluate, risk_reasons
 from service import outgoing
 from service.snapshot import REGISTRY, snapshots

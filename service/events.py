@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 from typing import Any
 
-from bot.config import Triggers
+from protocol.policy import Triggers
 from service.account_fields import day, number
 
 

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
-from bot.config import Config
+from protocol.config import Config
 from storage.models import Account, Deadline, Escalation, Signal
 
 BATCH = 500

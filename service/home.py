@@ -20,8 +20,8 @@ from blocks.home import (
     manager_blocks,
     welcome_blocks,
 )
-from bot.config import Config
 from protocol import stages
+from protocol.config import Config
 from service import outgoing
 from service.roster import roster_gaps
 from storage.models import Deadline, Escalation, OutboxMessage, Signal
@@ -57,7 +57,7 @@ def home_refreshes(session: Session, config: Config, signal: Signal) -> list[Out
     escalated = session.scalar(select(Escalation.id).where(Escalation.signal_id == signal.id)
                                .limit(1))
     if escalated is not None and signal.ae_id:
-        users.append(managers(session, config).get(signal.ae_id))
+        users.append(managers(session, config.managers).get(signal.ae_id))
     return [outgoing.home(user) for user in dict.fromkeys(users) if user]
 
 
@@ -97,7 +97,8 @@ def ae_watch(session: Session, user_id: str, limit: int = WATCH_PAGE) -> Listing
 
 def team_of(session: Session, config: Config, user_id: str) -> list[str]:
     """The people reporting to `user_id` on the roster in force."""
-    return sorted(member for member, boss in managers(session, config).items() if boss == user_id)
+    roster = managers(session, config.managers)
+    return sorted(member for member, boss in roster.items() if boss == user_id)
 
 
 def team_breaches(

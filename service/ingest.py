@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from bot.config import Triggers
+from protocol.policy import Triggers
 from service.account_fields import parse_fields
 from service.accounts import Registry, queue_evaluation
 from service.bulk import among, chunks, store_events

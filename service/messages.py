@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from blocks.card import signal_card
-from bot.config import Config
+from protocol.config import Config
 from service.capture import qualification_of
 from service.crm import card_link
 from storage.models import Card, Deadline, OutboxMessage, Signal

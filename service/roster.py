@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.config import Config
+from protocol.config import Config
 from protocol.stages import WITH_AE
 from storage.models import Person, Signal, SignalEvent
 from storage.queries import managers, person
@@ -30,7 +30,7 @@ def set_manager(
         raise NotAdmin(actor)
     if manager_id == user_id:
         raise ValueError("A person cannot be their own manager.")
-    roster = managers(session, config)
+    roster = managers(session, config.managers)
     if manager_id and _reaches(roster, manager_id, user_id):
         raise ValueError("That would make a loop in the roster.")
     previous = roster.get(user_id)
@@ -62,7 +62,7 @@ def _reaches(roster: dict[str, str], start: str, target: str) -> bool:
 
 def roster_gaps(session: Session, config: Config) -> list[str]:
     """AEs holding open hand-offs who have no manager on the roster."""
-    roster = managers(session, config)
+    roster = managers(session, config.managers)
     owners = session.scalars(
         select(Signal.ae_id).distinct().where(Signal.stage.in_(WITH_AE), Signal.ae_id.is_not(None))
     )

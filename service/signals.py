@@ -13,8 +13,8 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from blocks.text import escape, mention
-from bot.config import Config
 from protocol import stages
+from protocol.config import Config
 from protocol.escalation import may_act_for
 from service import outgoing
 from service.clocks import add_clock, cancel_clocks, meet, start_clocks
@@ -38,7 +38,7 @@ def check_owner(session: Session, config: Config, signal: Signal, actor: str) ->
     owner = signal.csm_id if signal.ownership == "cs_led" else signal.ae_id
     if signal.ownership == "joint" and actor == signal.csm_id:
         return
-    if not may_act_for(actor, owner, managers(session, config), config.admins):
+    if not may_act_for(actor, owner, managers(session, config.managers), config.admins):
         raise NotAllowed(owner)
 
 
@@ -199,7 +199,7 @@ def nudge(session: Session, config: Config, signal: Signal, actor: str, now: dat
     """A manager (or admin) pokes the AE about an open hand-off."""
     if not stages.is_open(signal.stage) or signal.stage not in stages.WITH_AE:
         raise stages.StageError("There is nothing to nudge: the signal is not waiting on the AE.")
-    if not may_act_for(actor, signal.ae_id, managers(session, config), config.admins):
+    if not may_act_for(actor, signal.ae_id, managers(session, config.managers), config.admins):
         raise NotAllowed(signal.ae_id)
     record_event(
         session, signal, "nudged", actor, now, signal.stage, signal.stage, {"ae": signal.ae_id}

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from blocks.text import duration, escape, mention
-from bot.config import Config
+from protocol.config import Config
 from protocol.escalation import escalation_target
 from protocol.sla import Step, due_steps, next_step_at, plan_steps
 from service import outgoing
@@ -52,7 +52,7 @@ def sweep(session: Session, config: Config, now: datetime, limit: int = 500) -> 
     due = list(session.scalars(stmt))
     if not due:
         return 0
-    roster = managers(session, config)
+    roster = managers(session, config.managers)
     loaded, escalated = _preload(session, due)  # noqa: F841 - `loaded` keeps rows in the map
     out: list[Outgoing] = []
     with session.no_autoflush:  # writes go out together at commit, not one by one
@@ -110,7 +110,7 @@ def _steps(session: Session, config: Config, deadline: Deadline, signal: Signal)
         deadline.started_at,
         deadline.due_at,
         signal.urgency,
-        config,
+        config.sla_policy,
         tz_of(session, deadline.owner_id, config),
     )
 

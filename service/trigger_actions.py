@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from blocks.text import mention
-from bot.config import Config
+from protocol.config import Config
 from storage.db import is_postgres
 from storage.models import Trigger
 

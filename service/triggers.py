@@ -13,20 +13,20 @@ from typing import TYPE_CHECKING
 from sqlalchemy import String, cast, delete, exists, func, select
 from sqlalchemy.orm import Session
 
-from bot.config import Config
+from protocol.config import Config
 from service.accounts import queue_evaluation
 from service.evaluation import evaluate_accounts
 from storage.db import is_postgres
 from storage.models import Account, ProductEvent, Signal, Trigger, TriggerQueue
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from service.runtime import Runtime
 
 __all__ = ["claim", "evaluate_accounts", "periodic", "requeue_due", "trigger_digest"]
 BATCH = 500
 
 
-def periodic(services: Services) -> int:
+def periodic(services: Runtime) -> int:
     """The worker's check: requeue what time made due, then evaluate the queue; accounts seen."""
     config = services.config
     if not config.triggers.enabled:

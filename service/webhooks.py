@@ -22,8 +22,8 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.config import Config
 from protocol.catalogue import category_label, kind_label
+from protocol.config import Config
 from storage.models import Signal
 from storage.outbox import Outgoing
 

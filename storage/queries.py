@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from bot.config import Config
 from protocol.stages import OPEN_STAGES
 from storage.db import insert_for, is_postgres
 from storage.models import Account, Person, Signal
@@ -59,9 +58,9 @@ def person(session: Session, slack_id: str) -> Person:
     return found
 
 
-def managers(session: Session, config: Config) -> dict[str, str]:
-    """The roster in force: the YAML file, overridden by changes an admin made in Slack."""
-    roster = dict(config.managers)
+def managers(session: Session, configured: Mapping[str, str]) -> dict[str, str]:
+    """The roster in force: the YAML file's roster, overridden by changes an admin made in Slack."""
+    roster = dict(configured)
     overrides = session.execute(
         select(Person.slack_id, Person.manager_id).where(Person.manager_set_by.is_not(None))
     )

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from bot.cli import EXTRA_ROUTES
+from bot.routes import routes
 from bot.web import serve_in_thread, wsgi_app
 from storage.models import Account, ProductEvent, Trigger, TriggerQueue
 from tests.test_cli import base_env, signalbot
@@ -61,10 +61,9 @@ EXAMPLE = {
 
 @pytest.fixture
 def api(services):
-    """The bot's WSGI app with the ingest route (as `bot.cli` wires it), on a free port."""
+    """The bot's WSGI app with the ingest route (as `signalbot run` wires it), on a free port."""
     services.settings = replace(services.settings, ingest_token=TOKEN)
-    routes = {key: factory(services) for key, factory in EXTRA_ROUTES.items()}
-    server = serve_in_thread(wsgi_app(services, None, routes))
+    server = serve_in_thread(wsgi_app(services, None, routes(services)))
     client = httpx.Client(
         base_url=f"http://127.0.0.1:{server.server_port}",
         timeout=10,

@@ -1,34 +1,36 @@
 """The admin's YAML file: SLAs, roster, digest, qualification rubric, routing.
 
-The package splits into the settings (`model`, `integrations`), reading the file (`times`,
-`yaml_source`), one parser per section (`sections_*`) and `load_config` (`load`).
+The settings themselves are plain data in `protocol.config` (`Config`, the CRM, webhooks) and
+`protocol.policy` (the rules' types); this package only reads the file (`times`, `yaml_source`),
+one parser per section (`sections_*`) and `load_config` (`load`). It re-exports those types for
+the wiring in `bot/`; the layers below import them from `protocol` directly.
 """
 
-from bot.config.integrations import (
+from bot.config.load import load_config
+from bot.config.times import format_duration, parse_duration, parse_schedule
+from bot.config.yaml_source import ConfigError
+from protocol.config import (
     CRM_DEFAULT_STAGES,
     CRM_PROVIDERS,
     CRM_STAGE_FALLBACK,
     CRM_STAGE_KEYS,
-    TRIGGER_KINDS,
     WEBHOOK_EVENTS,
+    Config,
     Crm,
-    Readiness,
-    Tier,
-    Triggers,
     Webhook,
 )
-from bot.config.load import load_config
-from bot.config.model import (
+from protocol.policy import (
     DEFAULT_RUBRIC,
+    TRIGGER_KINDS,
     URGENCIES,
-    Config,
     Criterion,
+    Readiness,
     Routing,
     Rubric,
     SlaWindow,
+    Tier,
+    Triggers,
 )
-from bot.config.times import format_duration, parse_duration, parse_schedule
-from bot.config.yaml_source import ConfigError
 
 __all__ = [
     "CRM_DEFAULT_STAGES",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from bot.config.model import Config
 from bot.config.sections_crm import _parse_crm, _parse_webhooks
 from bot.config.sections_team import (
     _parse_digest,
@@ -24,6 +23,7 @@ from bot.config.sections_time import (
 )
 from bot.config.sections_triggers import _parse_triggers
 from bot.config.yaml_source import _node, _read_yaml
+from protocol.config import Config
 
 _SECTIONS = {
     "timezone": _parse_timezone,

@@ -6,14 +6,14 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from bot.config.integrations import (
+from bot.config.yaml_source import _fail, _items, _Node, _node
+from protocol.config import (
     CRM_PROVIDERS,
     CRM_STAGE_KEYS,
     WEBHOOK_EVENTS,
     Crm,
     Webhook,
 )
-from bot.config.yaml_source import _fail, _items, _Node, _node
 
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 _CRM_KEYS = ("provider", "base_url", "instance_url", "token_env", "pipeline", "stages",

@@ -6,9 +6,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from bot.config.model import _DEFAULTS, Criterion, Routing, Rubric
 from bot.config.times import parse_schedule
 from bot.config.yaml_source import _NUMBER, _describe, _fail, _items, _Node, _node
+from protocol.config import DEFAULT_CONFIG
+from protocol.policy import Criterion, Routing, Rubric
 
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 _CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,}")
@@ -90,10 +91,10 @@ def _parse_qualification(top: _Node) -> dict[str, Any]:
     node = top.child("qualification", ("threshold", "criteria"))
     if node is None:
         return {}
-    criteria = _criteria(node) or _DEFAULTS.rubric.criteria
+    criteria = _criteria(node) or DEFAULT_CONFIG.rubric.criteria
     threshold = node.get("threshold", int)
     if threshold is None:
-        threshold = _DEFAULTS.rubric.threshold
+        threshold = DEFAULT_CONFIG.rubric.threshold
         where = f"the default threshold {threshold}"
     else:
         where = f"threshold {threshold}"
@@ -135,7 +136,7 @@ def _parse_routing(top: _Node) -> dict[str, Any]:
     node = top.child("routing", ("enabled", "cs_led_below", "joint_at_or_above"))
     if node is None:
         return {}
-    default = _DEFAULTS.routing
+    default = DEFAULT_CONFIG.routing
     routing = Routing(
         enabled=node.get("enabled", bool, default.enabled),
         cs_led_below=_amount(node, "cs_led_below", default.cs_led_below),

@@ -10,10 +10,11 @@ from datetime import date, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.config.model import _DEFAULTS, SlaWindow
 from bot.config.times import _parse_clock, _parse_weekday, format_duration
 from bot.config.yaml_source import _NUMBER, _fail, _items, _Node
 from protocol.calendar import BusinessHours
+from protocol.config import DEFAULT_CONFIG
+from protocol.policy import SlaWindow
 
 _SLA_CLOCKS = {"hot": ("ack", "contact"), "warm": ("ack", "contact"), "watch": ("review",)}
 
@@ -32,7 +33,7 @@ def _parse_sla(top: _Node) -> dict[str, Any]:
     node = top.child("sla", (*_SLA_CLOCKS, "reminders"))
     if node is None:
         return {}
-    sla = dict(_DEFAULTS.sla)
+    sla = dict(DEFAULT_CONFIG.sla)
     for urgency, clocks in _SLA_CLOCKS.items():
         sub = node.child(urgency, clocks)
         if sub is not None:
@@ -71,14 +72,14 @@ def _parse_escalation(top: _Node) -> dict[str, Any]:
     node = top.child("escalation", ("repeat_after",))
     if node is None:
         return {}
-    return {"escalation_repeat": node.duration("repeat_after", _DEFAULTS.escalation_repeat)}
+    return {"escalation_repeat": node.duration("repeat_after", DEFAULT_CONFIG.escalation_repeat)}
 
 
 def _parse_business_hours(top: _Node) -> dict[str, Any]:
     node = top.child("business_hours", ("enabled", "days", "start", "end", "holidays"))
     if node is None:
         return {}
-    default = _DEFAULTS.business_hours
+    default = DEFAULT_CONFIG.business_hours
     start = _clock_setting(node, "start", default.start)
     end = _clock_setting(node, "end", default.end)
     if end <= start:
@@ -140,18 +141,18 @@ def _parse_scheduler(top: _Node) -> dict[str, Any]:
     node = top.child("scheduler", ("sweep_interval",))
     if node is None:
         return {}
-    return {"sweep_interval": node.duration("sweep_interval", _DEFAULTS.sweep_interval)}
+    return {"sweep_interval": node.duration("sweep_interval", DEFAULT_CONFIG.sweep_interval)}
 
 
 def _parse_watch(top: _Node) -> dict[str, Any]:
     node = top.child("watch", ("revisit",))
     if node is None:
         return {}
-    return {"watch_revisit": node.duration("revisit", _DEFAULTS.watch_revisit)}
+    return {"watch_revisit": node.duration("revisit", DEFAULT_CONFIG.watch_revisit)}
 
 
 def _parse_outcome(top: _Node) -> dict[str, Any]:
     node = top.child("outcome", ("reminder_after",))
     if node is None:
         return {}
-    return {"outcome_reminder": node.duration("reminder_after", _DEFAULTS.outcome_reminder)}
+    return {"outcome_reminder": node.duration("reminder_after", DEFAULT_CONFIG.outcome_reminder)}

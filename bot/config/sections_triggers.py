@@ -6,9 +6,9 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from bot.config.integrations import Readiness, Tier
-from bot.config.model import _DEFAULTS, URGENCIES
 from bot.config.yaml_source import _NUMBER, _fail, _items, _Node
+from protocol.config import DEFAULT_CONFIG
+from protocol.policy import URGENCIES, Readiness, Tier
 
 _TRIGGER_FIELDS: dict[str, dict[str, tuple[str, str]]] = {  # section -> key -> (field, kind)
     "": {"enabled": ("enabled", "bool"), "snooze": ("snooze", "duration"),
@@ -41,7 +41,7 @@ def _parse_triggers(top: _Node) -> dict[str, Any]:
     node = top.child("triggers", (*_TRIGGER_FIELDS[""], *sections))
     if node is None:
         return {}
-    default = _DEFAULTS.triggers
+    default = DEFAULT_CONFIG.triggers
     values: dict[str, Any] = {}
     urgency = dict(default.urgency)
     for name, keys in _TRIGGER_FIELDS.items():

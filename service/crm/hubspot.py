@@ -13,11 +13,11 @@ from typing import Any
 
 import httpx
 
-from bot.config import Crm
+from protocol.config import Crm
 from service.crm import http
+from service.crm.base import Inspection, Written
 from service.crm.http import Permanent
 from service.crm.mapping import EXTERNAL_ID, FIELDS, DealFields, Field, clip
-from service.crm.provider import Inspection, Written
 
 GROUP = "dealinformation"  # HubSpot's default deal property group
 _TYPES = {"id": ("string", "text"), "text": ("string", "text"),

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from bot.config import Crm
 from protocol import stages
 from protocol.catalogue import category_label, kind_label
+from protocol.config import Crm
 from protocol.qualification import Qualification
 from storage.models import Signal
 

@@ -1,83 +1,28 @@
-"""What every CRM client offers, and the one client per configuration per process."""
+"""The one client per CRM configuration per process."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 
-from bot.clock import utcnow
-from bot.config import Crm
-from service.crm.mapping import DealFields, Field
-
-
-@dataclass(frozen=True)
-class Written:
-    """The outcome of an upsert: the CRM's record id, a link to it, and whether it is new."""
-
-    record_id: str
-    url: str | None
-    created: bool
-
-
-@dataclass
-class Inspection:
-    """What `signalbot crm check` found: (ok, text) lines and the fields still to create."""
-
-    target: str
-    lines: list[tuple[bool, str]] = field(default_factory=list)
-    missing: list[Field] = field(default_factory=list)
-    definitions: str = ""
-
-    def add(self, ok: bool, text: str) -> bool:
-        """Record one finding; returns `ok`."""
-        self.lines.append((ok, text))
-        return ok
-
-    @property
-    def ok(self) -> bool:
-        """True when nothing is missing or wrong."""
-        return all(ok for ok, _ in self.lines)
-
-
-class Provider(Protocol):
-    """A CRM client; every method raises http.Transient / http.Permanent on failure."""
-
-    label: str
-    needs_close_date: bool
-
-    def owner_id(self, email: str) -> str | None:
-        """The CRM user/owner id with this e-mail, or None."""
-
-    def company_id(self, crm_id: str | None, name: str) -> str | None:
-        """The company/account record by CRM id, else by exact name (only if unique)."""
-
-    def upsert(self, deal: DealFields, owner: str | None, company: str | None,
-               associate: bool) -> Written:
-        """Create or update the deal keyed by `deal.external_id`."""
-
-    def inspect(self, emails: dict[str, str]) -> Inspection:
-        """Check token, pipeline, stages, custom fields and owners (Slack id -> e-mail)."""
-
+from protocol.config import Crm
+from service.crm.base import Provider
+from service.crm.hubspot import HubSpot
+from service.crm.salesforce import Salesforce
 
 _providers: dict[Crm, Provider] = {}
 _lock = threading.Lock()
 
 
-def provider_for(crm: Crm, clock: Callable[[], datetime] = utcnow) -> Provider:
+def provider_for(crm: Crm, clock: Callable[[], datetime]) -> Provider:
     """The process's client for this CRM configuration (caches owners, tokens, links)."""
     with _lock:
         found = _providers.get(crm)
         if found is None:
             if crm.provider == "hubspot":
-                from service.crm.hubspot import HubSpot
-
                 found = HubSpot(crm)
             elif crm.provider == "salesforce":
-                from service.crm.salesforce import Salesforce
-
                 found = Salesforce(crm, clock)
             else:
                 raise ValueError(f"no CRM configured (crm.provider is {crm.provider!r})")

@@ -19,11 +19,11 @@ from urllib.parse import quote
 
 import httpx
 
-from bot.config import CRM_STAGE_KEYS, Crm
+from protocol.config import CRM_STAGE_KEYS, Crm
 from service.crm import http
+from service.crm.base import Inspection, Written
 from service.crm.http import Permanent, Transient
 from service.crm.mapping import CUSTOM, EXTERNAL_ID, FIELDS, DealFields, Field, clip
-from service.crm.provider import Inspection, Written
 
 _RECORD_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 _LENGTHS = {"id": 64, "text": 255, "url": 255, "longtext": 32768}

@@ -23,13 +23,14 @@ from typing import Any
 from sqlalchemy import func, select
 
 from blocks.text import escape, mention
-from bot.config import Config
+from protocol.config import Config
 from protocol.qualification import evaluate
 from service import webhooks
 from service.crm import http, records
+from service.crm.base import Provider, Written
 from service.crm.http import Permanent, Transient
 from service.crm.mapping import DealFields, deal_fields
-from service.crm.provider import Provider, Written, provider_for
+from service.crm.provider import provider_for
 from storage.db import unit_of_work
 from storage.models import Card, Deadline, Person, Signal
 from storage.outbox import Outgoing, enqueue, finish

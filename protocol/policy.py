@@ -1,9 +1,15 @@
-"""Settings for product-data triggers (and readiness), the CRM and outgoing webhooks."""
+"""The protocol's policy types: what an admin tunes, as plain data the rules take.
+
+`bot.config` parses the YAML file into these; the rules in `protocol/` take the part they need.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+
+from protocol.calendar import BusinessHours
 
 
 @dataclass(frozen=True)
@@ -79,58 +85,68 @@ class Triggers:
     max_value_ratio: float = 100.0  # a value above 100x its limit is rejected
 
 
-CRM_PROVIDERS = ("none", "hubspot", "salesforce")
-CRM_STAGE_KEYS = ("handed_off", "acknowledged", "contacted", "won", "lost", "deferred", "not_ready")
-# A stage key left out of `crm.stages` falls back along this chain (e.g. deferred -> lost).
-CRM_STAGE_FALLBACK = {
-    "acknowledged": "handed_off", "contacted": "handed_off", "deferred": "lost", "not_ready": "lost"
-}
-CRM_DEFAULT_STAGES = {
-    "hubspot": (("handed_off", "appointmentscheduled"), ("contacted", "qualifiedtobuy"),
-                ("won", "closedwon"), ("lost", "closedlost")),
-    "salesforce": (("handed_off", "Prospecting"), ("contacted", "Qualification"),
-                   ("won", "Closed Won"), ("lost", "Closed Lost")),
-}
-WEBHOOK_EVENTS = ("handed_off", "acknowledged", "contacted", "reassigned", "escalated", "outcome")
+URGENCIES = ("hot", "warm", "watch")
 
 
 @dataclass(frozen=True)
-class Crm:
-    """Where handed-off signals are written (docs/crm.md); secrets stay in the environment."""
+class SlaWindow:
+    """The clocks one urgency runs: acknowledge and contact for Hot/Warm, review for Watch."""
 
-    provider: str = "none"  # hubspot | salesforce | none
-    base_url: str | None = None  # HubSpot API root; Salesforce: the instance URL
-    token_env: str | None = None  # HubSpot: the variable holding the private-app token
-    pipeline: str = "default"  # HubSpot deal pipeline id
-    stages: tuple[tuple[str, str], ...] = ()  # signalbot stage key -> CRM stage; () = defaults
-    api_version: str = "62.0"  # Salesforce REST API version
-    client_id_env: str | None = None  # Salesforce client-credentials flow
-    client_secret_env: str | None = None
-    session_timeout: timedelta = timedelta(hours=2)  # Salesforce: token refreshed before this
-    timeout: timedelta = timedelta(seconds=10)  # per HTTP request
-
-    @property
-    def enabled(self) -> bool:
-        """True when a CRM is configured."""
-        return self.provider in ("hubspot", "salesforce")
-
-    @property
-    def label(self) -> str:
-        """The provider's name as people write it."""
-        return {"hubspot": "HubSpot", "salesforce": "Salesforce"}.get(self.provider, "CRM")
-
-    def stage(self, key: str) -> str | None:
-        """The CRM stage for a signalbot stage key, following the fallbacks."""
-        mapping = dict(self.stages or CRM_DEFAULT_STAGES.get(self.provider, ()))
-        while key not in mapping and key in CRM_STAGE_FALLBACK:
-            key = CRM_STAGE_FALLBACK[key]
-        return mapping.get(key)
+    ack: timedelta | None = None
+    contact: timedelta | None = None
+    review: timedelta | None = None
 
 
 @dataclass(frozen=True)
-class Webhook:
-    """A receiver of signed JSON posts about signal events (docs/crm.md)."""
+class SlaPolicy:
+    """What the SLA clocks follow: a window per urgency, reminder points, escalation repeats."""
 
-    url: str
-    secret_env: str
-    events: tuple[str, ...] = WEBHOOK_EVENTS
+    windows: Mapping[str, SlaWindow]
+    reminders: tuple[float, ...]
+    escalation_repeat: timedelta | None  # None: one more ack window of the urgency
+    business_hours: BusinessHours
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One box of the qualification checklist."""
+
+    key: str
+    label: str
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class Rubric:
+    """The qualification checklist and how many boxes make a signal qualified."""
+
+    criteria: tuple[Criterion, ...]
+    threshold: int
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Ownership by deal size (off by default)."""
+
+    enabled: bool = False
+    cs_led_below: float | None = None
+    joint_at_or_above: float | None = None
+
+
+DEFAULT_RUBRIC = Rubric(
+    criteria=(
+        Criterion(
+            "budget",
+            "Budget conversation",
+            "Budget availability or allocation was mentioned, not just interest",
+        ),
+        Criterion(
+            "buyer",
+            "Named buyer",
+            "A specific person will own the decision, not just an enthusiast",
+        ),
+        Criterion("timeline", "Timeline", "The customer has a sense of when, not just openness"),
+        Criterion("fit", "Product fit", "Maps to a specific SKU or capability"),
+    ),
+    threshold=3,
+)

@@ -1,0 +1,114 @@
+"""`Config`: everything an admin tunes, as plain data (the CRM and webhooks included).
+
+`bot.config` parses the YAML file into it; the rules take the part they need (`protocol.policy`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import time, timedelta
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+from protocol.calendar import BusinessHours
+from protocol.policy import DEFAULT_RUBRIC, Routing, Rubric, SlaPolicy, SlaWindow, Triggers
+
+CRM_PROVIDERS = ("none", "hubspot", "salesforce")
+CRM_STAGE_KEYS = ("handed_off", "acknowledged", "contacted", "won", "lost", "deferred", "not_ready")
+# A stage key left out of `crm.stages` falls back along this chain (e.g. deferred -> lost).
+CRM_STAGE_FALLBACK = {
+    "acknowledged": "handed_off", "contacted": "handed_off", "deferred": "lost", "not_ready": "lost"
+}
+CRM_DEFAULT_STAGES = {
+    "hubspot": (("handed_off", "appointmentscheduled"), ("contacted", "qualifiedtobuy"),
+                ("won", "closedwon"), ("lost", "closedlost")),
+    "salesforce": (("handed_off", "Prospecting"), ("contacted", "Qualification"),
+                   ("won", "Closed Won"), ("lost", "Closed Lost")),
+}
+WEBHOOK_EVENTS = ("handed_off", "acknowledged", "contacted", "reassigned", "escalated", "outcome")
+
+
+@dataclass(frozen=True)
+class Crm:
+    """Where handed-off signals are written (docs/crm.md); secrets stay in the environment."""
+
+    provider: str = "none"  # hubspot | salesforce | none
+    base_url: str | None = None  # HubSpot API root; Salesforce: the instance URL
+    token_env: str | None = None  # HubSpot: the variable holding the private-app token
+    pipeline: str = "default"  # HubSpot deal pipeline id
+    stages: tuple[tuple[str, str], ...] = ()  # signalbot stage key -> CRM stage; () = defaults
+    api_version: str = "62.0"  # Salesforce REST API version
+    client_id_env: str | None = None  # Salesforce client-credentials flow
+    client_secret_env: str | None = None
+    session_timeout: timedelta = timedelta(hours=2)  # Salesforce: token refreshed before this
+    timeout: timedelta = timedelta(seconds=10)  # per HTTP request
+
+    @property
+    def enabled(self) -> bool:
+        """True when a CRM is configured."""
+        return self.provider in ("hubspot", "salesforce")
+
+    @property
+    def label(self) -> str:
+        """The provider's name as people write it."""
+        return {"hubspot": "HubSpot", "salesforce": "Salesforce"}.get(self.provider, "CRM")
+
+    def stage(self, key: str) -> str | None:
+        """The CRM stage for a signalbot stage key, following the fallbacks."""
+        mapping = dict(self.stages or CRM_DEFAULT_STAGES.get(self.provider, ()))
+        while key not in mapping and key in CRM_STAGE_FALLBACK:
+            key = CRM_STAGE_FALLBACK[key]
+        return mapping.get(key)
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A receiver of signed JSON posts about signal events (docs/crm.md)."""
+
+    url: str
+    secret_env: str
+    events: tuple[str, ...] = WEBHOOK_EVENTS
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything an admin tunes; defaults reproduce the protocol with no file at all."""
+
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("America/New_York"))
+    sla: dict[str, SlaWindow] = field(
+        default_factory=lambda: {
+            "hot": SlaWindow(ack=timedelta(hours=4), contact=timedelta(hours=24)),
+            "warm": SlaWindow(ack=timedelta(hours=24), contact=timedelta(hours=72)),
+            "watch": SlaWindow(review=timedelta(days=7)),
+        }
+    )
+    reminders: tuple[float, ...] = (0.5, 0.9)
+    escalation_repeat: timedelta | None = None  # None: one more ack window of the urgency
+    business_hours: BusinessHours = field(default_factory=BusinessHours)
+    sweep_interval: timedelta = timedelta(seconds=30)
+    managers: dict[str, str] = field(default_factory=dict)
+    admins: tuple[str, ...] = ()
+    digest_channel: str | None = None
+    digest_weekday: int = 0  # Monday
+    digest_time: time = time(9, 0)
+    rubric: Rubric = DEFAULT_RUBRIC
+    watch_revisit: timedelta = timedelta(days=30)
+    outcome_reminder: timedelta = timedelta(days=30)
+    routing: Routing = field(default_factory=Routing)
+    triggers: Triggers = field(default_factory=Triggers)
+    crm: Crm = field(default_factory=Crm)
+    webhooks: tuple[Webhook, ...] = ()
+    source: str | None = None  # the file it came from, for messages
+
+    @cached_property
+    def sla_policy(self) -> SlaPolicy:
+        """The part the SLA clocks need (`protocol.sla`)."""
+        return SlaPolicy(
+            windows=self.sla,
+            reminders=self.reminders,
+            escalation_repeat=self.escalation_repeat,
+            business_hours=self.business_hours,
+        )
+
+
+DEFAULT_CONFIG = Config()
