@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from blocks import limits
 from blocks.kit import Block, context, divider, header, section
 from blocks.text import duration, escape, mention, truncate
 from protocol.catalogue import category_label
@@ -35,8 +36,8 @@ if TYPE_CHECKING:
         Week,
     )
 
-MAX_BLOCKS = 50
-BUDGET = 2900  # characters of one section's text (Slack allows 3000)
+MAX_BLOCKS = limits.MESSAGE_BLOCKS
+BUDGET = limits.SECTION_TEXT - 100  # characters of one section's text, with room to spare
 TOP = 10  # entries per list in the post
 NAME = 60  # account names are cut to this length before escaping
 REASON = 80  # dismiss reasons likewise
@@ -105,7 +106,7 @@ def _block(part: _Part) -> Block:
     if part.kind == "fields":
         block = {"type": "section", "fields": [
             {"type": "mrkdwn", "text": _fit(f"*{label}*\n{value}", 1900)}
-            for label, value in part.pairs[:10]]}
+            for label, value in part.pairs[: limits.SECTION_FIELDS]]}
         if part.title:
             block["text"] = {"type": "mrkdwn", "text": _fit(part.title)}
         return block

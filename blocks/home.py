@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from blocks import limits
 from blocks.card import CLOCK_VERBS, NUDGE, REASSIGN, REQUALIFY, owner_buttons
 from blocks.kit import Block, actions, button, context, divider, header, section
 from blocks.text import duration, escape, mention, truncate, when
@@ -14,7 +15,6 @@ from protocol import stages
 from protocol.catalogue import URGENCY_EMOJI, kind_label
 from storage.models import Deadline, Escalation, Signal
 
-MAX_BLOCKS = 100
 WELCOME = (
     "signalbot carries expansion signals from Customer Success to the account's AE, and keeps "
     "the hand-off on time.\n\n*Spotted a customer ready to grow?* Type `/signal` in any "
@@ -54,8 +54,8 @@ def home_view(*sections: list[Block]) -> dict[str, Any]:
         if blocks:
             blocks.append(divider())
         blocks.extend(part)
-    if len(blocks) > MAX_BLOCKS:
-        blocks = blocks[: MAX_BLOCKS - 1]
+    if len(blocks) > limits.VIEW_BLOCKS:
+        blocks = blocks[: limits.VIEW_BLOCKS - 1]
         blocks.append(context("Not everything fits here: the rest is in your DMs with signalbot."))
     return {"type": "home", "blocks": blocks}
 

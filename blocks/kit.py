@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from blocks import limits
+
 Block = dict[str, Any]
-SECTION_LIMIT = 3000
 
 
 def section(text: str, **extra: Any) -> Block:
@@ -15,22 +16,22 @@ def section(text: str, **extra: Any) -> Block:
 
 def fields(pairs: list[tuple[str, str]]) -> Block:
     """A section of up to ten two-column mrkdwn fields."""
+    shown = pairs[: limits.SECTION_FIELDS]
     return {
         "type": "section",
-        "fields": [
-            {"type": "mrkdwn", "text": f"*{label}*\n{value}"} for label, value in pairs[:10]
-        ],
+        "fields": [{"type": "mrkdwn", "text": f"*{label}*\n{value}"} for label, value in shown],
     }
 
 
 def context(*texts: str) -> Block:
     """A context line of mrkdwn elements (up to ten)."""
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": t} for t in texts[:10]]}
+    shown = texts[: limits.CONTEXT_ELEMENTS]
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": t} for t in shown]}
 
 
 def header(text: str) -> Block:
     """A header (plain text, at most 150 characters)."""
-    return {"type": "header", "text": plain(text[:150])}
+    return {"type": "header", "text": plain(text[: limits.HEADER_TEXT])}
 
 
 def divider() -> Block:
@@ -53,15 +54,16 @@ def button(text: str, action_id: str, value: str, style: str | None = None) -> B
 
 def actions(block_id: str, elements: list[Block]) -> Block:
     """An actions block (at most 25 elements)."""
-    return {"type": "actions", "block_id": block_id, "elements": elements[:25]}
+    shown = elements[: limits.ACTIONS_ELEMENTS]
+    return {"type": "actions", "block_id": block_id, "elements": shown}
 
 
 def option(text: str, value: str) -> dict[str, Any]:
     """An option for selects, radios and checkboxes (text at most 75 characters)."""
-    return {"text": plain(text[:75]), "value": value}
+    return {"text": plain(text[: limits.OPTION_TEXT]), "value": value}
 
 
-def mrkdwn_chunks(escaped: str, limit: int = SECTION_LIMIT - 10) -> list[str]:
+def mrkdwn_chunks(escaped: str, limit: int = limits.SECTION_TEXT - 10) -> list[str]:
     """Split escaped mrkdwn into pieces that fit a section, never inside an `&…;` entity."""
     pieces: list[str] = []
     rest = escaped

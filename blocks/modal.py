@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from blocks import limits
 from blocks.kit import Block, option, plain, section
 from blocks.text import escape
 from protocol.catalogue import CATEGORIES, URGENCIES
@@ -181,10 +182,10 @@ def _modal(callback_id: str, title: str, submit: str, blocks: list[Block], meta:
     return {
         "type": "modal",
         "callback_id": callback_id,
-        "title": plain(title[:24]),
+        "title": plain(title[: limits.MODAL_TITLE]),
         "submit": plain(submit),
         "close": plain("Cancel"),
-        "private_metadata": json.dumps(meta)[:3000],
+        "private_metadata": json.dumps(meta)[: limits.PRIVATE_METADATA],
         "blocks": blocks,
     }
 
@@ -227,13 +228,14 @@ def _text_input(
     if initial:
         element["initial_value"] = initial[:limit]
     if placeholder:
-        element["placeholder"] = plain(placeholder[:150])
+        element["placeholder"] = plain(placeholder[: limits.PLACEHOLDER])
     return _input(block_id, label, element, optional)
 
 
 def account_option(name: str, crm_id: str | None = None, new: bool = False) -> dict[str, Any]:
     """An account choice: picked by CRM id (`c:`) or by name (`n:`, created if it is new)."""
-    value = f"c:{crm_id}" if crm_id and not new else f"n:{' '.join(name.split())[:148]}"
+    by_name = " ".join(name.split())[: limits.OPTION_VALUE - 2]
+    value = f"c:{crm_id}" if crm_id and not new else f"n:{by_name}"
     return option(f"New account: {name}" if new else name, value)
 
 
@@ -298,11 +300,11 @@ def _ae_select(ae_id: str | None) -> Block:
 def _checklist(block_id: str, rubric: Rubric, answers: dict[str, bool], label: str) -> Block:
     options = [
         {
-            "text": plain(c.label[:75]),
+            "text": plain(c.label[: limits.OPTION_TEXT]),
             "value": c.key,
-            **({"description": plain(c.hint[:75])} if c.hint else {}),
+            **({"description": plain(c.hint[: limits.OPTION_TEXT])} if c.hint else {}),
         }
-        for c in rubric.criteria[:10]
+        for c in rubric.criteria[: limits.CHECKBOX_OPTIONS]
     ]
     element: dict[str, Any] = {"type": "checkboxes", "action_id": ACTION, "options": options}
     initial = [o for o in options if answers.get(o["value"])]

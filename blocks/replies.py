@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from blocks import limits
 from blocks.kit import Block, context, section
 from blocks.text import escape, mention
 from protocol.catalogue import URGENCY_EMOJI
@@ -47,18 +48,19 @@ def list_reply(signals: Sequence[Signal], total: int) -> dict:
     return {
         "response_type": "ephemeral",
         "text": f"Your open signals ({total})",
-        "blocks": blocks[:50],
+        "blocks": blocks[: limits.MESSAGE_BLOCKS],
     }
 
 
 def roster_reply(roster: dict[str, str], admins: Sequence[str], gaps: Sequence[str]) -> dict:
     """Who reports to whom, the admins, and AEs with open hand-offs but no manager."""
-    lines = [f"{mention(p)} → {mention(m)}" for p, m in sorted(roster.items())][:80]
+    pairs = sorted(roster.items())[: limits.ROSTER_LINES]
+    lines = [f"{mention(p)} → {mention(m)}" for p, m in pairs]
     text = "*Roster* (person → manager)\n" + ("\n".join(lines) or "_empty_")
     text += "\n*Admins:* " + (", ".join(mention(a) for a in admins) or "_none configured_")
     if gaps:
         text += "\n*Roster gaps* (open hand-offs, no manager): " + ", ".join(map(mention, gaps))
-    return {"response_type": "ephemeral", "text": text[:3900]}
+    return {"response_type": "ephemeral", "text": text[: limits.MESSAGE_TEXT]}
 
 
 def ephemeral(text: str) -> dict:

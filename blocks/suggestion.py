@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from blocks import limits
 from blocks.kit import Block, actions, button, context, header, section
 from blocks.modal import _modal, _text_input
 from blocks.text import escape, mention, truncate
@@ -32,7 +33,7 @@ def suggestion(
     """Fallback text and blocks; `csm_id` None means it goes to the admins (no CSM on record)."""
     name = escape(account)
     title = f"Suggested expansion signal — {account}"
-    blocks: list[Block] = [header(truncate(title, 150))]
+    blocks: list[Block] = [header(truncate(title, limits.HEADER_TEXT))]
     if csm_id is None:
         blocks.append(
             section(

@@ -40,6 +40,11 @@ class Services:
         with unit_of_work(self.factory) as session:
             yield session
 
+    def __deepcopy__(self, memo: dict) -> Services:
+        """The process's one wiring: Bolt copies a request's context for lazy listeners, and
+        they share it rather than copy engines and locks."""
+        return self
+
     def now(self) -> datetime:
         """The current time, from the one clock."""
         return self.clock()

@@ -7,7 +7,6 @@ from slack_bolt import App
 from handlers import (
     card_actions,
     context,
-    digest,
     errors,
     follow_ups,
     home,
@@ -19,13 +18,13 @@ from service.runtime import Runtime
 
 
 def register(app: App, services: Runtime) -> None:
-    """Attach every listener and the shared middleware to `app`."""
-    context.register(app)
+    """Attach the shared middleware (it puts `services` into every request's context), the
+    error handler and every listener to `app`."""
+    context.register(app, services)
     errors.register(app)
-    signal_command.register(app, services)
-    signal_modal.register(app, services)
-    card_actions.register(app, services)
-    follow_ups.register(app, services)
-    home.register(app, services)
-    digest.register(app, services)
-    suggestions.register(app, services)
+    signal_command.register(app)
+    signal_modal.register(app)
+    card_actions.register(app)
+    follow_ups.register(app)
+    home.register(app)
+    suggestions.register(app)

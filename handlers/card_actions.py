@@ -3,65 +3,95 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from slack_bolt import Ack, App
+from sqlalchemy.orm import Session
 
 from blocks import card
 from blocks.modal import outcome_modal, reassign_modal, requalify_modal
-from handlers.interaction import answer, modal_gate, open_modal
+from handlers.interaction import ViewBuilder, answer, commit_then_ack, gate_modal, open_modal
 from protocol import stages
+from service import signals
 from service.runtime import Runtime
-from service.signals import NotAllowed, acknowledge, check_owner, log_contact, nudge
+from service.signals import NotAllowed, check_owner
 from storage.models import Signal
-from storage.outbox import enqueue
+from storage.outbox import Outgoing
 from storage.queries import signal_for_update
 
-Operation = Callable[..., None]
-DIRECT: dict[str, Operation] = {
-    card.ACKNOWLEDGE: acknowledge,
-    card.LOG_CONTACT: log_contact,
-    card.NUDGE: nudge,
-}
+Operation = Callable[..., None]  # (session, config, signal, actor, now)
 REFUSALS = (stages.StageError, NotAllowed)
 
 
-def register(app: App, services: Runtime) -> None:
+def register(app: App) -> None:
     """One listener per button."""
-    for action_id, operation in DIRECT.items():
-        app.action(action_id)(_direct(services, operation))
-    for action_id, build in _MODALS.items():
-        gate = modal_gate(services, _for_signal(services, build), REFUSALS, action_id)
-        app.action(action_id)(ack=gate, lazy=[open_modal])
+    app.action(card.ACKNOWLEDGE)(acknowledge)
+    app.action(card.LOG_CONTACT)(log_contact)
+    app.action(card.NUDGE)(nudge)
+    app.action(card.RECORD_OUTCOME)(ack=open_outcome, lazy=[open_modal])
+    app.action(card.REASSIGN)(ack=open_reassign, lazy=[open_modal])
+    app.action(card.REQUALIFY)(ack=open_requalify, lazy=[open_modal])
 
 
-def _direct(services: Runtime, operation: Operation):
-    def press(ack: Ack, body: dict[str, Any], context) -> None:
-        with services.unit_of_work() as session:
-            signal = signal_for_update(session, context["subject_id"] or 0)
-            problem = _apply(services, session, signal, context["actor"], operation)
-            if problem:
-                enqueue(session, [answer(body, context["actor"], problem)], services.now())
-        ack()
-        services.wake()
-
-    return press
+def acknowledge(ack: Ack, body: dict[str, Any], actor: str, subject_id: int | None,
+                services: Runtime) -> None:
+    """The AE acknowledges the hand-off."""
+    _press(services, ack, body, actor, subject_id, signals.acknowledge)
 
 
-def _apply(services: Runtime, session, signal: Signal | None, actor: str, operation) -> str | None:
+def log_contact(ack: Ack, body: dict[str, Any], actor: str, subject_id: int | None,
+                services: Runtime) -> None:
+    """The AE says the customer was contacted."""
+    _press(services, ack, body, actor, subject_id, signals.log_contact)
+
+
+def nudge(ack: Ack, body: dict[str, Any], actor: str, subject_id: int | None,
+          services: Runtime) -> None:
+    """A manager (or admin) nudges the AE about an open hand-off."""
+    _press(services, ack, body, actor, subject_id, signals.nudge)
+
+
+def open_outcome(ack: Ack, body: dict[str, Any], context, services: Runtime) -> None:
+    """Gate and build the outcome modal (opened by `open_modal` after the ack)."""
+    gate_modal(services, ack, body, context, _for_signal(_outcome_view), REFUSALS)
+
+
+def open_reassign(ack: Ack, body: dict[str, Any], context, services: Runtime) -> None:
+    """Gate and build the reassign modal."""
+    gate_modal(services, ack, body, context, _for_signal(_reassign_view), REFUSALS)
+
+
+def open_requalify(ack: Ack, body: dict[str, Any], context, services: Runtime) -> None:
+    """Gate and build the update-qualification modal."""
+    gate_modal(services, ack, body, context, _for_signal(_requalify_view), REFUSALS)
+
+
+def _press(services: Runtime, ack: Ack, body: dict[str, Any], actor: str,
+           subject_id: int | None, operation: Operation) -> None:
+    def work(session: Session, now: datetime) -> list[Outgoing]:
+        signal = signal_for_update(session, subject_id or 0)
+        problem = _apply(services, session, signal, actor, operation, now)
+        return [answer(body, actor, problem)] if problem else []
+
+    commit_then_ack(services, ack, work)
+
+
+def _apply(services: Runtime, session: Session, signal: Signal | None, actor: str,
+           operation: Operation, now: datetime) -> str | None:
     if signal is None:
         return "That signal no longer exists."
     try:
-        operation(session, services.config, signal, actor, services.now())
+        operation(session, services.config, signal, actor, now)
     except REFUSALS as exc:
         return str(exc)
     return None
 
 
-def _for_signal(services: Runtime, build):
-    """Adapt a view builder that takes the signal to the gate's (session, id, actor)."""
+def _for_signal(build: Callable[[Runtime, Session, Signal, str], dict[str, Any]]) -> ViewBuilder:
+    """Adapt a view builder that takes the signal to the gate's (services, session, id, actor)."""
 
-    def build_for(session, signal_id: int, actor: str) -> dict[str, Any]:
+    def build_for(services: Runtime, session: Session, signal_id: int, actor: str) -> dict:
         signal = session.get(Signal, signal_id)
         if signal is None:
             raise stages.StageError("That signal no longer exists.")
@@ -70,28 +100,21 @@ def _for_signal(services: Runtime, build):
     return build_for
 
 
-def _outcome_view(services: Runtime, session, signal: Signal, actor: str) -> dict[str, Any]:
+def _outcome_view(services: Runtime, session: Session, signal: Signal, actor: str) -> dict:
     stages.check_move("outcome", signal.stage)
     check_owner(session, services.config, signal, actor)
     return outcome_modal(signal.id, signal.account.name)
 
 
-def _reassign_view(services: Runtime, session, signal: Signal, actor: str) -> dict[str, Any]:
+def _reassign_view(services: Runtime, session: Session, signal: Signal, actor: str) -> dict:
     stages.check_move("reassign", signal.stage)
     check_owner(session, services.config, signal, actor)
     return reassign_modal(signal.id, signal.account.name)
 
 
-def _requalify_view(services: Runtime, session, signal: Signal, actor: str) -> dict[str, Any]:
+def _requalify_view(services: Runtime, session: Session, signal: Signal, actor: str) -> dict:
     stages.check_move("requalify", signal.stage)
     if actor != signal.csm_id and actor not in services.config.admins:
         raise NotAllowed(signal.csm_id)
     answers = {a.criterion: a.met for a in signal.answers}
     return requalify_modal(services.config.rubric, signal.id, signal.account.name, answers)
-
-
-_MODALS = {
-    card.RECORD_OUTCOME: _outcome_view,
-    card.REASSIGN: _reassign_view,
-    card.REQUALIFY: _requalify_view,
-}

@@ -1,4 +1,8 @@
-"""Request context built once per request: who is acting and on which signal."""
+"""Request context built once per request: the process's services, who is acting, on what.
+
+Listeners name what they need (`def acknowledge(ack, body, actor, subject_id, services)`) and
+Bolt passes those context keys by name.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,24 @@ from typing import Any
 
 from slack_bolt import App
 
-
-def register(app: App) -> None:
-    """Install the middleware that fills `context['actor']` and `context['subject_id']`."""
-    app.use(_request_context)
+from service.runtime import Runtime
 
 
-def _request_context(context, body: dict[str, Any], next) -> None:
+def register(app: App, services: Runtime) -> None:
+    """Install the middleware that fills `services`, `actor` and `subject_id` in the context."""
+
+    def request_context(context, body: dict[str, Any], next) -> None:
+        fill(context, body, services)
+        next()
+
+    app.use(request_context)
+
+
+def fill(context, body: dict[str, Any], services: Runtime) -> None:
+    """Put `services`, `actor` and `subject_id` into a request's `context`."""
+    context["services"] = services
     context["actor"] = _actor(body)
     context["subject_id"] = _subject(body)
-    next()
 
 
 def _actor(body: dict[str, Any]) -> str | None:

@@ -9,6 +9,8 @@ from typing import Any
 
 from slack_bolt import App, BoltResponse
 
+from blocks import limits
+
 log = logging.getLogger("signalbot.errors")
 SORRY = (
     "Something went wrong on our side and nothing was saved (reference {ref}). "
@@ -18,10 +20,11 @@ SORRY = (
 
 def register(app: App) -> None:
     """Install the global error handler."""
-    app.error(_on_error)
+    app.error(on_error)
 
 
-def _on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+    """Log a failed listener with a reference, and answer the person without a traceback."""
     ref = uuid.uuid4().hex[:8]
     log.error("listener failed (ref %s): %s", ref, error, exc_info=error)
     text = SORRY.format(ref=ref)
@@ -30,7 +33,8 @@ def _on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
     if body.get("type") == "view_submission":
         block = _first_input(body.get("view") or {})
         if block:
-            return _json({"response_action": "errors", "errors": {block: text[:150]}})
+            errors = {block: text[: limits.FIELD_ERROR]}
+            return _json({"response_action": "errors", "errors": errors})
     return BoltResponse(status=200, body="")
 
 

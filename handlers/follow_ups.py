@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from blocks import limits
 from blocks.modal import OUTCOME_MODAL, REASSIGN_MODAL, REQUALIFY_MODAL
 from handlers.forms import Form
 from protocol import stages
@@ -16,33 +17,48 @@ from service.signals import NotAllowed, reassign, record_outcome
 from storage.queries import signal_for_update
 
 
-def register(app: App, services: Runtime) -> None:
+def register(app: App) -> None:
     """Listen for the three follow-up modals."""
-    app.view(OUTCOME_MODAL)(_submission(services, _outcome))
-    app.view(REASSIGN_MODAL)(_submission(services, _reassign))
-    app.view(REQUALIFY_MODAL)(_submission(services, _requalify))
+    app.view(OUTCOME_MODAL)(submit_outcome)
+    app.view(REASSIGN_MODAL)(submit_reassign)
+    app.view(REQUALIFY_MODAL)(submit_requalify)
 
 
-def _submission(services: Runtime, apply):
+def submit_outcome(ack: Ack, view: dict[str, Any], actor: str, subject_id: int | None,
+                   services: Runtime) -> None:
+    """Won, lost, deferred or not ready: record the outcome."""
+    _submit(services, ack, view, actor, subject_id, _outcome)
+
+
+def submit_reassign(ack: Ack, view: dict[str, Any], actor: str, subject_id: int | None,
+                    services: Runtime) -> None:
+    """Hand the signal to another AE."""
+    _submit(services, ack, view, actor, subject_id, _reassign)
+
+
+def submit_requalify(ack: Ack, view: dict[str, Any], actor: str, subject_id: int | None,
+                     services: Runtime) -> None:
+    """Update the qualification checklist."""
+    _submit(services, ack, view, actor, subject_id, _requalify)
+
+
+def _submit(services: Runtime, ack: Ack, view: dict[str, Any], actor: str,
+            subject_id: int | None, apply) -> None:
     """Validate, apply in one transaction, then ack; problems go next to a field."""
-
-    def submit(ack: Ack, view: dict[str, Any], context) -> None:
-        form = Form(view)
-        with services.unit_of_work() as session:
-            signal = signal_for_update(session, context["subject_id"] or 0)
-            try:
-                if signal is None:
-                    raise stages.StageError("That signal no longer exists.")
-                errors = apply(services, session, signal, form, context["actor"])
-            except (stages.StageError, NotAllowed) as exc:
-                errors = {_first_input(view): str(exc)[:150]}
-            if errors:
-                session.rollback()
-                return ack(response_action="errors", errors=errors)
-        ack()
-        services.wake()
-
-    return submit
+    form = Form(view)
+    with services.unit_of_work() as session:
+        signal = signal_for_update(session, subject_id or 0)
+        try:
+            if signal is None:
+                raise stages.StageError("That signal no longer exists.")
+            errors = apply(services, session, signal, form, actor)
+        except (stages.StageError, NotAllowed) as exc:
+            errors = {_first_input(view): str(exc)[: limits.FIELD_ERROR]}
+        if errors:
+            session.rollback()
+            return ack(response_action="errors", errors=errors)
+    ack()
+    services.wake()
 
 
 def _first_input(view: dict[str, Any]) -> str:

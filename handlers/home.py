@@ -11,16 +11,15 @@ from service.runtime import Runtime
 from storage.outbox import enqueue
 
 
-def register(app: App, services: Runtime) -> None:
+def register(app: App) -> None:
     """On `app_home_opened`, queue a fresh Home view for that person."""
+    app.event("app_home_opened")(home_opened)
 
-    def opened(event: dict[str, Any], body: dict[str, Any]) -> None:
-        if event.get("tab", "home") != "home":
-            return
-        user = event["user"]
-        with services.unit_of_work() as session:
-            enqueue(session, [outgoing.home(user)],
-                    services.now())
-        services.wake()
 
-    app.event("app_home_opened")(opened)
+def home_opened(event: dict[str, Any], services: Runtime) -> None:
+    """Queue a fresh Home view for whoever opened the Home tab (events are acked by Bolt)."""
+    if event.get("tab", "home") != "home":
+        return
+    with services.unit_of_work() as session:
+        enqueue(session, [outgoing.home(event["user"])], services.now())
+    services.wake()

@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 
 from blocks import replies
 from blocks.modal import Prefill, signal_modal
+from handlers.digest import digest_preview
 from protocol.catalogue import URGENCIES
 from service.accounts import registry_has_accounts
 from service.roster import NotAdmin, roster_gaps, set_manager
@@ -20,34 +21,35 @@ from storage.queries import count_open_signals_for, find_account, managers, open
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 
-def register(app: App, services: Runtime) -> None:
+def register(app: App) -> None:
     """`/signal` acks with its answer; opening the modal happens right after, lazily."""
-
-    def answer(ack: Ack, command: dict[str, Any], context) -> None:
-        text = html.unescape(command.get("text") or "").strip()
-        word = text.split(" ", 1)[0].lower()
-        actor = command["user_id"]
-        if word == "help":
-            return ack(replies.help_reply())
-        if word == "list":
-            return ack(_list(services, actor))
-        if word == "admin":
-            return ack(_admin(services, actor, command.get("text") or ""))
-        if word == "digest" and "digest_preview" in SUBCOMMANDS:
-            return ack(SUBCOMMANDS["digest_preview"](services, actor))
-        context["modal_for"] = text  # the form is built after the ack, in open_modal
-        ack()
-
-    def open_modal(client: WebClient, command: dict[str, Any], context) -> None:
-        if "modal_for" in context:
-            prefill = _prefill(services, context["modal_for"])
-            view = signal_modal(services.config.rubric, prefill)
-            client.views_open(trigger_id=command["trigger_id"], view=view)
-
-    app.command("/signal")(ack=answer, lazy=[open_modal])
+    app.command("/signal")(ack=signal_command, lazy=[open_capture_modal])
 
 
-SUBCOMMANDS: dict[str, Any] = {}  # later features register more answers here
+def signal_command(ack: Ack, command: dict[str, Any], context, services: Runtime) -> None:
+    """Answer `help`, `list`, `admin …` and `digest`; anything else asks for the capture modal."""
+    text = html.unescape(command.get("text") or "").strip()
+    word = text.split(" ", 1)[0].lower()
+    actor = command["user_id"]
+    if word == "help":
+        return ack(replies.help_reply())
+    if word == "list":
+        return ack(_list(services, actor))
+    if word == "admin":
+        return ack(_admin(services, actor, command.get("text") or ""))
+    if word == "digest":
+        return ack(digest_preview(services, actor))
+    context["modal_for"] = text  # the form is built after the ack, in open_capture_modal
+    ack()
+
+
+def open_capture_modal(client: WebClient, command: dict[str, Any], context,
+                       services: Runtime) -> None:
+    """Lazy, after the ack: the capture modal, pre-filled from `/signal <account> <urgency>`."""
+    if "modal_for" in context:
+        prefill = _prefill(services, context["modal_for"])
+        view = signal_modal(services.config.rubric, prefill)
+        client.views_open(trigger_id=command["trigger_id"], view=view)
 
 
 def _prefill(services: Runtime, text: str) -> Prefill:

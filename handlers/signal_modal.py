@@ -46,41 +46,46 @@ def _save(services: Runtime, draft, actor: str, now, key: str) -> None:
                 raise
 
 
-def register(app: App, services: Runtime) -> None:
+def register(app: App) -> None:
     """Listen for the modal's submission and the message shortcut."""
+    app.view(SIGNAL_MODAL)(submit_signal)
+    app.shortcut(SHORTCUT)(ack=ack_shortcut, lazy=[open_from_message])
 
-    def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any], context) -> None:
-        draft, errors = draft_from_form(Form(view), services.config.rubric)
-        now = services.now()
-        if draft is not None:
-            today = now.astimezone(services.config.timezone).date()
-            errors = {BLOCK_OF_FIELD.get(f, f): m for f, m in validate(draft, today).items()}
-        if errors:
-            return ack(response_action="errors", errors=errors)
-        _save(services, draft, context["actor"], now, f"view:{view['id']}")
-        ack()
-        services.wake()
 
-    def shortcut_ack(ack: Ack) -> None:
-        ack()
+def submit_signal(ack: Ack, view: dict[str, Any], actor: str, services: Runtime) -> None:
+    """Validate the capture modal; errors go next to their field, else log it, commit, ack."""
+    draft, errors = draft_from_form(Form(view), services.config.rubric)
+    now = services.now()
+    if draft is not None:
+        today = now.astimezone(services.config.timezone).date()
+        errors = {BLOCK_OF_FIELD.get(f, f): m for f, m in validate(draft, today).items()}
+    if errors:
+        return ack(response_action="errors", errors=errors)
+    _save(services, draft, actor, now, f"view:{view['id']}")
+    ack()
+    services.wake()
 
-    def open_from_message(client: WebClient, body: dict[str, Any]) -> None:
-        message = body.get("message") or {}
-        note = html.unescape(message.get("text") or "")[: LIMITS["note"]]
+
+def ack_shortcut(ack: Ack) -> None:
+    """The message shortcut: ack at once; the modal opens lazily."""
+    ack()
+
+
+def open_from_message(client: WebClient, body: dict[str, Any], services: Runtime) -> None:
+    """Lazy, after the ack: the capture modal with the message as the note and its link."""
+    message = body.get("message") or {}
+    note = html.unescape(message.get("text") or "")[: LIMITS["note"]]
+    link = None
+    try:
+        link = client.chat_getPermalink(
+            channel=body["channel"]["id"], message_ts=message["ts"]
+        )["permalink"]
+    except Exception:  # noqa: BLE001 - the link is a nicety; the modal must open
         link = None
-        try:
-            link = client.chat_getPermalink(
-                channel=body["channel"]["id"], message_ts=message["ts"]
-            )["permalink"]
-        except Exception:  # noqa: BLE001 - the link is a nicety; the modal must open
-            link = None
-        with services.unit_of_work() as session:
-            picker = registry_has_accounts(session)
-        prefill = Prefill(note=note, account_picker=picker,
-                          metadata={"source": "shortcut", "link": link})
-        client.views_open(
-            trigger_id=body["trigger_id"], view=signal_modal(services.config.rubric, prefill)
-        )
-
-    app.view(SIGNAL_MODAL)(submit)
-    app.shortcut(SHORTCUT)(ack=shortcut_ack, lazy=[open_from_message])
+    with services.unit_of_work() as session:
+        picker = registry_has_accounts(session)
+    prefill = Prefill(note=note, account_picker=picker,
+                      metadata={"source": "shortcut", "link": link})
+    client.views_open(
+        trigger_id=body["trigger_id"], view=signal_modal(services.config.rubric, prefill)
+    )

@@ -5,21 +5,24 @@ from __future__ import annotations
 
 import copy
 import logging
+from datetime import datetime
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.orm import Session
 
+from blocks import limits
 from blocks import suggestion as dm
 from blocks.modal import ACTION, Prefill, account_option, signal_modal
 from blocks.text import escape
 from handlers.forms import Form
-from handlers.interaction import answer, modal_gate, open_modal
+from handlers.interaction import answer, commit_then_ack, gate_modal, open_modal
 from service.accounts import search
 from service.runtime import Runtime
 from service.trigger_actions import TriggerError, actionable, dismiss, prefill, snooze
-from storage.outbox import enqueue
+from storage.outbox import Outgoing
 from storage.queries import find_account, name_key
 
 log = logging.getLogger(__name__)
@@ -37,26 +40,30 @@ VIEW_KEYS = (
 )
 
 
-def register(app: App, services: Runtime) -> None:
+def register(app: App) -> None:
     """The DM's three buttons, the dismiss modal, and the account type-ahead."""
-    log_gate = modal_gate(services, _bound(services, _log_view), (TriggerError,), "log_signal")
-    dismiss_gate = modal_gate(
-        services, _bound(services, _dismiss_view), (TriggerError,), "not_expansion"
-    )
-    app.action(dm.LOG_SIGNAL)(ack=log_gate, lazy=[open_modal])
-    app.action(dm.NOT_EXPANSION)(ack=dismiss_gate, lazy=[open_modal])
-    app.action(dm.SNOOZE)(_snooze(services))
-    app.view(dm.DISMISS_MODAL)(_dismissed(services))
-    on_account = [lambda body: body.get("block_id") == "account"]
-    app.options(ACTION, matchers=on_account)(_options(services))
+    app.action(dm.LOG_SIGNAL)(ack=open_log_signal, lazy=[open_modal])
+    app.action(dm.NOT_EXPANSION)(ack=open_not_expansion, lazy=[open_modal])
+    app.action(dm.SNOOZE)(snooze_suggestion)
+    app.view(dm.DISMISS_MODAL)(submit_dismissal)
+    app.options(ACTION, matchers=[_on_account])(account_options)
     app.action({"block_id": "account", "action_id": ACTION})(
-        ack=_picked(services), lazy=[_update_view]
+        ack=account_picked, lazy=[update_view]
     )
 
 
-def _bound(services: Runtime, build):
-    """A view builder for the gate: (session, trigger id, actor) -> view."""
-    return lambda session, trigger_id, actor: build(services, session, trigger_id, actor)
+def _on_account(body: dict[str, Any]) -> bool:
+    return body.get("block_id") == "account"
+
+
+def open_log_signal(ack: Ack, body: dict[str, Any], context, services: Runtime) -> None:
+    """'Log it': the capture modal, filled in from the trigger (opened after the ack)."""
+    gate_modal(services, ack, body, context, _log_view, (TriggerError,))
+
+
+def open_not_expansion(ack: Ack, body: dict[str, Any], context, services: Runtime) -> None:
+    """'Not expansion': the modal asking why."""
+    gate_modal(services, ack, body, context, _dismiss_view, (TriggerError,))
 
 
 def _log_view(services: Runtime, session, trigger_id: int, actor: str) -> dict[str, Any]:
@@ -69,83 +76,66 @@ def _dismiss_view(services: Runtime, session, trigger_id: int, actor: str) -> di
     return dm.dismiss_modal(trigger.id, trigger.account.name, trigger.kind)
 
 
-def _snooze(services: Runtime):
-    def press(ack: Ack, body: dict[str, Any], context) -> None:
-        now, actor = services.now(), context["actor"]
-        with services.unit_of_work() as session:
-            try:
-                trigger = snooze(session, services.config, context["subject_id"], actor, now)
-                text = (
-                    f"Snoozed: *{escape(trigger.account.name)}* comes back on "
-                    f"{trigger.snoozed_until.date().isoformat()} if it still holds."
-                )
-            except TriggerError as exc:
-                text = str(exc)
-            enqueue(session, [answer(body, actor, text)], now)
-        ack()
-        services.wake()
+def snooze_suggestion(ack: Ack, body: dict[str, Any], actor: str, subject_id: int | None,
+                      services: Runtime) -> None:
+    """'Snooze': the trigger comes back after the configured snooze if it still holds."""
 
-    return press
-
-
-def _dismissed(services: Runtime):
-    def submit(ack: Ack, view: dict[str, Any], context) -> None:
-        form = Form(view)
-        reason = form.text("reason")
-        if not reason:
-            return ack(
-                response_action="errors",
-                errors={"reason": "Say why, so the team learns which triggers mislead."},
+    def work(session: Session, now: datetime) -> list[Outgoing]:
+        try:
+            trigger = snooze(session, services.config, subject_id, actor, now)
+            text = (
+                f"Snoozed: *{escape(trigger.account.name)}* comes back on "
+                f"{trigger.snoozed_until.date().isoformat()} if it still holds."
             )
-        with services.unit_of_work() as session:
-            try:
-                dismiss(
-                    session,
-                    services.config,
-                    form.metadata.get("trigger"),
-                    context["actor"],
-                    reason,
-                    services.now(),
-                )
-            except TriggerError as exc:
-                return ack(response_action="errors", errors={"reason": str(exc)[:150]})
-        ack()
+        except TriggerError as exc:
+            text = str(exc)
+        return [answer(body, actor, text)]
 
-    return submit
+    commit_then_ack(services, ack, work)
 
 
-def _options(services: Runtime):
+def submit_dismissal(ack: Ack, view: dict[str, Any], actor: str, services: Runtime) -> None:
+    """The 'Not expansion' modal: dismiss the trigger with the reason given."""
+    form = Form(view)
+    reason = form.text("reason")
+    if not reason:
+        return ack(
+            response_action="errors",
+            errors={"reason": "Say why, so the team learns which triggers mislead."},
+        )
+    with services.unit_of_work() as session:
+        try:
+            dismiss(session, services.config, form.metadata.get("trigger"), actor, reason,
+                    services.now())
+        except TriggerError as exc:
+            return ack(response_action="errors", errors={"reason": str(exc)[: limits.FIELD_ERROR]})
+    ack()
+
+
+def account_options(ack: Ack, body: dict[str, Any], services: Runtime) -> None:
     """Accounts matching what was typed, and 'New account: <typed>' unless it exists."""
-
-    def options(ack: Ack, body: dict[str, Any]) -> None:
-        typed = " ".join((body.get("value") or "").split())[:200]
-        with services.unit_of_work() as session:
-            found = search(session, typed, limit=20)
-        choices = [account_option(name, crm_id) for name, crm_id in found]
-        if typed and all(name_key(name) != name_key(typed) for name, _ in found):
-            choices.append(account_option(typed, new=True))
-        ack(options=choices)
-
-    return options
+    typed = " ".join((body.get("value") or "").split())[: limits.TYPED_QUERY]
+    with services.unit_of_work() as session:
+        found = search(session, typed, limit=20)
+    choices = [account_option(name, crm_id) for name, crm_id in found]
+    if typed and all(name_key(name) != name_key(typed) for name, _ in found):
+        choices.append(account_option(typed, new=True))
+    ack(options=choices)
 
 
-def _picked(services: Runtime):
+def account_picked(ack: Ack, body: dict[str, Any], context, services: Runtime) -> None:
     """An account was picked: fill in its AE (unless one is chosen already), after the ack."""
-
-    def picked(ack: Ack, body: dict[str, Any], context) -> None:
-        view = body.get("view") or {}
-        selected = (body.get("actions") or [{}])[0].get("selected_option") or {}
-        value = selected.get("value") or ""
-        chosen = view.get("state", {}).get("values", {}).get("ae", {}).get(ACTION) or {}
-        if value[:2] in ("c:", "n:") and view.get("id") and not chosen.get("selected_user"):
-            with services.unit_of_work() as session:
-                account = find_account(session, value[2:])
-                ae_id = account.ae_id if account else None
-            if ae_id:
-                context["updated_view"] = _with_ae(view, ae_id)
-        ack()
-
-    return picked
+    view = body.get("view") or {}
+    selected = (body.get("actions") or [{}])[0].get("selected_option") or {}
+    value = selected.get("value") or ""
+    chosen = view.get("state", {}).get("values", {}).get("ae", {}).get(ACTION) or {}
+    if value[:2] in ("c:", "n:") and view.get("id") and not chosen.get("selected_user"):
+        with services.unit_of_work() as session:
+            account = find_account(session, value[2:])
+            ae_id = account.ae_id if account else None
+        if ae_id:
+            context["updated_view"] = _with_ae(view, ae_id)
+    ack()
 
 
 def _with_ae(view: dict[str, Any], ae_id: str) -> dict[str, Any]:
@@ -156,7 +146,8 @@ def _with_ae(view: dict[str, Any], ae_id: str) -> dict[str, Any]:
     return updated
 
 
-def _update_view(client: WebClient, body: dict[str, Any], context) -> None:
+def update_view(client: WebClient, body: dict[str, Any], context) -> None:
+    """Lazy, after the ack: put the picked account's AE into the open modal."""
     updated = context.get("updated_view")
     if not updated:
         return

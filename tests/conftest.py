@@ -16,21 +16,13 @@ from bot.settings import Settings
 from standin import SlackStandin
 from storage.db import make_engine, session_factory
 from storage.models import Base
+from tests.people import ADMIN, AE, AE2, CSM, MGR, SECRET, VP, roster_config
 from tests.support import SlackDriver
 
 PG_URL = os.environ.get(
     "SIGNALBOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 PG_REQUIRED = os.environ.get("CI") == "true" or os.environ.get("SIGNALBOT_REQUIRE_PG") == "1"
-SECRET = "test-signing-secret"
-CSM, AE, AE2, MGR, VP, ADMIN = (
-    "U0CSM0001",
-    "U0AE00001",
-    "U0AE00002",
-    "U0MGR0001",
-    "U0VP00001",
-    "U0REVOPS1",
-)
 
 
 def _pg_available() -> str | None:
@@ -102,17 +94,6 @@ def standin() -> Iterator[SlackStandin]:
         ]:
             server.add_user(user, name=name, tz=tz, email=f"{user.lower()}@example.com")
         yield server
-
-
-def roster_config(**overrides) -> Config:
-    """The default protocol with a small roster and admins."""
-    values = {
-        "managers": {AE: MGR, AE2: MGR, MGR: VP},
-        "admins": (ADMIN,),
-        "digest_channel": "C0DIGEST01",
-    }
-    values.update(overrides)
-    return Config(**values)
 
 
 def make_services(url: str, standin: SlackStandin | None, config: Config | None = None) -> Services:

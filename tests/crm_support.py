@@ -15,7 +15,8 @@ from standin.hubspot import HubSpotStandin
 from standin.rest import Request, RestStandin
 from standin.salesforce import SalesforceStandin
 from storage.models import CrmRecord, OutboxMessage
-from tests.conftest import AE, AE2, make_services, roster_config
+from tests.conftest import make_services
+from tests.people import AE, AE2, roster_config
 
 START = "2026-11-23 14:00:00"
 TIMEOUT = timedelta(seconds=0.5)

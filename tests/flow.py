@@ -13,7 +13,7 @@ from protocol.record import SignalDraft
 from service import capture
 from storage.models import Escalation, OutboxMessage, Signal
 from storage.queries import signal_for_update
-from tests.conftest import AE, CSM
+from tests.people import AE, CSM
 
 ALL_MET = {"budget": True, "buyer": True, "timeline": True, "fit": True}
 

@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from protocol.calendar import BusinessHours
 from storage.models import Deadline, Person
-from tests.conftest import AE, AE2, make_services, roster_config
+from tests.conftest import make_services
 from tests.flow import escalations, log, worker
+from tests.people import AE, AE2, roster_config
 
 SYDNEY, NEW_YORK = ZoneInfo("Australia/Sydney"), ZoneInfo("America/New_York")
 

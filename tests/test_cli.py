@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from standin import requests as slack_requests
-from tests.conftest import AE, CSM, MGR, SECRET
+from tests.people import AE, CSM, MGR, SECRET
 from tests.support import VALID_SIGNAL, state_values, wait_for
 
 TRIAL_CONFIG = f"""

@@ -12,7 +12,6 @@ from bot.crm_cli import check
 from standin.hubspot import CUSTOM, HubSpotStandin
 from standin.salesforce import CUSTOM as SF_CUSTOM
 from standin.salesforce import SalesforceStandin
-from tests.conftest import AE, AE2
 from tests.crm_support import (  # noqa: F401 - fixtures
     START,
     _fresh_clients,
@@ -26,6 +25,7 @@ from tests.crm_support import (  # noqa: F401 - fixtures
     salesforce_fixture,
 )
 from tests.flow import log, worker
+from tests.people import AE, AE2
 from tests.test_cli import base_env, signalbot
 
 

@@ -10,7 +10,6 @@ from freezegun import freeze_time
 
 from service import signals as ops
 from standin.hubspot import rate_limited
-from tests.conftest import ADMIN, AE, AE2
 from tests.crm_support import (  # noqa: F401 - fixtures
     START,
     _fresh_clients,
@@ -22,6 +21,7 @@ from tests.crm_support import (  # noqa: F401 - fixtures
     rows,
 )
 from tests.flow import act, log, worker
+from tests.people import ADMIN, AE, AE2
 
 
 def drain(services, slack) -> None:

@@ -9,7 +9,6 @@ from freezegun import freeze_time
 
 from service import signals as ops
 from standin.salesforce import EXTERNAL
-from tests.conftest import ADMIN, AE
 from tests.crm_support import (  # noqa: F401 - fixtures
     START,
     _fresh_clients,
@@ -21,6 +20,7 @@ from tests.crm_support import (  # noqa: F401 - fixtures
     salesforce_fixture,
 )
 from tests.flow import act, log, worker
+from tests.people import ADMIN, AE
 
 
 def drain(services, slack) -> None:

@@ -9,7 +9,6 @@ from freezegun import freeze_time
 from bot.crm_cli import backfill
 from service import signals as ops
 from service.crm import crm_problems
-from tests.conftest import AE, CSM
 from tests.crm_support import (  # noqa: F401 - fixtures
     START,
     _fresh_clients,
@@ -23,6 +22,7 @@ from tests.crm_support import (  # noqa: F401 - fixtures
     rows,
 )
 from tests.flow import act, at, log, worker
+from tests.people import AE, CSM
 
 
 def drain(services, slack) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.delivery import Deliverer, make_client
 from storage.models import OutboxMessage
 from storage.outbox import Outgoing, claim_due, enqueue
-from tests.conftest import ADMIN, MGR
+from tests.people import ADMIN, MGR
 
 START = "2026-11-23 14:00:00"
 

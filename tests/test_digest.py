@@ -35,7 +35,8 @@ from storage.models import (
     SignalEvent,
 )
 from storage.queries import signal_for_update
-from tests.conftest import AE, AE2, CSM, MGR, make_services, roster_config
+from tests.conftest import make_services
+from tests.people import AE, AE2, CSM, MGR, roster_config
 from tests.support import validate_message_blocks as validate
 
 CSM2, AE3 = "U0CSM0002", "U0AE00003"

@@ -20,8 +20,8 @@ from service.digest import (
     trigger_conversion,
 )
 from storage.models import Account, CrmRecord, OutboxMessage, ProductEvent, Signal, Trigger
-from tests.conftest import AE, CSM
 from tests.flow import at
+from tests.people import AE, CSM
 from tests.support import validate_message_blocks as validate
 
 WEEK_START = datetime(2026, 11, 16, 5, tzinfo=UTC)  # Monday 00:00 in New York (EST)

@@ -17,7 +17,8 @@ from sqlalchemy import select
 from bot.cli import main
 from service.export import COLUMNS, export_rows, write_csv
 from storage.models import OutboxMessage
-from tests.conftest import AE, AE2, CSM, make_services, roster_config
+from tests.conftest import make_services
+from tests.people import AE, AE2, CSM, roster_config
 from tests.test_digest import ODD_NAME, build_history
 
 CONFIG_YAML = f"""

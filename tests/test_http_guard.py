@@ -9,7 +9,7 @@ import pytest
 
 from bot.guard import SLACK_MAX_BODY
 from standin import requests as slack_requests
-from tests.conftest import SECRET
+from tests.people import SECRET
 
 
 def raw_post(url: str, path: str, declared: int, sent: bytes, headers: str = "") -> str:

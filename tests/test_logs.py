@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from bot.logs import one_line, setup
-from tests.conftest import SECRET
+from tests.people import SECRET
 from tests.support import SlackDriver
 
 LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")

@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 
 from bot.services import Services
 from storage.models import Escalation, OutboxMessage
-from tests.conftest import MGR, make_services
+from tests.conftest import make_services
 from tests.flow import log, worker
+from tests.people import MGR
 
 pytestmark = pytest.mark.postgres
 N = 40

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from freezegun import freeze_time
 
-from tests.conftest import AE, MGR, SECRET, make_services
+from tests.conftest import make_services
 from tests.flow import escalations, log, worker
+from tests.people import AE, MGR, SECRET
 from tests.support import SlackDriver
 
 

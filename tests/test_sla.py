@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from service import signals as ops
 from storage.models import Deadline, SignalEvent
-from tests.conftest import ADMIN, AE, AE2, CSM, MGR, VP
 from tests.flow import act, escalations, log, outbox_count, stage, texts, worker
+from tests.people import ADMIN, AE, AE2, CSM, MGR, VP
 
 START = "2026-11-23 14:00:00"  # a Monday, 09:00 in New York
 

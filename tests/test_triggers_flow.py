@@ -14,8 +14,9 @@ from service import trigger_actions
 from service.ingest import ingest
 from service.triggers import evaluate_accounts, periodic, trigger_digest
 from storage.models import Account, OutboxMessage, Trigger, TriggerQueue
-from tests.conftest import ADMIN, AE, CSM, make_services
+from tests.conftest import make_services
 from tests.flow import log, worker
+from tests.people import ADMIN, AE, CSM
 
 GLOBEX = {
     "account": "0015g00000Globex",

@@ -9,7 +9,6 @@ from freezegun import freeze_time
 
 from service import signals as ops
 from service import webhooks
-from tests.conftest import ADMIN, AE
 from tests.crm_support import (  # noqa: F401 - fixtures
     HOOK_SECRET,
     START,
@@ -20,6 +19,7 @@ from tests.crm_support import (  # noqa: F401 - fixtures
     rows,
 )
 from tests.flow import act, log, worker
+from tests.people import ADMIN, AE
 
 BODY = b'{"event":"handed_off","id":"webhook:0:1:handed_off:3"}'
 

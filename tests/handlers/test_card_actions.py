@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from blocks import card
 from storage.models import Card, Signal, SignalEvent
-from tests.conftest import ADMIN, AE, AE2, CSM, MGR
+from tests.people import ADMIN, AE, AE2, CSM, MGR
 
 
 def only_signal(services) -> Signal:
@@ -162,3 +162,88 @@ def test_unqualified_signal_stays_a_watch_item_until_ticked(slack):
     slack.deliver()
     assert only_signal(slack.services).stage == "handed_off"
     assert len(slack.standin.dm_messages(AE)) == 1
+
+
+# The listeners called directly, as Bolt calls them.
+
+
+def test_acknowledge_directly(sqlite_services):
+    from handlers.card_actions import acknowledge
+    from tests.handlers.direct import Acks, hand_off, outbox, press
+
+    signal = hand_off(sqlite_services)
+    ack = Acks()
+    acknowledge(ack, press(card.ACKNOWLEDGE, signal.id, AE), AE, signal.id, sqlite_services)
+    assert ack.once == ((), {})
+    assert only_signal(sqlite_services).stage == "acknowledged"
+    assert outbox(sqlite_services, "slack.refresh")
+
+
+def test_log_contact_directly(sqlite_services):
+    from handlers.card_actions import log_contact
+    from tests.handlers.direct import Acks, hand_off, press
+
+    signal = hand_off(sqlite_services)
+    ack = Acks()
+    log_contact(ack, press(card.LOG_CONTACT, signal.id, AE), AE, signal.id, sqlite_services)
+    assert ack.once == ((), {})
+    assert only_signal(sqlite_services).stage == "contacted"
+
+
+def test_nudge_directly_and_a_refusal_is_answered_where_the_button_was(sqlite_services):
+    from handlers.card_actions import nudge
+    from tests.handlers.direct import Acks, hand_off, outbox, press
+
+    signal = hand_off(sqlite_services)
+    before = len(outbox(sqlite_services))
+    nudge(Acks(), press(card.NUDGE, signal.id, MGR), MGR, signal.id, sqlite_services)
+    assert events(sqlite_services)[-1] == "nudged"
+    assert len(outbox(sqlite_services)) > before
+    ack = Acks()
+    nudge(ack, press(card.NUDGE, signal.id, AE2), AE2, signal.id, sqlite_services)
+    assert ack.once == ((), {})
+    [refusal] = [r for r in outbox(sqlite_services, "slack.ephemeral") if r.target == AE2]
+    assert refusal.payload["channel"] == "D0TEST"
+
+
+def _gate(listener, action_id, signal_id, user, services):
+    from tests.handlers.direct import Acks, context_for, press
+
+    body = press(action_id, signal_id, user)
+    context = context_for(body, services)
+    ack = Acks()
+    listener(ack, body, context, services)
+    assert ack.once == ((), {})
+    return context
+
+
+def test_open_outcome_directly(sqlite_services):
+    from handlers.card_actions import open_outcome
+    from tests.handlers.direct import hand_off, outbox
+
+    signal = hand_off(sqlite_services)
+    context = _gate(open_outcome, card.RECORD_OUTCOME, signal.id, AE, sqlite_services)
+    assert context["modal_view"]["callback_id"] == "outcome_modal"
+    stranger = _gate(open_outcome, card.RECORD_OUTCOME, signal.id, AE2, sqlite_services)
+    assert "modal_view" not in stranger
+    assert [r for r in outbox(sqlite_services, "slack.ephemeral") if r.target == AE2]
+
+
+def test_open_reassign_directly(sqlite_services):
+    from handlers.card_actions import open_reassign
+    from tests.handlers.direct import hand_off
+
+    signal = hand_off(sqlite_services)
+    context = _gate(open_reassign, card.REASSIGN, signal.id, MGR, sqlite_services)
+    assert context["modal_view"]["callback_id"] == "reassign_modal"
+
+
+def test_open_requalify_directly(sqlite_services):
+    from handlers.card_actions import open_requalify
+    from tests.handlers.direct import hand_off
+
+    signal = hand_off(sqlite_services, qualification=["budget"])  # stays a watch item
+    context = _gate(open_requalify, card.REQUALIFY, signal.id, CSM, sqlite_services)
+    assert context["modal_view"]["callback_id"] == "requalify_modal"
+    refused = _gate(open_requalify, card.REQUALIFY, signal.id, AE, sqlite_services)
+    assert "modal_view" not in refused

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from standin import requests as slack_requests
 from standin.forms import state_values
 from storage.models import Account, Signal
-from tests.conftest import CSM
+from tests.people import CSM
 from tests.support import VALID_SIGNAL
 
 pytestmark = pytest.mark.postgres

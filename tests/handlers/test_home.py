@@ -16,7 +16,7 @@ from service.sweep import sweep
 from standin import requests as slack_requests
 from standin.server import validate_view
 from storage.models import Escalation, Signal
-from tests.conftest import ADMIN, AE, AE2, CSM, MGR, VP, roster_config
+from tests.people import ADMIN, AE, AE2, CSM, MGR, VP, roster_config
 
 START = datetime(2024, 6, 3, 14, 0, tzinfo=UTC)  # a Monday afternoon
 AE3 = "U0AE00003"  # not on the roster
@@ -193,3 +193,16 @@ def test_a_busy_person_gets_at_most_100_valid_blocks(services):
         assert title in body
     assert "more: see your DMs" in body
     assert "<!channel>" not in body and "&lt;!channel&gt;" in body
+
+
+def test_home_opened_directly_queues_one_home_view(sqlite_services):
+    from handlers.home import home_opened
+    from tests.handlers.direct import outbox
+
+    home_opened(slack_requests.app_home_opened(CSM, tab="messages"), sqlite_services)
+    assert outbox(sqlite_services) == []  # the Messages tab is not the Home tab
+    home_opened(slack_requests.app_home_opened(CSM), sqlite_services)
+    home_opened(slack_requests.app_home_opened(CSM), sqlite_services)
+    [row] = outbox(sqlite_services)
+    assert (row.kind, row.target) == ("slack.home", CSM)
+    assert sqlite_services.delivery_due.is_set()

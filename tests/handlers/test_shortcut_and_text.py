@@ -9,7 +9,7 @@ from sqlalchemy import select
 from bot.config import Routing
 from standin import requests as slack_requests
 from storage.models import Signal
-from tests.conftest import AE, CSM
+from tests.people import AE, CSM
 from tests.support import VALID_SIGNAL, wait_for
 
 

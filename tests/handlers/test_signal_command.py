@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from blocks import card
 from storage.models import Person, SignalEvent
-from tests.conftest import ADMIN, AE, AE2, CSM, MGR, VP
+from tests.people import ADMIN, AE, AE2, CSM, MGR, VP
 
 
 def reply(response) -> dict:
@@ -68,3 +68,43 @@ def test_the_new_manager_may_act_for_the_ae(slack):
     signal = only_signal(slack.services)
     slack.press(card.ACKNOWLEDGE, signal.id, AE2)
     assert only_signal(slack.services).stage == "acknowledged"
+
+
+# The listeners called directly, as Bolt calls them.
+
+
+def test_signal_command_answers_words_and_leaves_the_modal_for_after_the_ack(sqlite_services):
+    from handlers.signal_command import signal_command
+    from tests.handlers.direct import Acks, command
+
+    ack, context = Acks(), {}
+    signal_command(ack, command(CSM, "help"), context, sqlite_services)
+    [answer], _ = ack.once
+    assert answer["response_type"] == "ephemeral" and "/signal list" in answer["text"]
+    ack = Acks()
+    signal_command(ack, command(CSM, "list"), context, sqlite_services)
+    assert "no open signals" in ack.once[0][0]["text"]
+    ack = Acks()
+    signal_command(ack, command(MGR, "digest"), context, sqlite_services)
+    assert ack.once[0][0]["response_type"] == "ephemeral"
+    assert "modal_for" not in context
+    ack = Acks()
+    signal_command(ack, command(CSM, "Initech &amp; Co hot"), context, sqlite_services)
+    assert ack.once == ((), {}) and context["modal_for"] == "Initech & Co hot"
+
+
+def test_open_capture_modal_prefills_account_and_urgency(sqlite_services, standin):
+    from bot.delivery import make_client
+    from handlers.signal_command import open_capture_modal
+    from tests.handlers.direct import command
+
+    client = make_client("xoxb-test", standin.base_url)
+    open_capture_modal(client, command(CSM), {}, sqlite_services)  # nothing asked: nothing opens
+    assert standin.views_opened() == []
+    open_capture_modal(client, command(CSM, "Initech hot"), {"modal_for": "Initech hot"},
+                       sqlite_services)
+    [view] = standin.views_opened()
+    blocks = {b.get("block_id"): b for b in view["blocks"]}
+    assert blocks["account"]["element"]["initial_value"] == "Initech"
+    assert blocks["urgency"]["element"]["initial_option"]["value"] == "hot"
+    assert not standin.rejections

@@ -8,10 +8,11 @@ import time
 from freezegun import freeze_time
 from sqlalchemy import select
 
+from blocks import suggestion as dm
 from service.triggers import periodic
 from standin import requests as slack_requests
 from storage.models import Account, Signal, Trigger
-from tests.conftest import ADMIN, AE, CSM
+from tests.people import ADMIN, AE, CSM
 from tests.support import wait_for
 from tests.test_triggers_flow import GLOBEX, cycles, feed
 
@@ -207,3 +208,125 @@ def test_picking_an_account_fills_in_its_ae(slack):
     pick(slack, view, "n:Brand New Co", "New account: Brand New Co")  # no AE known: no update
     time.sleep(0.3)
     assert len(slack.standin.calls_to("views.update")) == 1
+
+
+# The listeners called directly, as Bolt calls them.
+
+
+def _suggested(services) -> int:
+    feed(services, GLOBEX, *cycles([70_000, 77_000, 84_700]))
+    periodic(services)
+    with services.unit_of_work() as session:
+        return session.scalar(select(Trigger.id))
+
+
+def _state(services, trigger_id: int) -> str:
+    with services.unit_of_work() as session:
+        return session.get(Trigger, trigger_id).state
+
+
+def _gate(listener, action_id, trigger_id, user, services):
+    from tests.handlers.direct import Acks, context_for, press
+
+    body = press(action_id, trigger_id, user)
+    context = context_for(body, services)
+    ack = Acks()
+    listener(ack, body, context, services)
+    assert ack.once == ((), {})
+    return context
+
+
+@freeze_time(NOW)
+def test_open_log_signal_directly(sqlite_services):
+    from handlers.suggestions import open_log_signal
+
+    trigger_id = _suggested(sqlite_services)
+    context = _gate(open_log_signal, "trigger_log_signal", trigger_id, CSM, sqlite_services)
+    view = context["modal_view"]
+    assert view["callback_id"] == "signal_modal"
+    assert block(view, "ae")["element"]["initial_user"] == AE
+    refused = _gate(open_log_signal, "trigger_log_signal", trigger_id, AE, sqlite_services)
+    assert "modal_view" not in refused
+
+
+@freeze_time(NOW)
+def test_open_not_expansion_directly(sqlite_services):
+    from handlers.suggestions import open_not_expansion
+
+    trigger_id = _suggested(sqlite_services)
+    context = _gate(open_not_expansion, "trigger_not_expansion", trigger_id, CSM,
+                    sqlite_services)
+    assert context["modal_view"]["callback_id"] == "trigger_dismiss_modal"
+
+
+@freeze_time(NOW)
+def test_snooze_suggestion_directly(sqlite_services):
+    from handlers.suggestions import snooze_suggestion
+    from tests.handlers.direct import Acks, outbox, press
+
+    trigger_id = _suggested(sqlite_services)
+    ack = Acks()
+    body = press("trigger_snooze", trigger_id, CSM)
+    snooze_suggestion(ack, body, CSM, trigger_id, sqlite_services)
+    assert ack.once == ((), {})
+    assert _state(sqlite_services, trigger_id) == "snoozed"
+    [note] = outbox(sqlite_services, "slack.ephemeral")
+    assert "comes back on 2026-12-05" in note.payload["text"]
+
+
+@freeze_time(NOW)
+def test_submit_dismissal_directly(sqlite_services):
+    from handlers.suggestions import submit_dismissal
+    from tests.handlers.direct import Acks, submission
+
+    trigger_id = _suggested(sqlite_services)
+    with sqlite_services.unit_of_work() as session:
+        row = session.get(Trigger, trigger_id)
+        view = {**dm.dismiss_modal(row.id, row.account.name, row.kind), "id": "V0DISMISS1"}
+    ack = Acks()
+    submit_dismissal(ack, submission(view, CSM, {"reason": " "})["view"], CSM, sqlite_services)
+    assert ack.once[1]["response_action"] == "errors"
+    ack = Acks()
+    body = submission(view, CSM, {"reason": "Seasonal peak"})
+    submit_dismissal(ack, body["view"], CSM, sqlite_services)
+    assert ack.once == ((), {})
+    assert _state(sqlite_services, trigger_id) == "dismissed"
+
+
+def test_account_options_directly(sqlite_services):
+    from handlers.suggestions import account_options
+    from tests.handlers.direct import Acks, body_of
+    from tests.people import SECRET
+
+    feed(sqlite_services, GLOBEX)
+    ack = Acks()
+    body = body_of(slack_requests.block_suggestion(
+        SECRET, user_id=CSM, action_id="value", block_id="account", value="glob"))
+    account_options(ack, body, sqlite_services)
+    _, kwargs = ack.once
+    assert [o["value"] for o in kwargs["options"]] == ["c:0015g00000Globex", "n:glob"]
+
+
+def test_account_picked_and_update_view_directly(sqlite_services, standin):
+    from blocks.modal import Prefill, signal_modal
+    from bot.delivery import make_client
+    from handlers.suggestions import account_picked, update_view
+    from tests.handlers.direct import Acks, body_of
+    from tests.people import SECRET
+
+    feed(sqlite_services, GLOBEX)
+    client = make_client("xoxb-test", standin.base_url)
+    modal = signal_modal(sqlite_services.config.rubric, Prefill(account_picker=True))
+    view = client.views_open(trigger_id=slack_requests.new_trigger_id(), view=modal)["view"]
+    body = body_of(slack_requests.block_actions(
+        SECRET, user_id=CSM, action_id="value", block_id="account", view=view,
+        selected_option={"text": {"type": "plain_text", "text": "Globex"},
+                         "value": "c:0015g00000Globex"}, action_type="external_select"))
+    context: dict = {}
+    ack = Acks()
+    account_picked(ack, body, context, sqlite_services)
+    assert ack.once == ((), {})
+    assert block(context["updated_view"], "ae")["element"]["initial_user"] == AE
+    update_view(client, body, context)
+    assert block(standin.view(view["id"]), "ae")["element"]["initial_user"] == AE
+    assert not standin.rejections

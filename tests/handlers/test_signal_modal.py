@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 
 from storage.models import OutboxMessage, Signal, SignalEvent
-from tests.conftest import AE, CSM
+from tests.people import AE, CSM
 from tests.support import VALID_SIGNAL
 
 
@@ -70,3 +70,60 @@ def test_double_submit_creates_one_signal(slack):
     with slack.services.unit_of_work() as session:
         assert session.scalar(select(func.count()).select_from(SignalEvent)) == 2
         assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 2
+
+
+# The listeners called directly, as Bolt calls them.
+
+
+def test_submit_signal_commits_before_it_acks(sqlite_services):
+    from handlers.signal_modal import submit_signal
+    from tests.handlers.direct import capture_view, submission
+
+    services = sqlite_services
+    body = submission(capture_view(services), CSM, VALID_SIGNAL)
+    seen_at_ack = []
+
+    def ack(*args, **kwargs):
+        seen_at_ack.append((args, kwargs, len(signals(services))))
+
+    submit_signal(ack, body["view"], CSM, services)
+    assert seen_at_ack == [((), {}, 1)]  # the signal was committed when the ack went out
+    assert services.delivery_due.is_set()  # and the delivery loop was woken
+
+
+def test_submit_signal_puts_errors_next_to_the_fields(sqlite_services):
+    from handlers.signal_modal import submit_signal
+    from tests.handlers.direct import Acks, capture_view, submission
+
+    body = submission(capture_view(sqlite_services), CSM, {**VALID_SIGNAL, "buyer_name": "  "})
+    ack = Acks()
+    submit_signal(ack, body["view"], CSM, sqlite_services)
+    _, kwargs = ack.once
+    assert kwargs["response_action"] == "errors" and set(kwargs["errors"]) == {"buyer_name"}
+    assert signals(sqlite_services) == []
+
+
+def test_ack_shortcut_only_acks():
+    from handlers.signal_modal import ack_shortcut
+    from tests.handlers.direct import Acks
+
+    ack = Acks()
+    ack_shortcut(ack)
+    assert ack.once == ((), {})
+
+
+def test_open_from_message_opens_the_modal_with_the_message(sqlite_services, standin):
+    from bot.delivery import make_client
+    from handlers.signal_modal import open_from_message
+    from standin import requests as slack_requests
+    from tests.handlers.direct import body_of
+    from tests.people import SECRET
+
+    body = body_of(slack_requests.message_shortcut(
+        SECRET, user_id=CSM, callback_id="log_signal_from_message", channel_id="C0CUSTOMER",
+        message_ts="1700000000.000100", message_text="They &lt;3 the API"))
+    open_from_message(make_client("xoxb-test", standin.base_url), body, sqlite_services)
+    [view] = standin.views_opened()
+    note = next(b for b in view["blocks"] if b.get("block_id") == "note")
+    assert note["element"]["initial_value"] == "They <3 the API"
+    assert not standin.rejections

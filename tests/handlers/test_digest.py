@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from service.sweep import sweep
 from storage.models import OutboxMessage
-from tests.conftest import CSM, MGR
+from tests.people import CSM, MGR
 
 
 def preview(slack, user: str = MGR) -> dict:
@@ -53,3 +53,13 @@ def test_preview_of_an_empty_week(slack):
     assert "0 signals logged" in body["text"]
     for block in Block.parse_all(body["blocks"]):
         block.validate_json()
+
+
+def test_digest_preview_directly_names_the_channel_and_the_caller(sqlite_services):
+    from handlers.digest import digest_preview
+
+    answer = digest_preview(sqlite_services, CSM)
+    assert answer["response_type"] == "ephemeral"
+    note = answer["blocks"][0]["elements"][0]["text"]
+    assert f"<@{CSM}>" in note and "<#C0DIGEST01>" in note
+    assert len(answer["blocks"]) <= 50

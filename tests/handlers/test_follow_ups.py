@@ -1,0 +1,65 @@
+"""The follow-up modals' submissions (outcome, reassign, requalify), called as Bolt calls them.
+
+The signed-HTTP round trips of the same modals are in test_card_actions.py.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from blocks.modal import outcome_modal, reassign_modal, requalify_modal
+from handlers.follow_ups import submit_outcome, submit_reassign, submit_requalify
+from tests.handlers.direct import Acks, hand_off, only_signal, submission
+from tests.people import AE, AE2, CSM
+
+
+def opened(view: dict) -> dict:
+    return {**view, "id": f"V{uuid.uuid4().hex[:10].upper()}"}
+
+
+def test_submit_outcome_records_a_win_and_refuses_one_without_arr(sqlite_services):
+    signal = hand_off(sqlite_services)
+    view = opened(outcome_modal(signal.id, "Globex Corp"))
+    ack = Acks()
+    submit_outcome(ack, submission(view, AE, {"outcome": "won"})["view"], AE, signal.id,
+                   sqlite_services)
+    assert ack.once == ((), {"response_action": "errors",
+                             "errors": {"won_arr": "How much expansion ARR was won?"}})
+    assert only_signal(sqlite_services).stage == "handed_off"
+    ack = Acks()
+    body = submission(view, AE, {"outcome": "won", "won_arr": "48000"})
+    submit_outcome(ack, body["view"], AE, signal.id, sqlite_services)
+    assert ack.once == ((), {})
+    stored = only_signal(sqlite_services)
+    assert stored.stage == "won" and stored.won_arr == 48000
+
+
+def test_submit_reassign_hands_it_to_the_new_ae(sqlite_services):
+    signal = hand_off(sqlite_services)
+    view = opened(reassign_modal(signal.id, "Globex Corp"))
+    ack = Acks()
+    body = submission(view, AE, {"new_ae": AE2, "reason": "Territory change"})
+    submit_reassign(ack, body["view"], AE, signal.id, sqlite_services)
+    assert ack.once == ((), {})
+    assert only_signal(sqlite_services).ae_id == AE2
+
+
+def test_submit_requalify_hands_off_once_the_threshold_is_met(sqlite_services):
+    signal = hand_off(sqlite_services, qualification=["budget"])
+    assert signal.stage == "qualifying"
+    rubric = sqlite_services.config.rubric
+    view = opened(requalify_modal(rubric, signal.id, "Globex Corp", {"budget": True}))
+    ack = Acks()
+    body = submission(view, CSM, {"qualification": ["budget", "buyer", "fit"]})
+    submit_requalify(ack, body["view"], CSM, signal.id, sqlite_services)
+    assert ack.once == ((), {})
+    assert only_signal(sqlite_services).stage == "handed_off"
+
+
+def test_a_submission_for_a_vanished_signal_is_refused_on_the_modal(sqlite_services):
+    view = opened(reassign_modal(999, "Gone Inc"))
+    ack = Acks()
+    body = submission(view, AE, {"new_ae": AE2, "reason": "x"})
+    submit_reassign(ack, body["view"], AE, 999, sqlite_services)
+    _, kwargs = ack.once
+    assert kwargs["errors"] == {"new_ae": "That signal no longer exists."}
