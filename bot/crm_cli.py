@@ -12,7 +12,6 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.services import Services
 from service.crm import http
-from service.crm.provider import provider_for
 from service.crm.records import backfill_items, retry_held
 from storage.models import Person, Signal
 from storage.outbox import enqueue
@@ -45,7 +44,7 @@ def check(services: Services, out: TextIO = sys.stdout, **_: Any) -> int:
     if not crm.enabled:
         print("  crm.provider is none: nothing is written to a CRM", file=out)
     else:
-        provider = provider_for(crm, services.now)
+        provider = services.connections.provider(crm, services.now)
         emails = _ae_emails(services)
         try:
             report = provider.inspect(emails or {})

@@ -25,6 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import utcnow
 from bot.config import Config
+from service.crm.connections import Connections
+from service.crm.delivery import Claimed, Sender
 from service.crm.http import Permanent, Transient
 from service.crm.sync import SENDERS as CRM_SENDERS
 from service.home import home_refreshes, render_home
@@ -66,22 +68,6 @@ class Unreachable(Exception):
 
 
 @dataclass
-class Claimed:
-    """What the sender needs of a claimed row, detached from its session."""
-
-    id: int
-    attempt: int
-    key: str
-    kind: str
-    target: str | None
-    payload: dict[str, Any]
-    signal_id: int | None
-    maybe_sent: bool
-    started: datetime | None
-    due: datetime | None = None
-
-
-@dataclass
 class Tally:
     """What one delivery pass did."""
 
@@ -112,6 +98,7 @@ class Deliverer:
         clock: Callable[[], datetime] = utcnow,
         worker: str | None = None,
         lease: timedelta = timedelta(seconds=60),
+        connections: Connections | None = None,
     ):
         self.factory = factory
         self.config = config
@@ -119,6 +106,7 @@ class Deliverer:
         self.clock = clock
         self.worker = worker or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         self.lease = lease
+        self.connections = connections or Connections()  # the process's, from Services
         self.blocked_until: dict[str, datetime] = {}
         self.recent: dict[str, deque[datetime]] = defaultdict(deque)
 
@@ -180,7 +168,7 @@ class Deliverer:
             tally.held += 1
         except Transient as exc:  # a CRM or webhook is busy or down: its wait, else backoff
             if exc.pacing:  # told to wait (429) or not tried: not a failed attempt
-                self._finish(row, status="pending", attempts=row.attempt - 1,
+                self.finish(row, status="pending", attempts=row.attempt - 1,
                              next_try_at=self.clock() + timedelta(seconds=exc.retry_after),
                              last_error=str(exc)[:500])
             else:
@@ -194,7 +182,7 @@ class Deliverer:
             tally.errors.append(type(exc).__name__)
         else:
             if outcome == "skipped":
-                self._finish(row, status="skipped", sent_at=self.clock())
+                self.finish(row, status="skipped", sent_at=self.clock())
                 tally.skipped += 1
             else:
                 tally.sent += 1
@@ -207,7 +195,7 @@ class Deliverer:
             wait = _retry_after(exc.response.headers)
             until = self.clock() + timedelta(seconds=wait)
             self.blocked_until[self._conversation_key(row)] = until
-            self._finish(row, status="pending", next_try_at=until, attempts=row.attempt - 1,
+            self.finish(row, status="pending", next_try_at=until, attempts=row.attempt - 1,
                          last_error=f"ratelimited, Retry-After {wait}s")
             tally.retried += 1
         elif status >= 500:
@@ -227,7 +215,7 @@ class Deliverer:
             return
         delay = after if after is not None else \
             min(300.0, 2.0 ** min(row.attempt, 8)) * random.uniform(0.5, 1.0)
-        self._finish(row, status="pending", next_try_at=self.clock() + timedelta(seconds=delay),
+        self.finish(row, status="pending", next_try_at=self.clock() + timedelta(seconds=delay),
                      last_error=error[:500], maybe_sent=maybe_sent or row.maybe_sent)
 
     def _hold(self, row: Claimed, error: str, unreachable: bool = False,
@@ -263,7 +251,8 @@ class Deliverer:
             for admin in self.config.admins if admin != row.target
         ]
 
-    def _finish(self, row: Claimed, **values: Any) -> None:
+    def finish(self, row: Claimed, **values: Any) -> None:
+        """Record the row's outcome, fenced on this claimer and the row's attempt."""
         with unit_of_work(self.factory) as session:
             finish(session, row.id, self.worker, row.attempt, **values)
 
@@ -410,7 +399,7 @@ def _send_refresh(d: Deliverer, row: Claimed) -> str:
         _update(d, channel, ts, rendered)
     with unit_of_work(d.factory) as session:
         enqueue(session, homes, d.clock())
-    d._finish(row, status="sent", sent_at=d.clock())
+    d.finish(row, status="sent", sent_at=d.clock())
     return "sent"
 
 
@@ -426,31 +415,27 @@ def _update(d: Deliverer, channel: str, ts: str, rendered: Rendered) -> None:
 def _send_ephemeral(d: Deliverer, row: Claimed) -> str:
     d.client.chat_postEphemeral(channel=row.payload["channel"], user=row.target,
                                 text=row.payload["text"], blocks=row.payload.get("blocks"))
-    d._finish(row, status="sent", sent_at=d.clock())
+    d.finish(row, status="sent", sent_at=d.clock())
     return "sent"
 
 
-def _send_view(d: Deliverer, row: Claimed) -> str:
-    """Publish a view rendered by a registered renderer (e.g. App Home)."""
-    render = VIEW_RENDERERS[row.payload.get("render", "home")]
+def _send_home(d: Deliverer, row: Claimed) -> str:
+    """Publish the person's App Home, rendered now."""
     with unit_of_work(d.factory) as session:
         # free the pending key first: a change committed from now on queues a new refresh
         session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id)
                         .values(key=f"{row.key}:{row.id}"))
     with unit_of_work(d.factory) as session:
-        view = render(session, d.config, row.target, d.clock())
+        view = render_home(session, d.config, row.target, d.clock())
     d.client.views_publish(user_id=row.target, view=view)
-    d._finish(row, status="sent", sent_at=d.clock())
+    d.finish(row, status="sent", sent_at=d.clock())
     return "sent"
 
 
-SENDERS: dict[str, Callable[[Deliverer, Claimed], str]] = {
+SENDERS: dict[str, Sender] = {
     "slack.post": _send_post,
     "slack.refresh": _send_refresh,
     "slack.ephemeral": _send_ephemeral,
-    "slack.home": _send_view,
+    "slack.home": _send_home,
     **CRM_SENDERS,  # crm.upsert, webhook (service/crm/sync.py)
-}
-VIEW_RENDERERS: dict[str, Callable[[Session, Config, str, datetime], dict[str, Any]]] = {
-    "home": render_home,
 }

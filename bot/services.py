@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import utcnow
 from bot.config import Config
 from bot.settings import Settings
+from service.crm.connections import Connections
 from storage.db import make_engine, session_factory, unit_of_work
 
 
@@ -27,6 +28,8 @@ class Services:
     factory: sessionmaker[Session]
     clock: Callable[[], datetime] = utcnow
     delivery_due: threading.Event = field(default_factory=threading.Event)
+    connections: Connections = field(default_factory=Connections)  # CRM and webhook clients
+    sweep_lock: threading.Lock = field(default_factory=threading.Lock)  # SQLite: one at a time
 
     @classmethod
     def build(cls, settings: Settings, config: Config) -> Services:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 from datetime import UTC
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk import WebClient
@@ -18,27 +20,29 @@ from storage.db import is_postgres
 
 log = logging.getLogger(__name__)
 SWEEP_BATCH = 500
-_sqlite_sweep = threading.Lock()  # SQLite runs one process: one sweep at a time within it
+# Idempotent checks run with every sweep: the weekly digest post, product-data triggers.
+PERIODIC: tuple[Callable[[Services], Any], ...] = (enqueue_weekly_digest, evaluate_triggers)
 
 
 class Worker:
     """Runs the sweep and the deliveries; several workers may share one PostgreSQL."""
 
-    def __init__(self, services: Services, client: WebClient | None = None):
+    def __init__(self, services: Services, client: WebClient | None = None,
+                 periodic: Sequence[Callable[[Services], Any]] = PERIODIC):
         self.services = services
         settings = services.settings
         self.client = client or make_client(settings.slack_bot_token, settings.slack_api_url)
         self.deliverer = Deliverer(services.factory, services.config, self.client,
-                                   clock=services.clock)
+                                   clock=services.clock, connections=services.connections)
         self.scheduler: BackgroundScheduler | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.periodic: list = [enqueue_weekly_digest]  # idempotent checks run with every sweep
-        self.periodic.append(evaluate_triggers)  # product-data triggers for accounts with new data
+        self.periodic = tuple(periodic)
 
     def sweep_once(self) -> int:
         """Run every due SLA step (in batches) and queue what it causes; returns clocks handled."""
-        lock = _sqlite_sweep if not is_postgres(self.services.engine) else None
+        # SQLite runs one process: one sweep at a time within it
+        lock = self.services.sweep_lock if not is_postgres(self.services.engine) else None
         if lock:
             lock.acquire()
         try:

@@ -25,7 +25,8 @@ CRM_DEFAULT_STAGES = {
     "salesforce": (("handed_off", "Prospecting"), ("contacted", "Qualification"),
                    ("won", "Closed Won"), ("lost", "Closed Lost")),
 }
-WEBHOOK_EVENTS = ("handed_off", "acknowledged", "contacted", "reassigned", "escalated", "outcome")
+# The signal events written to the CRM and posted to webhooks (a webhook may pick some).
+SYNCED_EVENTS = ("handed_off", "acknowledged", "contacted", "reassigned", "escalated", "outcome")
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class Webhook:
 
     url: str
     secret_env: str
-    events: tuple[str, ...] = WEBHOOK_EVENTS
+    events: tuple[str, ...] = SYNCED_EVENTS
 
 
 @dataclass(frozen=True)

@@ -707,7 +707,7 @@ def post_digest(
 
 
 def enqueue_weekly_digest(services: Runtime) -> bool:
-    """A `Worker.periodic` check: once this week's schedule has passed, queue last week's post.
+    """A periodic check (`bot.worker.PERIODIC`): after this week's slot, queue last week's post.
 
     Idempotent and cheap: before the scheduled moment it does nothing; after it, one lookup
     of the outbox key until the post is queued (ON CONFLICT DO NOTHING settles races between

@@ -9,8 +9,6 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import Crm, Webhook
-from service.crm import http
-from service.crm.provider import forget_providers
 from standin.hubspot import HubSpotStandin
 from standin.rest import Request, RestStandin
 from standin.salesforce import SalesforceStandin
@@ -28,11 +26,15 @@ def email(user: str) -> str:
     return f"{user.lower()}@example.com"
 
 
+_opened: list = []  # the Services `bot()` made in this test, closed after it
+
+
 @pytest.fixture(autouse=True)
 def _fresh_clients() -> Iterator[None]:
+    """Each test's `Services` own their CRM and webhook connections: close them afterwards."""
     yield
-    forget_providers()
-    http.close_clients()
+    while _opened:
+        _opened.pop().connections.close()
 
 
 @pytest.fixture(name="hubspot")
@@ -99,7 +101,9 @@ def bot(url, slack, monkeypatch, crm: Crm | None = None, webhooks=(), **config):
     monkeypatch.setenv("SF_CLIENT_SECRET", "s3cret")
     monkeypatch.setenv("HOOK_SECRET", HOOK_SECRET)
     values = {"crm": crm or Crm(), "webhooks": tuple(webhooks), **config}
-    return make_services(url, slack, roster_config(**values))
+    services = make_services(url, slack, roster_config(**values))
+    _opened.append(services)
+    return services
 
 
 def rows(services, kind: str | None = None) -> list[OutboxMessage]:

@@ -235,12 +235,12 @@ def test_the_deal_is_associated_with_the_company_found_by_id_or_name(
 def test_the_wait_comes_from_the_rate_limit_headers(status, headers, wait):
     import httpx
 
-    from service.crm.http import Transient, send
+    from service.crm.http import Pool, Transient
 
     def answer(request):
         return httpx.Response(status, headers=headers, json={"message": "slow down"})
 
     with httpx.Client(transport=httpx.MockTransport(answer), base_url="http://crm") as client, \
             pytest.raises(Transient) as caught:
-        send(client, "HubSpot", "GET", "/x")
+        Pool().send(client, "HubSpot", "GET", "/x")
     assert caught.value.retry_after == wait and f"HTTP {status}" in str(caught.value)

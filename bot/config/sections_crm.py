@@ -10,7 +10,7 @@ from bot.config.yaml_source import _fail, _items, _Node, _node
 from protocol.config import (
     CRM_PROVIDERS,
     CRM_STAGE_KEYS,
-    WEBHOOK_EVENTS,
+    SYNCED_EVENTS,
     Crm,
     Webhook,
 )
@@ -91,9 +91,9 @@ def _parse_webhooks(top: _Node) -> dict[str, Any]:
             item.fail("secret_env", "is required: the variable holding the signing secret")
         events = _items(item, "events", str)
         for event_key, event in events or ():
-            if event not in WEBHOOK_EVENTS:
-                _fail(top.file, event_key, f"{event!r} is not one of {', '.join(WEBHOOK_EVENTS)}")
+            if event not in SYNCED_EVENTS:
+                _fail(top.file, event_key, f"{event!r} is not one of {', '.join(SYNCED_EVENTS)}")
         hooks.append(Webhook(
             url=_http_url(item, "url", None), secret_env=_env_name(item, "secret_env", None),
-            events=tuple(e for _, e in events) if events else WEBHOOK_EVENTS))
+            events=tuple(e for _, e in events) if events else SYNCED_EVENTS))
     return {"webhooks": tuple(hooks)}

@@ -1,13 +1,13 @@
 """Outbound HTTP for the CRM and webhooks: pooled clients, error classes, secrets, rate limits.
 
-One `httpx.Client` per provider and base URL per process (connection pooling), timeouts
-always set, redirects not followed. Errors come out as two kinds the deliverer knows:
-`Transient` (429, 5xx, timeouts, dropped connections: retried through the outbox, honouring
-the server's wait) and `Permanent` (a bad token, a missing property: held, admins told).
-A host that timed out, refused the connection or asked to wait (429/503 with Retry-After) is
-not called again until then: the rows behind it fail fast instead of each waiting out a
-timeout, so the delivery loop keeps Slack messages moving. Nothing here logs a header or a
-secret.
+A `Pool` (one per process, in `service.crm.connections.Connections`) holds one `httpx.Client`
+per provider and base URL (connection pooling), timeouts always set, redirects not followed.
+Errors come out as two kinds the deliverer knows: `Transient` (429, 5xx, timeouts, dropped
+connections: retried through the outbox, honouring the server's wait) and `Permanent` (a bad
+token, a missing property: held, admins told). A host that timed out, refused the connection
+or asked to wait (429/503 with Retry-After) is not called again until then: the rows behind
+it fail fast instead of each waiting out a timeout, so the delivery loop keeps Slack messages
+moving. Nothing here logs a header or a secret.
 """
 
 from __future__ import annotations
@@ -26,9 +26,6 @@ MAX_WAIT = 3600.0  # never wait longer than an hour on a server's say-so
 COOL_OFF = 30.0  # after a timeout or a refused connection, leave the host alone this long
 USER_AGENT = "signalbot (+https://github.com/signalbot)"
 
-_clients: dict[tuple[str, str, float], httpx.Client] = {}
-_resting: dict[tuple[int, str], float] = {}  # (client, host) -> monotonic time to try again
-_lock = threading.Lock()
 
 
 class Transient(Exception):
@@ -58,32 +55,6 @@ class Permanent(Exception):
         self.quiet = quiet
 
 
-def pooled(name: str, base_url: str, timeout: timedelta) -> httpx.Client:
-    """The process's client for one provider and base URL (created on first use)."""
-    key = (name, base_url, timeout.total_seconds())
-    with _lock:
-        client = _clients.get(key)
-        if client is None or client.is_closed:
-            client = httpx.Client(
-                base_url=base_url,
-                timeout=httpx.Timeout(timeout.total_seconds()),
-                limits=httpx.Limits(max_connections=10, max_keepalive_connections=5),
-                headers={"User-Agent": USER_AGENT},
-                follow_redirects=False,
-            )
-            _clients[key] = client
-        return client
-
-
-def close_clients() -> None:
-    """Close every pooled client (tests, shutdown)."""
-    with _lock:
-        for client in _clients.values():
-            client.close()
-        _clients.clear()
-        _resting.clear()
-
-
 def secret(name: str | None) -> str | None:
     """A secret from the environment (or the working directory's .env), by variable name."""
     if not name:
@@ -94,33 +65,66 @@ def secret(name: str | None) -> str | None:
     return (value or "").strip() or None
 
 
-def send(client: httpx.Client, provider: str, method: str, url: str, **kwargs: Any
-         ) -> httpx.Response:
-    """One request; 2xx/3xx answers come back, everything else is raised as Transient/Permanent."""
-    host = (id(client), str(client.base_url.join(url).host))
-    rest = _resting.get(host, 0.0) - time.monotonic()
-    if rest > 0:
-        raise Transient(f"{provider}: not tried, it failed a moment ago", max(1.0, rest),
-                        pacing=True)
-    try:
-        response = client.request(method, url, **kwargs)
-    except httpx.TimeoutException as exc:
-        _resting[host] = time.monotonic() + COOL_OFF
-        raise Transient(f"{provider}: no answer in time ({type(exc).__name__})") from None
-    except httpx.TransportError as exc:
-        _resting[host] = time.monotonic() + COOL_OFF
-        raise Transient(f"{provider}: connection failed ({type(exc).__name__})") from None
-    if response.status_code == 429 or response.status_code >= 500:
-        wait = retry_after(response.headers, rate_limited=response.status_code == 429)
-        if wait:
-            _resting[host] = time.monotonic() + wait
-        raise Transient(f"{provider} HTTP {response.status_code}: {describe(response)}", wait,
-                        pacing=True)
-    if response.status_code >= 400:
-        message, code = error_of(response)
-        raise Permanent(f"{provider} HTTP {response.status_code}{f' {code}' if code else ''}: "
-                        f"{message}", status=response.status_code, code=code)
-    return response
+class Pool:
+    """Pooled clients, and the hosts resting after a failure (not called again until then)."""
+
+    def __init__(self) -> None:
+        self._clients: dict[tuple[str, str, float], httpx.Client] = {}
+        self._resting: dict[tuple[int, str], float] = {}  # (client, host) -> monotonic time
+        self._lock = threading.Lock()
+
+    def client(self, name: str, base_url: str, timeout: timedelta) -> httpx.Client:
+        """The client for one provider and base URL (created on first use)."""
+        key = (name, base_url, timeout.total_seconds())
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None or client.is_closed:
+                client = httpx.Client(
+                    base_url=base_url,
+                    timeout=httpx.Timeout(timeout.total_seconds()),
+                    limits=httpx.Limits(max_connections=10, max_keepalive_connections=5),
+                    headers={"User-Agent": USER_AGENT},
+                    follow_redirects=False,
+                )
+                self._clients[key] = client
+            return client
+
+    def close(self) -> None:
+        """Close every client and forget the resting hosts (shutdown, tests)."""
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
+            self._resting.clear()
+
+    def send(self, client: httpx.Client, provider: str, method: str, url: str,
+             **kwargs: Any) -> httpx.Response:
+        """One request; 2xx/3xx answers come back, anything else is raised as Transient or
+        Permanent."""
+        host = (id(client), str(client.base_url.join(url).host))
+        rest = self._resting.get(host, 0.0) - time.monotonic()
+        if rest > 0:
+            raise Transient(f"{provider}: not tried, it failed a moment ago", max(1.0, rest),
+                            pacing=True)
+        try:
+            response = client.request(method, url, **kwargs)
+        except httpx.TimeoutException as exc:
+            self._resting[host] = time.monotonic() + COOL_OFF
+            raise Transient(f"{provider}: no answer in time ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            self._resting[host] = time.monotonic() + COOL_OFF
+            raise Transient(f"{provider}: connection failed ({type(exc).__name__})") from None
+        if response.status_code == 429 or response.status_code >= 500:
+            wait = retry_after(response.headers, rate_limited=response.status_code == 429)
+            if wait:
+                self._resting[host] = time.monotonic() + wait
+            raise Transient(f"{provider} HTTP {response.status_code}: {describe(response)}", wait,
+                            pacing=True)
+        if response.status_code >= 400:
+            message, code = error_of(response)
+            raise Permanent(f"{provider} HTTP {response.status_code}{f' {code}' if code else ''}: "
+                            f"{message}", status=response.status_code, code=code)
+        return response
 
 
 def retry_after(headers: httpx.Headers, rate_limited: bool = True) -> float | None:

@@ -25,15 +25,16 @@ _TYPES = {"id": ("string", "text"), "text": ("string", "text"),
 
 
 class HubSpot:
-    """A HubSpot client for one portal; one per process (see provider.provider_for)."""
+    """A HubSpot client for one portal; one per process (see connections.Connections)."""
 
     label = "HubSpot"
     needs_close_date = False
 
-    def __init__(self, crm: Crm):
+    def __init__(self, crm: Crm, pool: http.Pool):
         self.crm = crm
         self.base = (crm.base_url or "https://api.hubapi.com").rstrip("/")
-        self.client = http.pooled("hubspot", self.base, crm.timeout)
+        self.pool = pool
+        self.client = pool.client("hubspot", self.base, crm.timeout)
         self._owners: dict[str, str] = {}
         self._portal: tuple[int, str] | None = None
 
@@ -44,7 +45,7 @@ class HubSpot:
         if token is None:
             raise Permanent(f"HubSpot token missing: set ${self.crm.token_env}")
         try:
-            return http.send(self.client, "HubSpot", method, path,
+            return self.pool.send(self.client, "HubSpot", method, path,
                              headers={"Authorization": f"Bearer {token}"}, **kwargs)
         except Permanent as exc:
             if exc.status == 401:

@@ -37,17 +37,18 @@ def soql_string(value: str) -> str:
 
 
 class Salesforce:
-    """A Salesforce client for one org; one per process (see provider.provider_for)."""
+    """A Salesforce client for one org; one per process (see connections.Connections)."""
 
     label = "Salesforce"
     needs_close_date = True  # CloseDate is required on every opportunity
 
-    def __init__(self, crm: Crm, clock: Callable[[], datetime]):
+    def __init__(self, crm: Crm, clock: Callable[[], datetime], pool: http.Pool):
         self.crm = crm
         self.clock = clock
+        self.pool = pool
         self.base = (crm.base_url or "").rstrip("/")
         self.api = f"/services/data/v{crm.api_version}"
-        self.client = http.pooled("salesforce", self.base, crm.timeout)
+        self.client = pool.client("salesforce", self.base, crm.timeout)
         self._token: str | None = None
         self._renew_at = datetime.min
         self._lock = threading.Lock()
@@ -74,7 +75,7 @@ class Salesforce:
         form = {"grant_type": "client_credentials", "client_id": client_id,
                 "client_secret": client_secret}
         try:
-            answer = http.send(self.client, "Salesforce", "POST", "/services/oauth2/token",
+            answer = self.pool.send(self.client, "Salesforce", "POST", "/services/oauth2/token",
                                data=form).json()
         except Permanent as exc:
             raise Permanent(f"Salesforce refused the client credentials in {names} ({exc}); "
@@ -86,7 +87,7 @@ class Salesforce:
         for attempt in (1, 2):
             headers = {"Authorization": f"Bearer {self.token(renew=attempt == 2)}"}
             try:
-                return http.send(self.client, "Salesforce", method, path, headers=headers,
+                return self.pool.send(self.client, "Salesforce", method, path, headers=headers,
                                  **kwargs)
             except Permanent as exc:
                 if exc.status == 401 and attempt == 1:

@@ -10,12 +10,12 @@ Slack message back.
 one (a row whose version the CRM already holds is skipped). The write is an upsert keyed by
 the signal's id, so a retry after a timeout finds the record the first attempt made. The
 hand-off link is built from the AE card's channel and ts and the workspace URL from
-`auth.test` (asked once per process), not with one chat.getPermalink call per record.
+`auth.test` (asked once per process, kept in `Connections`), not with one chat.getPermalink
+call per record.
 """
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,29 +23,27 @@ from typing import Any
 from sqlalchemy import func, select
 
 from blocks.text import escape, mention
-from protocol.config import Config
+from protocol.config import SYNCED_EVENTS, Config
 from protocol.qualification import evaluate
 from service import webhooks
 from service.crm import http, records
 from service.crm.base import Provider, Written
+from service.crm.delivery import Claimed, Delivery, Sender
 from service.crm.http import Permanent, Transient
 from service.crm.mapping import DealFields, deal_fields
-from service.crm.provider import provider_for
 from storage.db import unit_of_work
 from storage.models import Card, Deadline, Person, Signal
 from storage.outbox import Outgoing, enqueue, finish
 
 CRM_KIND = records.CRM_KIND
-CRM_EVENTS = ("handed_off", "acknowledged", "contacted", "reassigned", "escalated", "outcome")
 LINK_RETRY = timedelta(minutes=2)  # no AE card in Slack yet: write again this much later
-_workspaces: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
 
 def sync_items(config: Config, signal: Signal, event: str,
                detail: dict[str, Any] | None = None) -> list[Outgoing]:
     """The CRM write and the webhook posts `event` on `signal` causes (none if unconfigured)."""
     out = []
-    if config.crm.enabled and event in CRM_EVENTS:
+    if config.crm.enabled and event in SYNCED_EVENTS:
         out.append(Outgoing(key=f"crm:{signal.id}:{signal.version}", kind=CRM_KIND,
                             target=config.crm.label, payload={"event": event},
                             signal_id=signal.id))
@@ -66,11 +64,11 @@ class _Job:
     force: bool
 
 
-def send_crm(d: Any, row: Any) -> str:
-    """Sender of `crm.upsert` rows (`d` is the bot.delivery.Deliverer, `row` a Claimed)."""
+def send_crm(d: Delivery, row: Claimed) -> str:
+    """Sender of `crm.upsert` rows."""
     if not d.config.crm.enabled:
         return "skipped"
-    provider = provider_for(d.config.crm, d.clock)
+    provider = d.connections.provider(d.config.crm, d.clock)
     with unit_of_work(d.factory) as session:
         job = _prepare(session, d.config, provider, row, d.clock())
     if job is None:
@@ -84,7 +82,7 @@ def send_crm(d: Any, row: Any) -> str:
     return "sent"
 
 
-def _prepare(session: Any, config: Config, provider: Provider, row: Any,
+def _prepare(session: Any, config: Config, provider: Provider, row: Claimed,
              now: datetime) -> _Job | None:
     signal = session.get(Signal, row.signal_id)
     if signal is None:
@@ -110,9 +108,9 @@ def _prepare(session: Any, config: Config, provider: Provider, row: Any,
                 bool(signal.ae_id) and signal.ownership != "cs_led", force)
 
 
-def _write(d: Any, provider: Provider, job: _Job
+def _write(d: Delivery, provider: Provider, job: _Job
            ) -> tuple[Written, str | None, str | None, str | None]:
-    link = _permalink(d.client, job.card)
+    link = _permalink(d, job.card)
     deal = replace(job.deal, values={**job.deal.values, "slack_link": link}) if link \
         else job.deal
     email = job.email or _slack_email(d.client, job.owner)
@@ -126,7 +124,7 @@ def _write(d: Any, provider: Provider, job: _Job
     return written, problem, company, email if email != job.email else None
 
 
-def _record(d: Any, row: Any, job: _Job, written: Written, problem: str | None,
+def _record(d: Delivery, row: Claimed, job: _Job, written: Written, problem: str | None,
             company: str | None, new_email: str | None) -> None:
     now = d.clock()
     crm = d.config.crm
@@ -173,7 +171,7 @@ def _owner_notices(config: Config, session: Any, job: _Job, problem: str) -> lis
             for admin in config.admins]
 
 
-def _failed(d: Any, row: Any, job: _Job, exc: Exception) -> None:
+def _failed(d: Delivery, row: Claimed, job: _Job, exc: Exception) -> None:
     now = d.clock()
     with unit_of_work(d.factory) as session:
         record = records.record_for(session, job.signal_id, d.config.crm.provider, now)
@@ -183,17 +181,13 @@ def _failed(d: Any, row: Any, job: _Job, exc: Exception) -> None:
             exc.quiet = True  # the admins were told about this very problem already
 
 
-def _permalink(client: Any, card: tuple[str, str] | None) -> str | None:
+def _permalink(d: Delivery, card: tuple[str, str] | None) -> str | None:
     """The AE card's permalink, from the workspace URL (auth.test, once) and channel/ts."""
-    if card is None:
+    workspace = d.connections.workspace_url(d.client) if card else None
+    if card is None or workspace is None:
         return None
-    if client not in _workspaces:
-        try:
-            _workspaces[client] = str(client.auth_test()["url"])
-        except Exception:  # noqa: BLE001 - no link is better than no CRM write
-            return None
     channel, ts = card
-    return f"{_workspaces[client].rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"
+    return f"{workspace.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"
 
 
 def _slack_email(client: Any, user: str | None) -> str | None:
@@ -205,27 +199,27 @@ def _slack_email(client: Any, user: str | None) -> str | None:
         return None
 
 
-def send_webhook(d: Any, row: Any) -> str:
+def send_webhook(d: Delivery, row: Claimed) -> str:
     """Sender of `webhook` rows: sign this attempt and POST the event's JSON body."""
     hook = next((h for h in d.config.webhooks if h.url == row.payload.get("url")), None)
     if hook is None:
         return "skipped"  # the webhook was removed from the config since
     body = webhooks.encode(row.payload["body"])
     stamp = int(d.clock().timestamp())
-    client = http.pooled("webhook", "", timedelta(seconds=10))
+    client = d.connections.pool.client("webhook", "", timedelta(seconds=10))
     try:
         secret = http.secret(hook.secret_env)
         if secret is None:
             raise Permanent(f"webhook secret missing: set ${hook.secret_env}")
         headers = webhooks.headers(secret, stamp, body, row.payload["event"], row.key)
-        http.send(client, f"webhook {row.target}", "POST", hook.url, content=body,
+        d.connections.pool.send(client, f"webhook {row.target}", "POST", hook.url, content=body,
                   headers=headers)
     except Permanent as exc:
         with unit_of_work(d.factory) as session:
             exc.quiet = records.already_held(session, webhooks.KIND, str(exc), row.id)
         raise
-    d._finish(row, status="sent", sent_at=d.clock(), last_error=None)
+    d.finish(row, status="sent", sent_at=d.clock(), last_error=None)
     return "sent"
 
 
-SENDERS = {CRM_KIND: send_crm, webhooks.KIND: send_webhook}
+SENDERS: dict[str, Sender] = {CRM_KIND: send_crm, webhooks.KIND: send_webhook}
