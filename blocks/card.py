@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from blocks.kit import Block, actions, button, context, divider, fields, mrkdwn_chunks, section
-from blocks.text import escape, mention, truncate, when
+from blocks.text import escape, mention, truncate, urgency_label, when
 from protocol import stages
-from protocol.catalogue import URGENCIES, URGENCY_EMOJI, category_label, kind_label
+from protocol.catalogue import URGENCY_EMOJI, URGENCY_NAMES, category_label, kind_label
+from protocol.policy import SlaWindow
 from protocol.qualification import Qualification
+from protocol.routing import Ownership, csm_closes, pages_ae
+from protocol.sla import RUNNING, ClockState
 from storage.models import Deadline, Signal
 
 CLOCK_VERBS = {
@@ -35,13 +38,15 @@ def signal_card(
     qualification: Qualification,
     clocks: Sequence[Deadline] = (),
     crm_link: str | None = None,
+    *,
+    windows: Mapping[str, SlaWindow],
 ) -> tuple[str, list[Block]]:
     """The fallback text and blocks of the card `audience` (ae, csm, manager) sees."""
     account = escape(signal.account.name)
     blocks: list[Block] = []
     if headline:
         blocks.append(section(truncate(headline, 2900)))
-    blocks.append(section(_title(signal)))
+    blocks.append(section(_title(signal, windows)))
     blocks.append(fields(_fields(signal)))
     blocks.extend(section(f"*Context*\n{part}") for part in _note_parts(signal.note))
     blocks.append(context(_qualification_line(qualification)))
@@ -56,15 +61,17 @@ def signal_card(
         blocks.append(divider())
         blocks.append(actions(f"signal:{signal.id}", buttons))
     stage = stages.STAGE_LABELS.get(signal.stage, signal.stage)
-    text = f"{URGENCIES[signal.urgency].split(' ')[0]} expansion signal: {account} ({stage})"
+    urgency = URGENCY_NAMES.get(signal.urgency, signal.urgency)
+    text = f"{urgency} expansion signal: {account} ({stage})"
     return text, blocks
 
 
-def _title(signal: Signal) -> str:
+def _title(signal: Signal, windows: Mapping[str, SlaWindow]) -> str:
     kind = kind_label(signal.category, signal.kind)
     line = (
         f"{URGENCY_EMOJI.get(signal.urgency, '')} *{escape(signal.account.name)}* · "
-        f"{URGENCIES[signal.urgency]}\n{category_label(signal.category)}: {escape(kind)}"
+        f"{urgency_label(signal.urgency, windows)}\n"
+        f"{category_label(signal.category)}: {escape(kind)}"
     )
     if signal.detail:
         line += f" — {escape(signal.detail)}"
@@ -82,12 +89,12 @@ def _fields(signal: Signal) -> list[tuple[str, str]]:
         ("Named buyer", buyer),
         ("Timeline", timeline),
         ("CSM", mention(signal.csm_id)),
-        ("AE", mention(signal.ae_id) if signal.ownership != "cs_led" else "CS-led (no AE)"),
+        ("AE", mention(signal.ae_id) if pages_ae(signal.ownership) else "CS-led (no AE)"),
         ("Stage", stages.STAGE_LABELS.get(signal.stage, signal.stage)),
     ]
     if signal.est_arr is not None:
         pairs.append(("Est. expansion ARR", f"{signal.est_arr:,.0f}"))
-    if signal.ownership == "joint":
+    if signal.ownership == Ownership.JOINT:
         pairs.append(("Ownership", "Joint motion: AE and CSM co-own"))
     return pairs
 
@@ -107,10 +114,10 @@ def _qualification_line(q: Qualification) -> str:
 def _status_lines(signal: Signal, clocks: Sequence[Deadline]) -> list[str]:
     lines = []
     for clock in clocks:
-        if clock.state not in ("open", "missed") or clock.clock == "revisit":
+        if clock.state not in RUNNING or clock.clock == "revisit":
             continue  # a revisit date is shown with the outcome or the watch item instead
         verb = CLOCK_VERBS.get(clock.clock, clock.clock)
-        late = " — *missed, escalated*" if clock.state == "missed" else ""
+        late = " — *missed, escalated*" if clock.state == ClockState.MISSED else ""
         lines.append(f":alarm_clock: {verb} by {when(clock.due_at)}{late}")
     if signal.outcome:
         label = stages.OUTCOME_LABELS[signal.outcome]
@@ -140,25 +147,25 @@ def _links(signal: Signal, crm_link: str | None) -> str:
 
 def owner_buttons(signal: Signal) -> list[Block]:
     """What whoever owns the close may do now (the AE, or the CSM on a CS-led deal)."""
-    if signal.stage not in stages.WITH_AE:
-        return []
+    allowed, ae = stages.allowed_actions(signal.stage), pages_ae(signal.ownership)
     value = str(signal.id)
     buttons: list[Block] = []
-    if signal.stage == stages.HANDED_OFF and signal.ownership != "cs_led":
+    if "acknowledge" in allowed and ae:
         buttons.append(button("Acknowledge", ACKNOWLEDGE, value, "primary"))
-    if signal.stage in (stages.HANDED_OFF, stages.ACKNOWLEDGED):
+    if "contact" in allowed:
         buttons.append(button("Log customer contact", LOG_CONTACT, value))
-    buttons.append(button("Record outcome", RECORD_OUTCOME, value))
-    if signal.ownership != "cs_led":
+    if "outcome" in allowed:
+        buttons.append(button("Record outcome", RECORD_OUTCOME, value))
+    if "reassign" in allowed and ae:
         buttons.append(button("Reassign", REASSIGN, value))
     return buttons
 
 
 def _buttons(signal: Signal, audience: str) -> list[Block]:
-    value = str(signal.id)
-    if audience == "csm" and signal.stage in (stages.SIGNAL, stages.QUALIFYING):
+    value, allowed = str(signal.id), stages.allowed_actions(signal.stage)
+    if audience == "csm" and "requalify" in allowed:
         return [button("Update qualification", REQUALIFY, value, "primary")]
-    if audience == "manager" and signal.stage in stages.WITH_AE:
+    if audience == "manager" and "reassign" in allowed:
         return [button("Reassign", REASSIGN, value), button("Nudge the AE", NUDGE, value)]
-    owns = audience == "ae" or (audience == "csm" and signal.ownership in ("cs_led", "joint"))
+    owns = audience == "ae" or (audience == "csm" and csm_closes(signal.ownership))
     return owner_buttons(signal) if owns else []

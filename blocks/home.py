@@ -13,6 +13,8 @@ from blocks.kit import Block, actions, button, context, divider, header, section
 from blocks.text import duration, escape, mention, truncate, when
 from protocol import stages
 from protocol.catalogue import URGENCY_EMOJI, kind_label
+from protocol.routing import csm_closes, pages_ae
+from protocol.sla import ClockState
 from storage.models import Deadline, Escalation, Signal
 
 WELCOME = (
@@ -78,7 +80,7 @@ def csm_blocks(logged: Listing, watch: Listing, now: datetime) -> list[Block]:
         blocks.append(header("Signals you logged"))
         for item in logged.items:
             blocks.append(section(_csm_line(item, now)))
-            if item.signal.ownership in ("cs_led", "joint"):
+            if csm_closes(item.signal.ownership):
                 blocks += _button_row("csm", item.signal, owner_buttons(item.signal))
         blocks += _more(logged)
     if watch.total:
@@ -162,7 +164,7 @@ def _clock_line(clock: Deadline | None, now: datetime) -> str:
     left = (clock.due_at - now).total_seconds()
     if left > 0:
         return f"\n:alarm_clock: {verb} by {when(clock.due_at)} · {duration(left)} left"
-    escalated = " · escalated" if clock.state == "missed" else ""
+    escalated = " · escalated" if clock.state == ClockState.MISSED else ""
     return (f"\n:rotating_light: {verb} by {when(clock.due_at)} · *overdue* "
             f"({duration(left)} late){escalated}")
 
@@ -180,7 +182,7 @@ def _outcome(signal: Signal) -> str:
 
 def _csm_line(item: Item, now: datetime) -> str:
     signal = item.signal
-    owner = "CS-led (you own it)" if signal.ownership == "cs_led" else f"AE {mention(signal.ae_id)}"
+    owner = f"AE {mention(signal.ae_id)}" if pages_ae(signal.ownership) else "CS-led (you own it)"
     return (f"{_title(signal)}\n{owner} · {_stage(signal)}"
             f"{_outcome(signal)}{_clock_line(item.clock, now)}")
 

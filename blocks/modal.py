@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from blocks import limits
 from blocks.kit import Block, option, plain, section
-from blocks.text import escape
+from blocks.text import escape, urgency_label
 from protocol.catalogue import CATEGORIES, URGENCIES
-from protocol.policy import Rubric
+from protocol.policy import Rubric, SlaWindow
 from protocol.record import LIMITS
 from protocol.stages import OUTCOME_LABELS
 
@@ -38,7 +39,8 @@ class Prefill:
     account_picker: bool = False  # the registry has accounts: type-ahead over them
 
 
-def signal_modal(rubric: Rubric, prefill: Prefill) -> dict[str, Any]:
+def signal_modal(rubric: Rubric, windows: Mapping[str, SlaWindow], prefill: Prefill
+                 ) -> dict[str, Any]:
     """The five-field record, account, AE, estimated ARR and the qualification checklist."""
     blocks = [
         _account(prefill),
@@ -88,7 +90,7 @@ def signal_modal(rubric: Rubric, prefill: Prefill) -> dict[str, Any]:
             multiline=True,
             placeholder="Two or three sentences of what you heard",
         ),
-        _urgency(prefill.urgency),
+        _urgency(prefill.urgency, windows),
         _ae_select(prefill.ae_id),
         _input(
             "est_arr",
@@ -278,11 +280,11 @@ def _type_select(category: str | None, kind: str | None) -> Block:
     return _input("signal_type", "Signal type", element)
 
 
-def _urgency(initial: str | None) -> Block:
-    options = [option(label, key) for key, label in URGENCIES.items()]
+def _urgency(initial: str | None, windows: Mapping[str, SlaWindow]) -> Block:
+    options = [option(urgency_label(key, windows), key) for key in URGENCIES]
     element: dict[str, Any] = {"type": "radio_buttons", "action_id": ACTION, "options": options}
     if initial in URGENCIES:
-        element["initial_option"] = option(URGENCIES[initial], initial)
+        element["initial_option"] = option(urgency_label(initial, windows), initial)
     return _input("urgency", "Urgency", element)
 
 

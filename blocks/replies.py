@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from blocks import limits
 from blocks.kit import Block, context, section
-from blocks.text import escape, mention
-from protocol.catalogue import URGENCY_EMOJI
+from blocks.text import duration, escape, mention
+from protocol.catalogue import URGENCIES, URGENCY_EMOJI, URGENCY_NAMES
+from protocol.policy import SlaWindow
 from protocol.stages import STAGE_LABELS
 from storage.models import Signal
 
@@ -17,14 +18,23 @@ HELP = """*signalbot* turns what you hear on a call into a hand-off Sales must a
 • `/signal list` — your open signals
 • `/signal digest` — preview this week's digest (only you see it)
 • `/signal admin show` — the roster (admins: `/signal admin manager @ae @manager`)
-• On any message: *⋯ → Log expansion signal* starts a signal from it.
-Hot: the AE acknowledges within 4h and contacts the customer within 24h. \
-Warm: 24h and 72h. Watch: reviewed at the next account sync."""
+• On any message: *⋯ → Log expansion signal* starts a signal from it."""
 
 
-def help_reply() -> dict:
-    """Usage, as an ephemeral reply."""
-    return {"response_type": "ephemeral", "text": HELP}
+def help_reply(windows: Mapping[str, SlaWindow]) -> dict:
+    """Usage and the SLA windows in force, as an ephemeral reply."""
+    promises = " ".join(_promise(urgency, windows.get(urgency)) for urgency in URGENCIES)
+    return {"response_type": "ephemeral", "text": f"{HELP}\n{promises}".rstrip()}
+
+
+def _promise(urgency: str, window: SlaWindow | None) -> str:
+    name = URGENCY_NAMES.get(urgency, urgency)
+    if window is None:
+        return ""
+    steps = [f"{verb} within {duration(length.total_seconds())}" for verb, length in (
+        ("the AE acknowledges", window.ack), ("contacts the customer", window.contact),
+        ("the CSM reviews it", window.review)) if length]
+    return f"{name}: {', '.join(steps)}." if steps else ""
 
 
 def list_reply(signals: Sequence[Signal], total: int) -> dict:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from blocks import limits
 from blocks.kit import Block, actions, button, context, header, section
 from blocks.modal import _modal, _text_input
-from blocks.text import escape, mention, truncate
-from protocol.catalogue import URGENCIES, URGENCY_EMOJI
+from blocks.text import escape, mention, truncate, urgency_label
+from protocol.catalogue import URGENCY_EMOJI
+from protocol.policy import SlaWindow
 from protocol.readiness import Score
 from protocol.triggers import LABELS
 
@@ -28,6 +30,7 @@ def suggestion(
     score: Score,
     *,
     snooze_days: int,
+    windows: Mapping[str, SlaWindow],
     csm_id: str | None = None,
 ) -> tuple[str, list[Block]]:
     """Fallback text and blocks; `csm_id` None means it goes to the admins (no CSM on record)."""
@@ -41,7 +44,8 @@ def suggestion(
                 "log it, or give the account a CSM in the registry."
             )
         )
-    label = f"{URGENCY_EMOJI.get(urgency, '')} *{LABELS.get(kind, kind)}* · {URGENCIES[urgency]}"
+    label = f"{URGENCY_EMOJI.get(urgency, '')} *{LABELS.get(kind, kind)}* · "
+    label += urgency_label(urgency, windows)
     blocks.append(section(truncate(f"{label}\n{escape(evidence)}", 2900)))
     blocks.append(
         section(truncate(f"*Readiness {score.summary()}*\n{escape(score.breakdown())}", 2900))

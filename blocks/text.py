@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
+
+from protocol.catalogue import URGENCY_NAMES
+from protocol.policy import SlaWindow
 
 
 def escape(text: str | None) -> str:
@@ -15,6 +19,19 @@ def escape(text: str | None) -> str:
 def mention(user_id: str | None) -> str:
     """A user mention, or 'nobody' for an empty id."""
     return f"<@{user_id}>" if user_id else "_nobody_"
+
+
+def urgency_label(urgency: str, windows: Mapping[str, SlaWindow]) -> str:
+    """'Hot (contact within 24h)', 'Watch (review in 7d)': the name and its configured window."""
+    name = URGENCY_NAMES.get(urgency, urgency)
+    window = windows.get(urgency) or SlaWindow()
+    if window.contact:
+        return f"{name} (contact within {duration(window.contact.total_seconds())})"
+    if window.ack:
+        return f"{name} (acknowledge within {duration(window.ack.total_seconds())})"
+    if window.review:
+        return f"{name} (review in {duration(window.review.total_seconds())})"
+    return name
 
 
 def when(moment: datetime, fmt: str = "{date_short_pretty} {time}") -> str:

@@ -34,7 +34,7 @@ from service.messages import Rendered, cards_of, render_card, render_post, still
 from service.sweep import owner_unreachable
 from storage.db import unit_of_work
 from storage.models import Card, OutboxMessage, Person, Signal
-from storage.outbox import Outgoing, claim_due, enqueue, finish
+from storage.outbox import OutboxStatus, Outgoing, claim_due, enqueue, finish
 from storage.queries import person as known_person
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ class Deliverer:
             return
         with unit_of_work(self.factory) as session:
             for row, until in deferred:
-                finish(session, row.id, self.worker, row.attempt, status="pending",
+                finish(session, row.id, self.worker, row.attempt, status=OutboxStatus.PENDING,
                        next_try_at=until, attempts=row.attempt - 1)
 
     def drain(self, max_passes: int = 100) -> Tally:
@@ -168,7 +168,7 @@ class Deliverer:
             tally.held += 1
         except Transient as exc:  # a CRM or webhook is busy or down: its wait, else backoff
             if exc.pacing:  # told to wait (429) or not tried: not a failed attempt
-                self.finish(row, status="pending", attempts=row.attempt - 1,
+                self.finish(row, status=OutboxStatus.PENDING, attempts=row.attempt - 1,
                              next_try_at=self.clock() + timedelta(seconds=exc.retry_after),
                              last_error=str(exc)[:500])
             else:
@@ -182,7 +182,7 @@ class Deliverer:
             tally.errors.append(type(exc).__name__)
         else:
             if outcome == "skipped":
-                self.finish(row, status="skipped", sent_at=self.clock())
+                self.finish(row, status=OutboxStatus.SKIPPED, sent_at=self.clock())
                 tally.skipped += 1
             else:
                 tally.sent += 1
@@ -195,8 +195,8 @@ class Deliverer:
             wait = _retry_after(exc.response.headers)
             until = self.clock() + timedelta(seconds=wait)
             self.blocked_until[self._conversation_key(row)] = until
-            self.finish(row, status="pending", next_try_at=until, attempts=row.attempt - 1,
-                         last_error=f"ratelimited, Retry-After {wait}s")
+            self.finish(row, status=OutboxStatus.PENDING, next_try_at=until,
+                        attempts=row.attempt - 1, last_error=f"ratelimited, Retry-After {wait}s")
             tally.retried += 1
         elif status >= 500:
             self._retry(row, f"HTTP {status}: {error}", maybe_sent=True)
@@ -215,14 +215,15 @@ class Deliverer:
             return
         delay = after if after is not None else \
             min(300.0, 2.0 ** min(row.attempt, 8)) * random.uniform(0.5, 1.0)
-        self.finish(row, status="pending", next_try_at=self.clock() + timedelta(seconds=delay),
-                     last_error=error[:500], maybe_sent=maybe_sent or row.maybe_sent)
+        self.finish(row, status=OutboxStatus.PENDING,
+                    next_try_at=self.clock() + timedelta(seconds=delay),
+                    last_error=error[:500], maybe_sent=maybe_sent or row.maybe_sent)
 
     def _hold(self, row: Claimed, error: str, unreachable: bool = False,
               notify: bool = True) -> None:
         now = self.clock()
         with unit_of_work(self.factory) as session:
-            if not finish(session, row.id, self.worker, row.attempt, status="held",
+            if not finish(session, row.id, self.worker, row.attempt, status=OutboxStatus.HELD,
                           last_error=error[:500]):
                 return
             log.error("outbox %s (%s) held: %s", row.id, row.key, error)
@@ -237,7 +238,7 @@ class Deliverer:
     def _skip_gone(self, row: Claimed) -> None:
         """A message to someone already known to be gone: drop it, but never an escalation."""
         with unit_of_work(self.factory) as session:
-            if finish(session, row.id, self.worker, row.attempt, status="skipped",
+            if finish(session, row.id, self.worker, row.attempt, status=OutboxStatus.SKIPPED,
                       last_error="recipient deactivated", sent_at=self.clock()):
                 enqueue(session, self._past_the_person(row), self.clock())
 
@@ -371,7 +372,7 @@ def _send_post(d: Deliverer, row: Claimed) -> str:
 def _record_sent(d: Deliverer, row: Claimed, channel: str, ts: str) -> str:
     now = d.clock()
     with unit_of_work(d.factory) as session:
-        if finish(session, row.id, d.worker, row.attempt, status="sent", sent_at=now,
+        if finish(session, row.id, d.worker, row.attempt, status=OutboxStatus.SENT, sent_at=now,
                   result_channel=channel, result_ts=ts, maybe_sent=False, last_error=None) \
                 and row.payload.get("render") == "card" and row.signal_id:
             session.add(Card(signal_id=row.signal_id, audience=row.payload["audience"],
@@ -399,7 +400,7 @@ def _send_refresh(d: Deliverer, row: Claimed) -> str:
         _update(d, channel, ts, rendered)
     with unit_of_work(d.factory) as session:
         enqueue(session, homes, d.clock())
-    d.finish(row, status="sent", sent_at=d.clock())
+    d.finish(row, status=OutboxStatus.SENT, sent_at=d.clock())
     return "sent"
 
 
@@ -415,7 +416,7 @@ def _update(d: Deliverer, channel: str, ts: str, rendered: Rendered) -> None:
 def _send_ephemeral(d: Deliverer, row: Claimed) -> str:
     d.client.chat_postEphemeral(channel=row.payload["channel"], user=row.target,
                                 text=row.payload["text"], blocks=row.payload.get("blocks"))
-    d.finish(row, status="sent", sent_at=d.clock())
+    d.finish(row, status=OutboxStatus.SENT, sent_at=d.clock())
     return "sent"
 
 
@@ -428,7 +429,7 @@ def _send_home(d: Deliverer, row: Claimed) -> str:
     with unit_of_work(d.factory) as session:
         view = render_home(session, d.config, row.target, d.clock())
     d.client.views_publish(user_id=row.target, view=view)
-    d.finish(row, status="sent", sent_at=d.clock())
+    d.finish(row, status=OutboxStatus.SENT, sent_at=d.clock())
     return "sent"
 
 

@@ -14,6 +14,7 @@ from blocks.modal import outcome_modal, reassign_modal, requalify_modal
 from handlers.interaction import ViewBuilder, answer, commit_then_ack, gate_modal, open_modal
 from protocol import stages
 from service import signals
+from service.capture import check_requalify
 from service.runtime import Runtime
 from service.signals import NotAllowed, check_owner
 from storage.models import Signal
@@ -113,8 +114,6 @@ def _reassign_view(services: Runtime, session: Session, signal: Signal, actor: s
 
 
 def _requalify_view(services: Runtime, session: Session, signal: Signal, actor: str) -> dict:
-    stages.check_move("requalify", signal.stage)
-    if actor != signal.csm_id and actor not in services.config.admins:
-        raise NotAllowed(signal.csm_id)
+    check_requalify(services.config, signal, actor)
     answers = {a.criterion: a.met for a in signal.answers}
     return requalify_modal(services.config.rubric, signal.id, signal.account.name, answers)

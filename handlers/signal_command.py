@@ -32,7 +32,7 @@ def signal_command(ack: Ack, command: dict[str, Any], context, services: Runtime
     word = text.split(" ", 1)[0].lower()
     actor = command["user_id"]
     if word == "help":
-        return ack(replies.help_reply())
+        return ack(replies.help_reply(services.config.sla))
     if word == "list":
         return ack(_list(services, actor))
     if word == "admin":
@@ -48,7 +48,7 @@ def open_capture_modal(client: WebClient, command: dict[str, Any], context,
     """Lazy, after the ack: the capture modal, pre-filled from `/signal <account> <urgency>`."""
     if "modal_for" in context:
         prefill = _prefill(services, context["modal_for"])
-        view = signal_modal(services.config.rubric, prefill)
+        view = signal_modal(services.config.rubric, services.config.sla, prefill)
         client.views_open(trigger_id=command["trigger_id"], view=view)
 
 

@@ -86,6 +86,5 @@ def open_from_message(client: WebClient, body: dict[str, Any], services: Runtime
         picker = registry_has_accounts(session)
     prefill = Prefill(note=note, account_picker=picker,
                       metadata={"source": "shortcut", "link": link})
-    client.views_open(
-        trigger_id=body["trigger_id"], view=signal_modal(services.config.rubric, prefill)
-    )
+    view = signal_modal(services.config.rubric, services.config.sla, prefill)
+    client.views_open(trigger_id=body["trigger_id"], view=view)

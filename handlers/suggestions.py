@@ -68,7 +68,8 @@ def open_not_expansion(ack: Ack, body: dict[str, Any], context, services: Runtim
 
 def _log_view(services: Runtime, session, trigger_id: int, actor: str) -> dict[str, Any]:
     values = prefill(session, services.config, trigger_id, actor)
-    return signal_modal(services.config.rubric, Prefill(**values, account_picker=True))
+    config = services.config
+    return signal_modal(config.rubric, config.sla, Prefill(**values, account_picker=True))
 
 
 def _dismiss_view(services: Runtime, session, trigger_id: int, actor: str) -> dict[str, Any]:

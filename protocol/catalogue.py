@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+
+class Urgency(StrEnum):
+    """How soon Sales must act; each urgency has its SLA windows in the config."""
+
+    HOT = "hot"
+    WARM = "warm"
+    WATCH = "watch"
+
+
+URGENCIES = tuple(u.value for u in Urgency)
+URGENCY_NAMES = {Urgency.HOT: "Hot", Urgency.WARM: "Warm", Urgency.WATCH: "Watch"}
+URGENCY_EMOJI = {Urgency.HOT: ":fire:", Urgency.WARM: ":large_orange_diamond:",
+                 Urgency.WATCH: ":eyes:"}
+
 CATEGORIES: dict[str, tuple[str, dict[str, str]]] = {
     "product": (
         "Product usage",
@@ -33,12 +49,6 @@ CATEGORIES: dict[str, tuple[str, dict[str, str]]] = {
     ),
 }
 
-URGENCIES = {
-    "hot": "Hot (act within 24h)",
-    "warm": "Warm (within 72h)",
-    "watch": "Watch (30 days)",
-}
-URGENCY_EMOJI = {"hot": ":fire:", "warm": ":large_orange_diamond:", "watch": ":eyes:"}
 
 
 def kind_label(category: str, kind: str) -> str:

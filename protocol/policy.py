@@ -85,8 +85,6 @@ class Triggers:
     max_value_ratio: float = 100.0  # a value above 100x its limit is rejected
 
 
-URGENCIES = ("hot", "warm", "watch")
-
 
 @dataclass(frozen=True)
 class SlaWindow:

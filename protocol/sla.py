@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from protocol.calendar import deadline, fraction_point
 from protocol.policy import SlaPolicy
 
+
+class ClockState(StrEnum):
+    """Where an SLA clock (a `Deadline` row) stands."""
+
+    OPEN = "open"  # running
+    MET = "met"  # its step was taken in time (or late, after escalating)
+    MISSED = "missed"  # past due: escalating until it is met
+    CANCELLED = "cancelled"  # the signal moved on (reassigned, closed)
+
+
+RUNNING = (ClockState.OPEN, ClockState.MISSED)  # clocks still ticking
 ESCALATING = ("ack", "contact")  # clocks whose miss goes to the AE's manager
 MAX_LEVEL = 2  # the manager, then one level further (their manager or the admins)
 

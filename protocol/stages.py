@@ -61,6 +61,11 @@ def check_move(action: str, stage: str) -> None:
     raise StageError(f"That no longer applies: this signal is now {label}.")
 
 
+def allowed_actions(stage: str) -> tuple[str, ...]:
+    """The moves that may be taken at `stage` (what a card offers, what `check_move` lets by)."""
+    return tuple(action for action, allowed in ALLOWED_FROM.items() if stage in allowed)
+
+
 def is_open(stage: str) -> bool:
     """True until an outcome is recorded."""
     return stage in OPEN_STAGES

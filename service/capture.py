@@ -19,7 +19,7 @@ from protocol.config import Config
 from protocol.escalation import may_act_for
 from protocol.qualification import Qualification, evaluate
 from protocol.record import SignalDraft
-from protocol.routing import ownership
+from protocol.routing import ownership, pages_ae
 from service import outgoing
 from service.clocks import add_clock, cancel_clocks, start_clocks
 from service.crm import sync_items
@@ -106,6 +106,14 @@ def qualification_of(config: Config, signal: Signal) -> Qualification:
     return evaluate(config.rubric, {a.criterion: a.met for a in signal.answers})
 
 
+def check_requalify(config: Config, signal: Signal, actor: str) -> None:
+    """Raise StageError unless the signal is still with the CSM, NotAllowed unless `actor` is
+    its CSM or an admin: the one rule for the button and for the submission."""
+    stages.check_move("requalify", signal.stage)
+    if not may_act_for(actor, signal.csm_id, {}, config.admins):
+        raise NotAllowed(signal.csm_id)
+
+
 def update_qualification(
     session: Session,
     config: Config,
@@ -115,9 +123,7 @@ def update_qualification(
     now: datetime,
 ) -> Qualification:
     """The CSM ticks boxes later; reaching the threshold hands the signal off then."""
-    stages.check_move("requalify", signal.stage)
-    if actor != signal.csm_id and not may_act_for(actor, signal.csm_id, {}, config.admins):
-        raise NotAllowed(signal.csm_id)
+    check_requalify(config, signal, actor)
     _set_answers(session, signal, answers, actor, now)
     qualification = evaluate(config.rubric, answers)
     record_event(
@@ -172,7 +178,7 @@ def _hand_off(
         {"ae": signal.ae_id, "ownership": signal.ownership},
     )
     sync = sync_items(config, signal, "handed_off")  # the CRM record, webhooks
-    if signal.ownership == "cs_led" or not signal.ae_id:
+    if not pages_ae(signal.ownership) or not signal.ae_id:
         return sync  # the CSM owns the close: no AE is paged, no AE clock runs
     start_clocks(session, config, signal, signal.ae_id, now)
     headline = f"New expansion hand-off from {mention(signal.csm_id)}"

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from protocol.config import Config
-from protocol.sla import clock_windows, due_at, plan_steps
+from protocol.sla import RUNNING, ClockState, clock_windows, due_at, plan_steps
 from storage.models import Deadline, Person, Signal
 
 
@@ -42,7 +42,7 @@ def add_clock(
         owner_id=owner,
         started_at=start,
         due_at=due,
-        state="open",
+        state=ClockState.OPEN,
         step=0,
         next_step_at=first_step or due,
     )
@@ -64,7 +64,7 @@ def tz_of(session: Session, user_id: str | None, config: Config) -> ZoneInfo:
 def open_clocks(session: Session, signal: Signal, *clocks: str) -> list[Deadline]:
     """The signal's clocks still running (open or missed-and-escalating)."""
     stmt = select(Deadline).where(
-        Deadline.signal_id == signal.id, Deadline.state.in_(("open", "missed"))
+        Deadline.signal_id == signal.id, Deadline.state.in_(RUNNING)
     )
     if clocks:
         stmt = stmt.where(Deadline.clock.in_(clocks))
@@ -74,7 +74,7 @@ def open_clocks(session: Session, signal: Signal, *clocks: str) -> list[Deadline
 def meet(session: Session, signal: Signal, now: datetime, *clocks: str) -> None:
     """Stop `clocks` (all if none named) as met now."""
     for deadline in open_clocks(session, signal, *clocks):
-        deadline.state = "met"
+        deadline.state = ClockState.MET
         deadline.met_at = now
         deadline.next_step_at = None
 
@@ -82,5 +82,5 @@ def meet(session: Session, signal: Signal, now: datetime, *clocks: str) -> None:
 def cancel_clocks(session: Session, signal: Signal, now: datetime) -> None:
     """Stop every running clock: nothing further is owed on them."""
     for deadline in open_clocks(session, signal):
-        deadline.state = "cancelled"
+        deadline.state = ClockState.CANCELLED
         deadline.next_step_at = None

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from blocks.digest import digest_blocks
 from protocol.config import Config
+from protocol.routing import Ownership
 from protocol.stages import OPEN_STAGES
 from service.crm.records import crm_problems
 from service.roster import roster_gaps
@@ -486,7 +487,7 @@ def funnel(session: Session, start: datetime, end: datetime) -> Funnel:
     win counts as contacted). Won: the outcome.
     """
     qualified = Signal.handed_off_at.is_not(None)
-    owned = and_(qualified, or_(Signal.ae_id.is_not(None), Signal.ownership == "cs_led"))
+    owned = and_(qualified, or_(Signal.ae_id.is_not(None), Signal.ownership == Ownership.CS_LED))
     won = Signal.outcome == "won"
     row = session.execute(
         select(func.count(), _count_if(qualified), _count_if(owned),

@@ -192,6 +192,7 @@ def _messages(
         firing.text,
         score,
         snooze_days=config.triggers.snooze.days,
+        windows=config.sla,
         csm_id=account.csm_id,
     )
     return [

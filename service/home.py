@@ -22,13 +22,14 @@ from blocks.home import (
 )
 from protocol import stages
 from protocol.config import Config
+from protocol.routing import Ownership
+from protocol.sla import RUNNING
 from service import outgoing
 from service.roster import roster_gaps
 from storage.models import Deadline, Escalation, OutboxMessage, Signal
-from storage.outbox import Outgoing
+from storage.outbox import OutboxStatus, Outgoing
 from storage.queries import managers
 
-RUNNING = ("open", "missed")  # clocks still ticking (missed ones escalate until met)
 AE_CLOCKS = ("ack", "contact")
 PAGE, WATCH_PAGE = 8, 5
 RECENTLY_CLOSED = timedelta(days=14)
@@ -123,7 +124,8 @@ def team_breaches(
 
 def held_count(session: Session) -> int:
     """How many outbox rows are held (failed for good, waiting for an admin)."""
-    return session.scalar(select(func.count()).where(OutboxMessage.status == "held")) or 0
+    held = select(func.count()).where(OutboxMessage.status == OutboxStatus.HELD)
+    return session.scalar(held) or 0
 
 
 # -- query helpers -----------------------------------------------------------------------------
@@ -131,7 +133,7 @@ def held_count(session: Session) -> int:
 
 def _owned_by(user_id: str) -> list[ColumnElement[bool]]:
     return [Signal.ae_id == user_id, Signal.stage.in_(stages.WITH_AE),
-            Signal.ownership != "cs_led"]
+            Signal.ownership != Ownership.CS_LED]
 
 
 def _nearest_due(clocks: Sequence[str], before: datetime | None = None):

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from blocks.card import signal_card
 from protocol.config import Config
+from protocol.sla import ClockState
 from service.capture import qualification_of
 from service.crm import card_link
 from storage.models import Card, Deadline, OutboxMessage, Signal
@@ -44,7 +45,7 @@ def render_card(
         .order_by(Deadline.due_at)
     ).all()
     text, blocks = signal_card(signal, audience, headline, qualification_of(config, signal), clocks,
-                               crm_link=card_link(session, signal.id))
+                               crm_link=card_link(session, signal.id), windows=config.sla)
     return Rendered(text=text, blocks=blocks)
 
 
@@ -58,4 +59,4 @@ def still_applies(session: Session, row: OutboxMessage) -> bool:
     if row.guard_deadline_id is None:
         return True
     deadline = session.get(Deadline, row.guard_deadline_id)
-    return deadline is not None and deadline.state == "open"
+    return deadline is not None and deadline.state == ClockState.OPEN

@@ -16,6 +16,7 @@ from blocks.text import escape, mention
 from protocol import stages
 from protocol.config import Config
 from protocol.escalation import may_act_for
+from protocol.routing import Ownership, owner_of
 from service import outgoing
 from service.clocks import add_clock, cancel_clocks, meet, start_clocks
 from service.crm import sync_items
@@ -35,8 +36,8 @@ class NotAllowed(Exception):
 
 def check_owner(session: Session, config: Config, signal: Signal, actor: str) -> None:
     """Raise NotAllowed unless `actor` is the owner, above them on the roster, or an admin."""
-    owner = signal.csm_id if signal.ownership == "cs_led" else signal.ae_id
-    if signal.ownership == "joint" and actor == signal.csm_id:
+    owner = owner_of(signal.ownership, signal.csm_id, signal.ae_id)
+    if signal.ownership == Ownership.JOINT and actor == signal.csm_id:
         return
     if not may_act_for(actor, owner, managers(session, config.managers), config.admins):
         raise NotAllowed(owner)

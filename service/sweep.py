@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from blocks.text import duration, escape, mention
 from protocol.config import Config
 from protocol.escalation import escalation_target
-from protocol.sla import Step, due_steps, next_step_at, plan_steps
+from protocol.sla import ClockState, Step, due_steps, next_step_at, plan_steps
 from service import outgoing
 from service.clocks import tz_of
 from service.crm import sync_items
@@ -89,7 +89,8 @@ def _advance(
     now: datetime,
 ) -> list[Outgoing]:
     signal = session.get(Signal, deadline.signal_id)
-    if signal is None or deadline.token != signal.token or deadline.state in ("met", "cancelled"):
+    settled = deadline.state in (ClockState.MET, ClockState.CANCELLED)
+    if signal is None or deadline.token != signal.token or settled:
         deadline.next_step_at = None
         return []
     steps = _steps(session, config, deadline, signal)
@@ -144,7 +145,7 @@ def _escalate(
     if (deadline.id, step.level) in escalated:
         return []  # decided before (the unique constraint is the last word)
     escalated.add((deadline.id, step.level))
-    deadline.state = "missed"
+    deadline.state = ClockState.MISSED
     target = escalation_target(deadline.owner_id, step.level, roster, config.admins)
     late = (now - deadline.due_at).total_seconds()
     session.add(
@@ -235,7 +236,7 @@ def owner_unreachable(
         select(Deadline)
         .where(
             Deadline.owner_id == user_id,
-            Deadline.state == "open",
+            Deadline.state == ClockState.OPEN,
             Deadline.clock.in_(("ack", "contact")),
         )
         .order_by(Deadline.signal_id, Deadline.due_at)

@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from protocol.sla import ClockState
 from storage.types import UTCDateTime
 
 NAMING = {
@@ -258,7 +259,7 @@ class Deadline(Base):
     owner_id: Mapped[str | None] = mapped_column(String(32))
     started_at: Mapped[datetime]
     due_at: Mapped[datetime]
-    state: Mapped[str] = mapped_column(String(16), default="open")  # open|met|missed|cancelled
+    state: Mapped[str] = mapped_column(String(16), default=ClockState.OPEN.value)  # ClockState
     met_at: Mapped[datetime | None]
     step: Mapped[int] = mapped_column(Integer, default=0)
     next_step_at: Mapped[datetime | None]
@@ -324,7 +325,7 @@ class OutboxMessage(Base):
     signal_id: Mapped[int | None] = mapped_column(Integer)
     # The SLA clock a reminder belongs to: once that clock is met or cancelled, the row is void.
     guard_deadline_id: Mapped[int | None] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # outbox.OutboxStatus
     due_at: Mapped[datetime]
     next_try_at: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
@@ -11,6 +12,16 @@ from sqlalchemy.orm import Session
 
 from storage.db import insert_for, is_postgres
 from storage.models import OutboxMessage
+
+
+class OutboxStatus(StrEnum):
+    """Where an outbox row stands."""
+
+    PENDING = "pending"  # waiting for its due time or its next try
+    SENDING = "sending"  # claimed by a deliverer (its lease says until when)
+    SENT = "sent"
+    HELD = "held"  # refused for good (a semantic error): an admin was told, `retry` re-queues
+    SKIPPED = "skipped"  # no longer applies (the clock was met, the person is gone)
 
 
 @dataclass
@@ -38,7 +49,7 @@ def enqueue(session: Session, items: list[Outgoing], now: datetime) -> None:
             "payload": item.payload,
             "signal_id": item.signal_id,
             "guard_deadline_id": item.guard_deadline_id,
-            "status": "pending",
+            "status": OutboxStatus.PENDING,
             "due_at": item.due_at or now,
             "next_try_at": item.due_at or now,
             "attempts": 0,
@@ -65,8 +76,9 @@ def claim_due(
         select(OutboxMessage)
         .where(
             or_(
-                and_(OutboxMessage.status == "pending", OutboxMessage.next_try_at <= now),
-                and_(OutboxMessage.status == "sending", OutboxMessage.lease_until < now),
+                and_(OutboxMessage.status == OutboxStatus.PENDING,
+                     OutboxMessage.next_try_at <= now),
+                and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.lease_until < now),
             )
         )
         .order_by(OutboxMessage.due_at, OutboxMessage.id)
@@ -79,11 +91,11 @@ def claim_due(
         row.attempts += 1
         row.claimed_by = worker
         row.lease_until = now + lease
-        if row.status == "pending" and not row.maybe_sent:
+        if row.status == OutboxStatus.PENDING and not row.maybe_sent:
             row.attempt_started_at = now  # kept from the first attempt Slack may have seen
-        elif row.status == "sending":
+        elif row.status == OutboxStatus.SENDING:
             row.maybe_sent = True  # its claimer died mid-attempt: Slack may have the message
-        row.status = "sending"
+        row.status = OutboxStatus.SENDING
     session.flush()
     return rows
 
@@ -96,7 +108,7 @@ def finish(session: Session, row_id: int, worker: str, attempt: int, **values: A
             OutboxMessage.id == row_id,
             OutboxMessage.claimed_by == worker,
             OutboxMessage.attempts == attempt,
-            OutboxMessage.status == "sending",
+            OutboxMessage.status == OutboxStatus.SENDING,
         )
         .values(**values)
     )
@@ -107,10 +119,11 @@ def backlog(session: Session, now: datetime) -> dict[str, Any]:
     """What /healthz reports: the oldest due-but-unsent item and the held count."""
     oldest = session.scalar(
         select(func.min(OutboxMessage.due_at)).where(
-            OutboxMessage.status.in_(("pending", "sending")), OutboxMessage.due_at <= now
+            OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)),
+            OutboxMessage.due_at <= now,
         )
     )
-    held = session.scalar(select(func.count()).where(OutboxMessage.status == "held"))
+    held = session.scalar(select(func.count()).where(OutboxMessage.status == OutboxStatus.HELD))
     return {
         "oldest_due_unsent": oldest.isoformat() if oldest else None,
         "oldest_due_age_s": round((now - oldest).total_seconds(), 1) if oldest else 0.0,

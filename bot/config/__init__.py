@@ -9,6 +9,7 @@ the wiring in `bot/`; the layers below import them from `protocol` directly.
 from bot.config.load import load_config
 from bot.config.times import format_duration, parse_duration, parse_schedule
 from bot.config.yaml_source import ConfigError
+from protocol.catalogue import URGENCIES
 from protocol.config import (
     CRM_DEFAULT_STAGES,
     CRM_PROVIDERS,
@@ -22,7 +23,6 @@ from protocol.config import (
 from protocol.policy import (
     DEFAULT_RUBRIC,
     TRIGGER_KINDS,
-    URGENCIES,
     Criterion,
     Readiness,
     Routing,

@@ -7,8 +7,9 @@ from dataclasses import replace
 from typing import Any
 
 from bot.config.yaml_source import _NUMBER, _fail, _items, _Node
+from protocol.catalogue import URGENCIES
 from protocol.config import DEFAULT_CONFIG
-from protocol.policy import URGENCIES, Readiness, Tier
+from protocol.policy import Readiness, Tier
 
 _TRIGGER_FIELDS: dict[str, dict[str, tuple[str, str]]] = {  # section -> key -> (field, kind)
     "": {"enabled": ("enabled", "bool"), "snooze": ("snooze", "duration"),

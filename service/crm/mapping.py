@@ -10,6 +10,7 @@ from protocol import stages
 from protocol.catalogue import category_label, kind_label
 from protocol.config import Crm
 from protocol.qualification import Qualification
+from protocol.routing import Ownership
 from storage.models import Signal
 
 DEFAULT_CLOSE_DAYS = 90  # Salesforce requires a close date: hand-off + 90 days when none is known
@@ -133,9 +134,9 @@ def _qualification(q: Qualification) -> str:
 
 def _status(signal: Signal, escalated: bool) -> str:
     label = stages.STAGE_LABELS.get(stage_key(signal), signal.stage)
-    if signal.ownership == "cs_led":
+    if signal.ownership == Ownership.CS_LED:
         label += " · CS-led"
-    elif signal.ownership == "joint":
+    elif signal.ownership == Ownership.JOINT:
         label += " · joint AE/CSM"
     return label + (" · SLA missed, escalated" if escalated and not signal.outcome else "")
 

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import CrmRecord, OutboxMessage, Signal
-from storage.outbox import Outgoing
+from storage.outbox import OutboxStatus, Outgoing
 
 CRM_KIND = "crm.upsert"
 WEBHOOK_KIND = "webhook"
@@ -43,14 +43,15 @@ def crm_problems(session: Session, start: datetime, end: datetime) -> dict[str, 
     """
     def held(kind: str) -> int:
         return session.scalar(select(func.count()).select_from(OutboxMessage).where(
-            OutboxMessage.kind == kind, OutboxMessage.status == "held",
+            OutboxMessage.kind == kind, OutboxMessage.status == OutboxStatus.HELD,
             OutboxMessage.created_at >= start, OutboxMessage.created_at < end)) or 0
 
     unmatched = session.scalar(select(func.count()).select_from(CrmRecord).where(
         CrmRecord.owner_problem.is_not(None),
         CrmRecord.synced_at >= start, CrmRecord.synced_at < end)) or 0
     still = session.scalar(select(func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.kind.in_((CRM_KIND, WEBHOOK_KIND)), OutboxMessage.status == "held")) or 0
+        OutboxMessage.kind.in_((CRM_KIND, WEBHOOK_KIND)),
+        OutboxMessage.status == OutboxStatus.HELD)) or 0
     return {"held": held(CRM_KIND), "webhooks_held": held(WEBHOOK_KIND),
             "unmatched_owners": unmatched, "still_held": still}
 
@@ -76,8 +77,9 @@ def retry_held(session: Session, now: datetime) -> int:
     """Put every held CRM and webhook row back in the queue (after fixing the cause)."""
     result = session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.kind.in_((CRM_KIND, WEBHOOK_KIND)), OutboxMessage.status == "held")
-        .values(status="pending", next_try_at=now, attempts=0, claimed_by=None,
+        .where(OutboxMessage.kind.in_((CRM_KIND, WEBHOOK_KIND)),
+               OutboxMessage.status == OutboxStatus.HELD)
+        .values(status=OutboxStatus.PENDING, next_try_at=now, attempts=0, claimed_by=None,
                 lease_until=None)
     )
     return result.rowcount or 0
@@ -86,5 +88,5 @@ def retry_held(session: Session, now: datetime) -> int:
 def already_held(session: Session, kind: str, error: str, exclude: int) -> bool:
     """True when another row of `kind` is held with this same error (admins already told)."""
     return session.scalar(select(func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.kind == kind, OutboxMessage.status == "held",
+        OutboxMessage.kind == kind, OutboxMessage.status == OutboxStatus.HELD,
         OutboxMessage.last_error == error[:500], OutboxMessage.id != exclude)) > 0

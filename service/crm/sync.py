@@ -25,6 +25,8 @@ from sqlalchemy import func, select
 from blocks.text import escape, mention
 from protocol.config import SYNCED_EVENTS, Config
 from protocol.qualification import evaluate
+from protocol.routing import owner_of, pages_ae
+from protocol.sla import ClockState
 from service import webhooks
 from service.crm import http, records
 from service.crm.base import Provider, Written
@@ -33,7 +35,7 @@ from service.crm.http import Permanent, Transient
 from service.crm.mapping import DealFields, deal_fields
 from storage.db import unit_of_work
 from storage.models import Card, Deadline, Person, Signal
-from storage.outbox import Outgoing, enqueue, finish
+from storage.outbox import OutboxStatus, Outgoing, enqueue, finish
 
 CRM_KIND = records.CRM_KIND
 LINK_RETRY = timedelta(minutes=2)  # no AE card in Slack yet: write again this much later
@@ -91,21 +93,21 @@ def _prepare(session: Any, config: Config, provider: Provider, row: Claimed,
     force = bool(row.payload.get("force"))
     if not force and (record.synced_version or 0) >= signal.version:
         return None  # a later row already wrote this state (or a newer one)
-    owner = signal.csm_id if signal.ownership == "cs_led" else signal.ae_id
+    owner = owner_of(signal.ownership, signal.csm_id, signal.ae_id)
     person = session.get(Person, owner) if owner else None
     card = session.scalars(select(Card).where(
         Card.signal_id == signal.id, Card.audience == "ae", Card.user_id == signal.ae_id
     ).order_by(Card.id.desc()).limit(1)).first() if signal.ae_id else None
     escalated = session.scalar(select(func.count()).select_from(Deadline).where(
         Deadline.signal_id == signal.id, Deadline.token == signal.token,
-        Deadline.state == "missed")) > 0
+        Deadline.state == ClockState.MISSED)) > 0
     qualification = evaluate(config.rubric, {a.criterion: a.met for a in signal.answers})
     deal = deal_fields(signal, qualification, config.crm, escalated=escalated,
                        require_close_date=provider.needs_close_date)
     return _Job(signal.id, signal.version, deal, (signal.account.crm_id, signal.account.name),
                 owner, person.email if person else None, record.company_id,
                 (card.channel, card.ts) if card else None,
-                bool(signal.ae_id) and signal.ownership != "cs_led", force)
+                bool(signal.ae_id) and pages_ae(signal.ownership), force)
 
 
 def _write(d: Delivery, provider: Provider, job: _Job
@@ -148,7 +150,7 @@ def _record(d: Delivery, row: Claimed, job: _Job, written: Written, problem: str
             out.append(_again(crm.label, job.signal_id, f"{job.version}:link", now + LINK_RETRY))
         if new_email and job.owner and (person := session.get(Person, job.owner)):
             person.email = person.email or new_email
-        finish(session, row.id, d.worker, row.attempt, status="sent", sent_at=now,
+        finish(session, row.id, d.worker, row.attempt, status=OutboxStatus.SENT, sent_at=now,
                last_error=None, maybe_sent=False)
         enqueue(session, out, now)
 
@@ -218,7 +220,7 @@ def send_webhook(d: Delivery, row: Claimed) -> str:
         with unit_of_work(d.factory) as session:
             exc.quiet = records.already_held(session, webhooks.KIND, str(exc), row.id)
         raise
-    d.finish(row, status="sent", sent_at=d.clock(), last_error=None)
+    d.finish(row, status=OutboxStatus.SENT, sent_at=d.clock(), last_error=None)
     return "sent"
 
 

@@ -84,7 +84,8 @@ def only_signal(services) -> Signal:
 
 def capture_view(services) -> dict[str, Any]:
     """The capture modal as the bot builds it, with the id Slack gives an opened view."""
-    view = signal_modal(services.config.rubric, Prefill(metadata={"source": "slash"}))
+    config = services.config
+    view = signal_modal(config.rubric, config.sla, Prefill(metadata={"source": "slash"}))
     return {**view, "id": f"V{uuid.uuid4().hex[:10].upper()}"}
 
 

@@ -7,6 +7,7 @@ import logging
 
 from blocks.modal import Prefill, signal_modal
 from handlers.errors import on_error
+from protocol.config import Config
 from protocol.policy import DEFAULT_RUBRIC
 from tests.handlers.direct import command, submission
 from tests.people import CSM
@@ -23,7 +24,7 @@ def test_a_failed_command_gets_an_ephemeral_sorry_with_the_logged_reference(capl
 
 
 def test_a_failed_submission_is_answered_next_to_the_first_field():
-    view = {**signal_modal(DEFAULT_RUBRIC, Prefill()), "id": "V0FAILED01"}
+    view = {**signal_modal(DEFAULT_RUBRIC, Config().sla, Prefill()), "id": "V0FAILED01"}
     body = submission(view, CSM, VALID_SIGNAL)
     answer = json.loads(on_error(RuntimeError("boom"), body).body)
     assert answer["response_action"] == "errors"

@@ -108,3 +108,26 @@ def test_open_capture_modal_prefills_account_and_urgency(sqlite_services, standi
     assert blocks["account"]["element"]["initial_value"] == "Initech"
     assert blocks["urgency"]["element"]["initial_option"]["value"] == "hot"
     assert not standin.rejections
+
+
+def test_help_and_the_modal_state_the_windows_the_config_sets(sqlite_services, standin):
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from bot.delivery import make_client
+    from handlers.signal_command import open_capture_modal, signal_command
+    from protocol.policy import SlaWindow
+    from tests.handlers.direct import Acks, command
+
+    windows = {**sqlite_services.config.sla,
+               "hot": SlaWindow(ack=timedelta(hours=2), contact=timedelta(hours=8))}
+    sqlite_services.config = replace(sqlite_services.config, sla=windows)
+    ack = Acks()
+    signal_command(ack, command(CSM, "help"), {}, sqlite_services)
+    assert "Hot: the AE acknowledges within 2h, contacts the customer within 8h." in (
+        ack.once[0][0]["text"])
+    client = make_client("xoxb-test", standin.base_url)
+    open_capture_modal(client, command(CSM), {"modal_for": ""}, sqlite_services)
+    [view] = standin.views_opened()
+    urgency = next(b for b in view["blocks"] if b.get("block_id") == "urgency")
+    assert urgency["element"]["options"][0]["text"]["text"] == "Hot (contact within 8h)"

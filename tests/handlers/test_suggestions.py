@@ -316,7 +316,8 @@ def test_account_picked_and_update_view_directly(sqlite_services, standin):
 
     feed(sqlite_services, GLOBEX)
     client = make_client("xoxb-test", standin.base_url)
-    modal = signal_modal(sqlite_services.config.rubric, Prefill(account_picker=True))
+    config = sqlite_services.config
+    modal = signal_modal(config.rubric, config.sla, Prefill(account_picker=True))
     view = client.views_open(trigger_id=slack_requests.new_trigger_id(), view=modal)["view"]
     body = body_of(slack_requests.block_actions(
         SECRET, user_id=CSM, action_id="value", block_id="account", view=view,
