@@ -6,13 +6,13 @@ from collections.abc import Mapping, Sequence
 
 from blocks.kit import Block, actions, button, context, divider, fields, mrkdwn_chunks, section
 from blocks.text import escape, mention, truncate, urgency_label, when
+from blocks.views import ClockView, SignalView
 from protocol import stages
 from protocol.catalogue import URGENCY_EMOJI, URGENCY_NAMES, category_label, kind_label
 from protocol.policy import SlaWindow
 from protocol.qualification import Qualification
 from protocol.routing import Ownership, csm_closes, pages_ae
 from protocol.sla import RUNNING, ClockState
-from storage.models import Deadline, Signal
 
 CLOCK_VERBS = {
     "ack": "Acknowledge",
@@ -32,17 +32,17 @@ REQUALIFY = "signal_requalify"
 
 
 def signal_card(
-    signal: Signal,
+    signal: SignalView,
     audience: str,
     headline: str | None,
     qualification: Qualification,
-    clocks: Sequence[Deadline] = (),
+    clocks: Sequence[ClockView] = (),
     crm_link: str | None = None,
     *,
     windows: Mapping[str, SlaWindow],
 ) -> tuple[str, list[Block]]:
     """The fallback text and blocks of the card `audience` (ae, csm, manager) sees."""
-    account = escape(signal.account.name)
+    account = escape(signal.account)
     blocks: list[Block] = []
     if headline:
         blocks.append(section(truncate(headline, 2900)))
@@ -66,10 +66,10 @@ def signal_card(
     return text, blocks
 
 
-def _title(signal: Signal, windows: Mapping[str, SlaWindow]) -> str:
+def _title(signal: SignalView, windows: Mapping[str, SlaWindow]) -> str:
     kind = kind_label(signal.category, signal.kind)
     line = (
-        f"{URGENCY_EMOJI.get(signal.urgency, '')} *{escape(signal.account.name)}* · "
+        f"{URGENCY_EMOJI.get(signal.urgency, '')} *{escape(signal.account)}* · "
         f"{urgency_label(signal.urgency, windows)}\n"
         f"{category_label(signal.category)}: {escape(kind)}"
     )
@@ -78,7 +78,7 @@ def _title(signal: Signal, windows: Mapping[str, SlaWindow]) -> str:
     return line
 
 
-def _fields(signal: Signal) -> list[tuple[str, str]]:
+def _fields(signal: SignalView) -> list[tuple[str, str]]:
     buyer = escape(signal.buyer_name)
     if signal.buyer_title:
         buyer += f", {escape(signal.buyer_title)}"
@@ -111,7 +111,7 @@ def _qualification_line(q: Qualification) -> str:
     return f"*{verdict}* · {q.score}: " + "  ".join(ticks)
 
 
-def _status_lines(signal: Signal, clocks: Sequence[Deadline]) -> list[str]:
+def _status_lines(signal: SignalView, clocks: Sequence[ClockView]) -> list[str]:
     lines = []
     for clock in clocks:
         if clock.state not in RUNNING or clock.clock == "revisit":
@@ -134,7 +134,7 @@ def _status_lines(signal: Signal, clocks: Sequence[Deadline]) -> list[str]:
     return lines
 
 
-def _links(signal: Signal, crm_link: str | None) -> str:
+def _links(signal: SignalView, crm_link: str | None) -> str:
     parts = [f"Signal #{signal.id}", f"logged {when(signal.created_at)}"]
     if signal.source.startswith("trigger:"):
         parts.append(f":bar_chart: from a product-data trigger (#{signal.source[8:]})")
@@ -145,7 +145,7 @@ def _links(signal: Signal, crm_link: str | None) -> str:
     return " · ".join(parts)
 
 
-def owner_buttons(signal: Signal) -> list[Block]:
+def owner_buttons(signal: SignalView) -> list[Block]:
     """What whoever owns the close may do now (the AE, or the CSM on a CS-led deal)."""
     allowed, ae = stages.allowed_actions(signal.stage), pages_ae(signal.ownership)
     value = str(signal.id)
@@ -161,7 +161,7 @@ def owner_buttons(signal: Signal) -> list[Block]:
     return buttons
 
 
-def _buttons(signal: Signal, audience: str) -> list[Block]:
+def _buttons(signal: SignalView, audience: str) -> list[Block]:
     value, allowed = str(signal.id), stages.allowed_actions(signal.stage)
     if audience == "csm" and "requalify" in allowed:
         return [button("Update qualification", REQUALIFY, value, "primary")]

@@ -11,11 +11,11 @@ from blocks import limits
 from blocks.card import CLOCK_VERBS, NUDGE, REASSIGN, REQUALIFY, owner_buttons
 from blocks.kit import Block, actions, button, context, divider, header, section
 from blocks.text import duration, escape, mention, truncate, when
+from blocks.views import ClockView, EscalationView, SignalView
 from protocol import stages
 from protocol.catalogue import URGENCY_EMOJI, kind_label
 from protocol.routing import csm_closes, pages_ae
 from protocol.sla import ClockState
-from storage.models import Deadline, Escalation, Signal
 
 WELCOME = (
     "signalbot carries expansion signals from Customer Success to the account's AE, and keeps "
@@ -31,9 +31,9 @@ WELCOME = (
 class Item:
     """One signal as a Home line, with its nearest running clock and latest escalation."""
 
-    signal: Signal
-    clock: Deadline | None = None
-    escalation: Escalation | None = None
+    signal: SignalView
+    clock: ClockView | None = None
+    escalation: EscalationView | None = None
 
 
 @dataclass
@@ -145,19 +145,19 @@ def admin_blocks(gaps: Sequence[str], held: int, limit: int = 30) -> list[Block]
 # -- lines -----------------------------------------------------------------------------------
 
 
-def _title(signal: Signal) -> str:
+def _title(signal: SignalView) -> str:
     kind = escape(kind_label(signal.category, signal.kind))
-    line = f"{URGENCY_EMOJI.get(signal.urgency, '')} *{escape(signal.account.name)}* · {kind}"
+    line = f"{URGENCY_EMOJI.get(signal.urgency, '')} *{escape(signal.account)}* · {kind}"
     if signal.detail:
         line += f" — {escape(truncate(signal.detail, 150))}"
     return line
 
 
-def _stage(signal: Signal) -> str:
+def _stage(signal: SignalView) -> str:
     return stages.STAGE_LABELS.get(signal.stage, signal.stage)
 
 
-def _clock_line(clock: Deadline | None, now: datetime) -> str:
+def _clock_line(clock: ClockView | None, now: datetime) -> str:
     if clock is None:
         return ""
     verb = CLOCK_VERBS.get(clock.clock, clock.clock)
@@ -169,7 +169,7 @@ def _clock_line(clock: Deadline | None, now: datetime) -> str:
             f"({duration(left)} late){escalated}")
 
 
-def _outcome(signal: Signal) -> str:
+def _outcome(signal: SignalView) -> str:
     if not signal.outcome:
         return ""
     line = f"\n*{stages.OUTCOME_LABELS.get(signal.outcome, signal.outcome)}*"
@@ -187,7 +187,7 @@ def _csm_line(item: Item, now: datetime) -> str:
             f"{_outcome(signal)}{_clock_line(item.clock, now)}")
 
 
-def _watch_line(signal: Signal) -> str:
+def _watch_line(signal: SignalView) -> str:
     revisit = (f"revisit on {signal.revisit_on.isoformat()}" if signal.revisit_on
                else "not qualified yet")
     return f"{_title(signal)}\n:eyes: Watch item · {revisit} · AE {mention(signal.ae_id)}"
@@ -214,7 +214,7 @@ def _manager_line(item: Item, now: datetime) -> str:
 # -- buttons ---------------------------------------------------------------------------------
 
 
-def _button_row(prefix: str, signal: Signal, buttons: list[Block]) -> list[Block]:
+def _button_row(prefix: str, signal: SignalView, buttons: list[Block]) -> list[Block]:
     return [actions(f"home:{prefix}:{signal.id}", buttons)] if buttons else []
 
 

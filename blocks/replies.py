@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 from blocks import limits
 from blocks.kit import Block, context, section
 from blocks.text import duration, escape, mention
+from blocks.views import SignalView
 from protocol.catalogue import URGENCIES, URGENCY_EMOJI, URGENCY_NAMES
 from protocol.policy import SlaWindow
 from protocol.stages import STAGE_LABELS
-from storage.models import Signal
 
 HELP = """*signalbot* turns what you hear on a call into a hand-off Sales must act on.
 • `/signal` — log an expansion signal (opens a form)
@@ -37,7 +37,7 @@ def _promise(urgency: str, window: SlaWindow | None) -> str:
     return f"{name}: {', '.join(steps)}." if steps else ""
 
 
-def list_reply(signals: Sequence[Signal], total: int) -> dict:
+def list_reply(signals: Sequence[SignalView], total: int) -> dict:
     """The caller's open signals, newest first."""
     if not signals:
         return {
@@ -48,7 +48,7 @@ def list_reply(signals: Sequence[Signal], total: int) -> dict:
     for signal in signals:
         blocks.append(
             section(
-                f"{URGENCY_EMOJI.get(signal.urgency, '')} *{escape(signal.account.name)}* — "
+                f"{URGENCY_EMOJI.get(signal.urgency, '')} *{escape(signal.account)}* — "
                 f"{STAGE_LABELS.get(signal.stage, signal.stage)} · AE {mention(signal.ae_id)} · "
                 f"CSM {mention(signal.csm_id)} · #{signal.id}"
             )

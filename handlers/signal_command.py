@@ -16,6 +16,7 @@ from protocol.catalogue import URGENCIES
 from service.accounts import registry_has_accounts
 from service.roster import NotAdmin, roster_gaps, set_manager
 from service.runtime import Runtime
+from service.views import signal_view
 from storage.queries import count_open_signals_for, find_account, managers, open_signals_for
 
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -71,7 +72,8 @@ def _prefill(services: Runtime, text: str) -> Prefill:
 def _list(services: Runtime, actor: str) -> dict[str, Any]:
     with services.unit_of_work() as session:
         signals = open_signals_for(session, actor, limit=20)
-        return replies.list_reply(signals, count_open_signals_for(session, actor))
+        views = [signal_view(s) for s in signals]
+        return replies.list_reply(views, count_open_signals_for(session, actor))
 
 
 def _admin(services: Runtime, actor: str, raw: str) -> dict[str, Any]:

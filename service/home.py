@@ -26,6 +26,7 @@ from protocol.routing import Ownership
 from protocol.sla import RUNNING
 from service import outgoing
 from service.roster import roster_gaps
+from service.views import clock_view, escalation_view, signal_view
 from storage.models import Deadline, Escalation, OutboxMessage, Signal
 from storage.outbox import OutboxStatus, Outgoing
 from storage.queries import managers
@@ -118,7 +119,7 @@ def team_breaches(
     listing = _listing(session, where, order, limit, clocks=AE_CLOCKS)
     latest = _latest_escalations(session, [item.signal.id for item in listing.items])
     for item in listing.items:
-        item.escalation = latest.get(item.signal.id)
+        item.escalation = escalation_view(latest.get(item.signal.id))
     return listing
 
 
@@ -159,7 +160,7 @@ def _listing(
         total = session.scalar(select(func.count()).select_from(Signal).where(*where)) or 0
     nearest = {} if clocks is False else _next_clocks(
         session, [s.id for s in signals], None if clocks is True else clocks)
-    return Listing([Item(s, nearest.get(s.id)) for s in signals], total)
+    return Listing([Item(signal_view(s), clock_view(nearest.get(s.id))) for s in signals], total)
 
 
 def _next_clocks(

@@ -13,6 +13,7 @@ from protocol.config import Config
 from protocol.sla import ClockState
 from service.capture import qualification_of
 from service.crm import card_link
+from service.views import clock_view, signal_view
 from storage.models import Card, Deadline, OutboxMessage, Signal
 
 
@@ -44,7 +45,8 @@ def render_card(
         .where(Deadline.signal_id == signal.id, Deadline.token == signal.token)
         .order_by(Deadline.due_at)
     ).all()
-    text, blocks = signal_card(signal, audience, headline, qualification_of(config, signal), clocks,
+    text, blocks = signal_card(signal_view(signal), audience, headline,
+                               qualification_of(config, signal), [clock_view(c) for c in clocks],
                                crm_link=card_link(session, signal.id), windows=config.sla)
     return Rendered(text=text, blocks=blocks)
 

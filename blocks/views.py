@@ -1,0 +1,59 @@
+"""The view models the renderers take: frozen snapshots of rows, built in `service/views.py`.
+
+A renderer never reaches into the database (no lazy loads while building blocks) and can be
+fed plain values in a test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class SignalView:
+    """A signal as the card, App Home and `/signal list` show it."""
+
+    id: int
+    account: str  # the account's name
+    csm_id: str
+    ae_id: str | None
+    urgency: str
+    category: str
+    kind: str
+    detail: str | None
+    note: str
+    buyer_name: str
+    buyer_title: str | None
+    timeline: str
+    timeline_date: date | None
+    est_arr: Decimal | None
+    stage: str
+    ownership: str
+    outcome: str | None
+    outcome_reason: str | None
+    won_arr: Decimal | None
+    revisit_on: date | None
+    source: str
+    message_link: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ClockView:
+    """A running SLA clock: which, where it stands, when it is due."""
+
+    clock: str
+    state: str
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class EscalationView:
+    """An escalation as a manager sees it."""
+
+    level: int
+    ae_id: str | None
+    decided_at: datetime
+    due_at: datetime
