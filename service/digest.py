@@ -37,7 +37,7 @@ from protocol.routing import Ownership
 from protocol.stages import OPEN_STAGES
 from service.crm.records import crm_problems
 from service.roster import roster_gaps
-from service.triggers import trigger_digest
+from service.triggers import trigger_digest, triggers_fired
 from storage.db import is_postgres
 from storage.models import (
     Account,
@@ -548,7 +548,6 @@ def product_triggers(
         return None
     week = trigger_digest(session, start, end, now)
     fired_before, held_before = triggers_fired(session, *previous)
-    oldest, last = week["oldest_open_since"], week["last_event_at"]
     return ProductTriggers(
         fired=dict(week["fired"]),
         fired_before=fired_before,
@@ -560,34 +559,15 @@ def product_triggers(
         dismissed=week["dismissed"],
         dismiss_reasons=[(r["reason"], r["count"]) for r in week["dismiss_reasons"]],
         open=week["open"],
-        oldest_open_since=datetime.fromisoformat(oldest) if oldest else None,
+        oldest_open_since=week["oldest_open_since"],
         signals=week["signals_from_triggers"],
         won=week["won_from_triggers"],
-        won_arr=Decimal(week["won_arr"] or 0),
+        won_arr=week["won_arr"] or Decimal(0),
         events_received=week["events_received"],
-        last_event_at=datetime.fromisoformat(last) if last else None,
+        last_event_at=week["last_event_at"],
         stale_days=week["data_stale_days"],
         conversion=trigger_conversion(session, end - QUARTER, end),
     )
-
-
-def triggers_fired(session: Session, start: datetime, end: datetime) -> tuple[dict[str, int], int]:
-    """Expansion triggers fired in [start, end) by kind, and how many of all are held back.
-
-    The same counts as `trigger_digest`'s `fired` and `held_back`, in one query on the
-    fired_at index: the trend against the week before.
-    """
-    rows = session.execute(
-        select(Trigger.kind, func.count(), _count_if(Trigger.state == "suppressed"))
-        .where(_between(Trigger.fired_at, start, end))
-        .group_by(Trigger.kind)
-    )
-    fired, held = {}, 0
-    for kind, count, suppressed in rows:
-        if kind != "at_risk":
-            fired[kind] = count
-        held += suppressed
-    return fired, held
 
 
 def trigger_conversion(session: Session, start: datetime, end: datetime) -> list[TriggerConversion]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import String, cast, delete, exists, func, select
+from sqlalchemy import String, case, cast, delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from protocol.config import Config
@@ -22,7 +22,8 @@ from storage.models import Account, ProductEvent, Signal, Trigger, TriggerQueue
 if TYPE_CHECKING:
     from service.runtime import Runtime
 
-__all__ = ["claim", "evaluate_accounts", "periodic", "requeue_due", "trigger_digest"]
+__all__ = ["claim", "evaluate_accounts", "periodic", "requeue_due", "trigger_digest",
+           "triggers_fired"]
 BATCH = 500
 
 
@@ -83,16 +84,30 @@ def claim(session: Session, limit: int) -> list[int]:
     return ids
 
 
+def triggers_fired(session: Session, start: datetime, end: datetime) -> tuple[dict[str, int], int]:
+    """Expansion triggers fired in [start, end) by kind, and how many of all are held back:
+    one query on the fired_at index, for the digest's week and the week before."""
+    rows = session.execute(
+        select(Trigger.kind, func.count(),
+               func.coalesce(func.sum(case((Trigger.state == "suppressed", 1), else_=0)), 0))
+        .where(Trigger.fired_at >= start, Trigger.fired_at < end)
+        .group_by(Trigger.kind)
+    )
+    fired, held = {}, 0
+    for kind, count, suppressed in rows:
+        if kind != "at_risk":
+            fired[kind] = count
+        held += suppressed
+    return fired, held
+
+
 def trigger_digest(session: Session, start: datetime, end: datetime, now: datetime) -> dict:
-    """The week's product-data triggers, as plain figures for the weekly digest."""
+    """The week's product-data triggers, as figures for the weekly digest (times as aware
+    datetimes, money as Decimal)."""
     week = (Trigger.fired_at >= start, Trigger.fired_at < end)
     acted_in_week = (Trigger.updated_at >= start, Trigger.updated_at < end)
     expansion = Trigger.kind != "at_risk"
-    fired = dict(
-        session.execute(
-            select(Trigger.kind, func.count()).where(*week, expansion).group_by(Trigger.kind)
-        ).all()
-    )
+    fired, held_back = triggers_fired(session, start, end)
     handled = dict(
         session.execute(
             select(Trigger.state, func.count())
@@ -134,22 +149,22 @@ def trigger_digest(session: Session, start: datetime, end: datetime, now: dateti
     return {
         "fired": fired,
         "fired_total": sum(fired.values()),
-        "held_back": count(select(func.count()).where(*week, Trigger.state == "suppressed")),
+        "held_back": held_back,
         "risk_notes": count(select(func.count()).where(*week, Trigger.kind == "at_risk")),
         "acted": handled.get("acted", 0),
         "snoozed": handled.get("snoozed", 0),
         "dismissed": handled.get("dismissed", 0),
         "open": open_now[0],
-        "oldest_open_since": open_now[1].isoformat() if open_now[1] else None,
+        "oldest_open_since": open_now[1],
         "signals_from_triggers": count(
             select(func.count()).where(
                 from_triggers, Signal.created_at >= start, Signal.created_at < end
             )
         ),
         "won_from_triggers": won[0],
-        "won_arr": str(won[1]) if won[1] is not None else None,
+        "won_arr": won[1],
         "dismiss_reasons": [{"reason": r or "", "count": n} for r, n in reasons],
         "events_received": events[0],
-        "last_event_at": last_event.isoformat() if last_event else None,
+        "last_event_at": last_event,
         "data_stale_days": (now - last_event).days if last_event else None,
     }

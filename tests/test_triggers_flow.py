@@ -271,6 +271,8 @@ def test_trigger_digest_counts_the_week(services):
     assert figures["signals_from_triggers"] == 1
     assert figures["dismiss_reasons"] == [{"reason": "seasonal peak", "count": 1}]
     assert figures["events_received"] == 4  # an account event without an id is not stored
+    assert figures["held_back"] == 0 and figures["won_arr"] is None
+    assert figures["last_event_at"].tzinfo is not None  # a datetime, not a string to parse
 
 
 def test_a_new_episode_while_snoozed_fires_when_the_snooze_ends(services):
