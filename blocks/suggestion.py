@@ -12,7 +12,7 @@ from blocks.text import escape, mention, truncate, urgency_label
 from protocol.catalogue import URGENCY_EMOJI
 from protocol.policy import SlaWindow
 from protocol.readiness import Score
-from protocol.triggers import LABELS
+from protocol.triggers import LABELS, TriggerState
 
 # action ids, shared with handlers/suggestions.py
 LOG_SIGNAL = "trigger_log_signal"
@@ -101,8 +101,8 @@ def dismiss_modal(trigger_id: int, account: str, kind: str) -> dict[str, Any]:
 
 def outcome_line(state: str, actor: str, until: str | None = None) -> str:
     """The ephemeral confirmation after a button press."""
-    if state == "snoozed":
+    if state == TriggerState.SNOOZED:
         return f"Snoozed until {until}. It comes back then if it still holds."
-    if state == "dismissed":
+    if state == TriggerState.DISMISSED:
         return f"Marked as not expansion by {mention(actor)}. The reason is kept."
     return "Done."

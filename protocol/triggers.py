@@ -10,6 +10,7 @@ they enter mrkdwn). The usage rules live in `protocol.usage`, the readiness scor
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from protocol.policy import Triggers
 from protocol.product_data import (
@@ -30,6 +31,18 @@ __all__ = [
     "risk_reasons", "seat_capacity",
 ]  # fmt: skip
 
+class TriggerState(StrEnum):
+    """Where a trigger stands (a `Trigger` row)."""
+
+    OPEN = "open"  # the CSM has it
+    SNOOZED = "snoozed"  # until `snoozed_until`
+    SUPPRESSED = "suppressed"  # held back: the account is at risk
+    ACTED = "acted"  # a signal was logged from it
+    DISMISSED = "dismissed"  # "not expansion", with a reason
+    CLOSED = "closed"  # it no longer holds
+
+
+LIVE = (TriggerState.OPEN, TriggerState.SNOOZED)  # still in front of (or coming back to) a CSM
 LABELS = {
     "usage_ceiling": "Usage ceiling",
     "usage_trend": "Usage trend (early)",

@@ -19,7 +19,15 @@ from sqlalchemy.orm import Session
 from blocks.suggestion import risk_note, suggestion
 from protocol import readiness
 from protocol.config import Config
-from protocol.triggers import SIGNAL_TYPES, Firing, cycle_days, evaluate, risk_reasons
+from protocol.triggers import (
+    LIVE,
+    SIGNAL_TYPES,
+    Firing,
+    TriggerState,
+    cycle_days,
+    evaluate,
+    risk_reasons,
+)
 from service import outgoing
 from service.snapshot import REGISTRY, snapshots
 from storage.db import insert_for
@@ -27,7 +35,6 @@ from storage.models import Account, Trigger
 from storage.outbox import Outgoing, enqueue
 
 log = logging.getLogger(__name__)
-LIVE = ("open", "snoozed")
 ACCOUNT_COLUMNS = [getattr(Account, c) for c in ("id", "name", "csm_id", "limits", *REGISTRY)]
 
 
@@ -51,8 +58,10 @@ def evaluate_accounts(session: Session, config: Config, ids: list[int], now: dat
         rows = known[account_id]
         out += _settle(session, config, account, rows, firings, score, risk, now)
         for firing in _new(rows, firings, risk):
-            fresh.append((account, firing, "suppressed" if risk else "open", score))
-        if risk and firings and not any(r.kind == "at_risk" and r.state == "open" for r in rows):
+            state = TriggerState.SUPPRESSED if risk else TriggerState.OPEN
+            fresh.append((account, firing, state, score))
+        noted = any(r.kind == "at_risk" and r.state == TriggerState.OPEN for r in rows)
+        if risk and firings and not noted:
             note = Firing(
                 "at_risk",
                 None,
@@ -61,7 +70,7 @@ def evaluate_accounts(session: Session, config: Config, ids: list[int], now: dat
                 risk_note(account.name, risk, firings[0].detail),
                 firings[0].detail,
             )
-            fresh.append((account, note, "open", score))
+            fresh.append((account, note, TriggerState.OPEN, score))
     out += _insert(session, config, fresh, now)
     enqueue(session, out, now)
     return len(out)
@@ -71,7 +80,7 @@ def _new(rows: list[Trigger], firings: list[Firing], risk: list[str]) -> list[Fi
     """Firings with no row yet, and no live trigger of the same kind and subject (a moved
     renewal date is a new renewal, though)."""
     episodes = {(r.kind, r.episode) for r in rows}
-    states = (*LIVE, "suppressed") if risk else LIVE
+    states = (*LIVE, TriggerState.SUPPRESSED) if risk else LIVE
     live = {(r.kind, r.subject) for r in rows if r.state in states and r.kind != "renewal_window"}
     return [
         f
@@ -95,13 +104,14 @@ def _settle(
     out: list[Outgoing] = []
     for row in rows:
         firing = holding.get((row.kind, row.episode))
-        due = row.state == "suppressed" or (row.state == "snoozed" and row.snoozed_until <= now)
-        if row.kind == "at_risk" and row.state == "open" and not risk:
-            _set_state(session, row, "open", "closed", now)
-        elif due and firing is None and (row.state == "snoozed" or not risk):
-            _set_state(session, row, row.state, "closed", now)  # it no longer holds
+        woken = row.state == TriggerState.SNOOZED and row.snoozed_until <= now
+        due = row.state == TriggerState.SUPPRESSED or woken
+        if row.kind == "at_risk" and row.state == TriggerState.OPEN and not risk:
+            _set_state(session, row, TriggerState.OPEN, TriggerState.CLOSED, now)
+        elif due and firing is None and (row.state == TriggerState.SNOOZED or not risk):
+            _set_state(session, row, row.state, TriggerState.CLOSED, now)  # it no longer holds
         elif due and firing is not None and not risk:
-            notified = _set_state(session, row, row.state, "open", now, (firing, score))
+            notified = _set_state(session, row, row.state, TriggerState.OPEN, now, (firing, score))
             if notified is not None:
                 out += _messages(config, account, row.id, firing, score, notified)
     return out
@@ -136,7 +146,7 @@ def _insert(session: Session, config: Config, fresh: list, now: datetime) -> lis
             "urgency": f.urgency,
             "evidence": _evidence(f, score),
             "recipients": {"users": _recipients(a, config)},
-            "notified": int(state == "open"),
+            "notified": int(state == TriggerState.OPEN),
             "fired_at": now,
             "updated_at": now,
         }
@@ -153,7 +163,7 @@ def _insert(session: Session, config: Config, fresh: list, now: datetime) -> lis
     out: list[Outgoing] = []
     for account, firing, state, score in fresh:
         trigger_id = ours.get((account.id, firing.kind, firing.episode))
-        if trigger_id is not None and state == "open":
+        if trigger_id is not None and state == TriggerState.OPEN:
             out += _messages(config, account, trigger_id, firing, score, 1)
     return out
 

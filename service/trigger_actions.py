@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 
 from blocks.text import mention
 from protocol.config import Config
+from protocol.triggers import LIVE, TriggerState
 from storage.db import is_postgres
 from storage.models import Trigger
 
-ACTIVE = ("open", "snoozed")
+ACTIVE = LIVE
 SOURCE = "trigger:"
 
 
@@ -44,9 +45,9 @@ def check_actor(trigger: Trigger, actor: str, config: Config) -> None:
 def _check_active(trigger: Trigger) -> None:
     if trigger.state in ACTIVE:
         return
-    if trigger.state == "acted":
+    if trigger.state == TriggerState.ACTED:
         raise TriggerError(f"This suggestion was already logged as signal #{trigger.signal_id}.")
-    if trigger.state == "dismissed":
+    if trigger.state == TriggerState.DISMISSED:
         raise TriggerError("This suggestion was already marked as not expansion.")
     raise TriggerError("This suggestion no longer applies.")
 
@@ -64,7 +65,7 @@ def actionable(
 def snooze(session: Session, config: Config, trigger_id: int, actor: str, now: datetime) -> Trigger:
     """Put it away for `triggers.snooze`; it comes back then if it still holds."""
     trigger = actionable(session, config, trigger_id, actor, lock=True)
-    trigger.state = "snoozed"
+    trigger.state = TriggerState.SNOOZED
     trigger.snoozed_until = now + config.triggers.snooze
     trigger.resolved_by, trigger.updated_at = actor, now
     return trigger
@@ -75,7 +76,7 @@ def dismiss(
 ) -> Trigger:
     """Not expansion: kept with the reason; this episode does not come back."""
     trigger = actionable(session, config, trigger_id, actor, lock=True)
-    trigger.state, trigger.reason = "dismissed", reason[:500]
+    trigger.state, trigger.reason = TriggerState.DISMISSED, reason[:500]
     trigger.snoozed_until = None
     trigger.resolved_by, trigger.updated_at = actor, now
     return trigger
@@ -85,7 +86,7 @@ def prefill(session: Session, config: Config, trigger_id: int, actor: str) -> di
     """What the `/signal` modal starts with for this trigger (arguments of `Prefill`)."""
     trigger = load(session, trigger_id)
     check_actor(trigger, actor, config)
-    if trigger.state == "acted":
+    if trigger.state == TriggerState.ACTED:
         _check_active(trigger)
     account, evidence = trigger.account, trigger.evidence or {}
     category, kind = evidence.get("signal_type") or (None, None)
@@ -106,8 +107,8 @@ def mark_acted(session: Session, source: str, signal_id: int, actor: str, now: d
     if not source.startswith(SOURCE) or not source[len(SOURCE) :].isdigit():
         return
     trigger = session.get(Trigger, int(source[len(SOURCE) :]))
-    if trigger is None or trigger.state == "acted":
+    if trigger is None or trigger.state == TriggerState.ACTED:
         return
-    trigger.state, trigger.signal_id = "acted", signal_id
+    trigger.state, trigger.signal_id = TriggerState.ACTED, signal_id
     trigger.snoozed_until = None
     trigger.resolved_by, trigger.updated_at = actor, now

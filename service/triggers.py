@@ -14,6 +14,7 @@ from sqlalchemy import String, case, cast, delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from protocol.config import Config
+from protocol.triggers import TriggerState
 from service.accounts import queue_evaluation
 from service.evaluation import evaluate_accounts
 from storage.db import is_postgres
@@ -65,7 +66,7 @@ def requeue_due(session: Session, config: Config, now: datetime) -> None:
     woken = (
         select(Trigger.account_id)
         .join(Account)
-        .where(Trigger.state == "snoozed", Trigger.snoozed_until <= now, ~queued)
+        .where(Trigger.state == TriggerState.SNOOZED, Trigger.snoozed_until <= now, ~queued)
     )
     ids = set(session.scalars(renewals)) | set(session.scalars(woken))
     queue_evaluation(session, ids, now)
@@ -89,7 +90,8 @@ def triggers_fired(session: Session, start: datetime, end: datetime) -> tuple[di
     one query on the fired_at index, for the digest's week and the week before."""
     rows = session.execute(
         select(Trigger.kind, func.count(),
-               func.coalesce(func.sum(case((Trigger.state == "suppressed", 1), else_=0)), 0))
+               func.coalesce(func.sum(
+                   case((Trigger.state == TriggerState.SUPPRESSED, 1), else_=0)), 0))
         .where(Trigger.fired_at >= start, Trigger.fired_at < end)
         .group_by(Trigger.kind)
     )
@@ -116,7 +118,8 @@ def trigger_digest(session: Session, start: datetime, end: datetime, now: dateti
         ).all()
     )
     open_now = session.execute(
-        select(func.count(), func.min(Trigger.fired_at)).where(Trigger.state == "open", expansion)
+        select(func.count(), func.min(Trigger.fired_at))
+        .where(Trigger.state == TriggerState.OPEN, expansion)
     ).one()
     from_triggers = Signal.source.like("trigger:%")
     won = session.execute(
@@ -129,7 +132,7 @@ def trigger_digest(session: Session, start: datetime, end: datetime, now: dateti
     ).one()
     reasons = session.execute(
         select(Trigger.reason, func.count())
-        .where(*acted_in_week, Trigger.state == "dismissed")
+        .where(*acted_in_week, Trigger.state == TriggerState.DISMISSED)
         .group_by(Trigger.reason)
         .order_by(func.count().desc(), Trigger.reason)
         .limit(5)
@@ -151,9 +154,9 @@ def trigger_digest(session: Session, start: datetime, end: datetime, now: dateti
         "fired_total": sum(fired.values()),
         "held_back": held_back,
         "risk_notes": count(select(func.count()).where(*week, Trigger.kind == "at_risk")),
-        "acted": handled.get("acted", 0),
-        "snoozed": handled.get("snoozed", 0),
-        "dismissed": handled.get("dismissed", 0),
+        "acted": handled.get(TriggerState.ACTED, 0),
+        "snoozed": handled.get(TriggerState.SNOOZED, 0),
+        "dismissed": handled.get(TriggerState.DISMISSED, 0),
         "open": open_now[0],
         "oldest_open_since": open_now[1],
         "signals_from_triggers": count(

@@ -122,9 +122,8 @@ class TriggerQueue(Base):
 class Trigger(Base):
     """A product-data trigger put in front of a CSM; one per account, kind and episode.
 
-    `state`: open (the CSM has it), snoozed (until `snoozed_until`), suppressed (held back
-    while the account is at risk), dismissed (not expansion), acted (a signal was logged),
-    closed (no longer applies).
+    `state`: a `protocol.triggers.TriggerState` (open, snoozed, suppressed, acted, dismissed,
+    closed).
     """
 
     __tablename__ = "triggers"
