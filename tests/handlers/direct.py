@@ -98,3 +98,14 @@ def hand_off(services, **changes: Any) -> Signal:
     submit_signal(ack, body["view"], CSM, services)
     assert ack.once == ((), {})
     return only_signal(services)
+
+
+def gate(listener, action_id: str, value: int, user: str, services) -> dict[str, Any]:
+    """Press a button whose listener gates a modal; the context it leaves (`modal_view` when the
+    press applies). The press is acked exactly once, empty, either way."""
+    body = press(action_id, value, user)
+    context = context_for(body, services)
+    ack = Acks()
+    listener(ack, body, context, services)
+    assert ack.once == ((), {})
+    return context

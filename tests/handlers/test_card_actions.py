@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from blocks import card
 from storage.models import Card, Signal, SignalEvent
+from tests.handlers.direct import gate
 from tests.people import ADMIN, AE, AE2, CSM, MGR
 
 
@@ -206,25 +207,14 @@ def test_nudge_directly_and_a_refusal_is_answered_where_the_button_was(sqlite_se
     assert refusal.payload["channel"] == "D0TEST"
 
 
-def _gate(listener, action_id, signal_id, user, services):
-    from tests.handlers.direct import Acks, context_for, press
-
-    body = press(action_id, signal_id, user)
-    context = context_for(body, services)
-    ack = Acks()
-    listener(ack, body, context, services)
-    assert ack.once == ((), {})
-    return context
-
-
 def test_open_outcome_directly(sqlite_services):
     from handlers.card_actions import open_outcome
     from tests.handlers.direct import hand_off, outbox
 
     signal = hand_off(sqlite_services)
-    context = _gate(open_outcome, card.RECORD_OUTCOME, signal.id, AE, sqlite_services)
+    context = gate(open_outcome, card.RECORD_OUTCOME, signal.id, AE, sqlite_services)
     assert context["modal_view"]["callback_id"] == "outcome_modal"
-    stranger = _gate(open_outcome, card.RECORD_OUTCOME, signal.id, AE2, sqlite_services)
+    stranger = gate(open_outcome, card.RECORD_OUTCOME, signal.id, AE2, sqlite_services)
     assert "modal_view" not in stranger
     assert [r for r in outbox(sqlite_services, "slack.ephemeral") if r.target == AE2]
 
@@ -234,7 +224,7 @@ def test_open_reassign_directly(sqlite_services):
     from tests.handlers.direct import hand_off
 
     signal = hand_off(sqlite_services)
-    context = _gate(open_reassign, card.REASSIGN, signal.id, MGR, sqlite_services)
+    context = gate(open_reassign, card.REASSIGN, signal.id, MGR, sqlite_services)
     assert context["modal_view"]["callback_id"] == "reassign_modal"
 
 
@@ -243,7 +233,7 @@ def test_open_requalify_directly(sqlite_services):
     from tests.handlers.direct import hand_off
 
     signal = hand_off(sqlite_services, qualification=["budget"])  # stays a watch item
-    context = _gate(open_requalify, card.REQUALIFY, signal.id, CSM, sqlite_services)
+    context = gate(open_requalify, card.REQUALIFY, signal.id, CSM, sqlite_services)
     assert context["modal_view"]["callback_id"] == "requalify_modal"
-    refused = _gate(open_requalify, card.REQUALIFY, signal.id, AE, sqlite_services)
+    refused = gate(open_requalify, card.REQUALIFY, signal.id, AE, sqlite_services)
     assert "modal_view" not in refused

@@ -12,6 +12,7 @@ from blocks import suggestion as dm
 from service.triggers import periodic
 from standin import requests as slack_requests
 from storage.models import Account, Signal, Trigger
+from tests.handlers.direct import gate
 from tests.people import ADMIN, AE, CSM
 from tests.support import wait_for
 from tests.test_triggers_flow import GLOBEX, cycles, feed
@@ -225,27 +226,16 @@ def _state(services, trigger_id: int) -> str:
         return session.get(Trigger, trigger_id).state
 
 
-def _gate(listener, action_id, trigger_id, user, services):
-    from tests.handlers.direct import Acks, context_for, press
-
-    body = press(action_id, trigger_id, user)
-    context = context_for(body, services)
-    ack = Acks()
-    listener(ack, body, context, services)
-    assert ack.once == ((), {})
-    return context
-
-
 @freeze_time(NOW)
 def test_open_log_signal_directly(sqlite_services):
     from handlers.suggestions import open_log_signal
 
     trigger_id = _suggested(sqlite_services)
-    context = _gate(open_log_signal, "trigger_log_signal", trigger_id, CSM, sqlite_services)
+    context = gate(open_log_signal, "trigger_log_signal", trigger_id, CSM, sqlite_services)
     view = context["modal_view"]
     assert view["callback_id"] == "signal_modal"
     assert block(view, "ae")["element"]["initial_user"] == AE
-    refused = _gate(open_log_signal, "trigger_log_signal", trigger_id, AE, sqlite_services)
+    refused = gate(open_log_signal, "trigger_log_signal", trigger_id, AE, sqlite_services)
     assert "modal_view" not in refused
 
 
@@ -254,7 +244,7 @@ def test_open_not_expansion_directly(sqlite_services):
     from handlers.suggestions import open_not_expansion
 
     trigger_id = _suggested(sqlite_services)
-    context = _gate(open_not_expansion, "trigger_not_expansion", trigger_id, CSM,
+    context = gate(open_not_expansion, "trigger_not_expansion", trigger_id, CSM,
                     sqlite_services)
     assert context["modal_view"]["callback_id"] == "trigger_dismiss_modal"
 
