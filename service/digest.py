@@ -34,7 +34,9 @@ from sqlalchemy.orm import Session
 from blocks.digest import digest_blocks
 from protocol.config import Config
 from protocol.routing import Ownership
+from protocol.sla import ClockState
 from protocol.stages import OPEN_STAGES
+from protocol.triggers import TriggerState
 from service.crm.records import crm_problems
 from service.roster import roster_gaps
 from service.triggers import trigger_digest, triggers_fired
@@ -50,7 +52,7 @@ from storage.models import (
     SignalEvent,
     Trigger,
 )
-from storage.outbox import Outgoing, enqueue
+from storage.outbox import OutboxStatus, Outgoing, enqueue
 
 if TYPE_CHECKING:
     from service.runtime import Runtime
@@ -400,8 +402,8 @@ def sla(
     Cancelled clocks (reassigned, closed early) are left out, unless they had already been
     escalated: a miss stays a miss when the signal is reassigned or closed afterwards.
     """
-    met = and_(Deadline.state == "met", Deadline.met_at <= Deadline.due_at)
-    pending = and_(Deadline.state == "open", Deadline.due_at > now)
+    met = and_(Deadline.state == ClockState.MET, Deadline.met_at <= Deadline.due_at)
+    pending = and_(Deadline.state == ClockState.OPEN, Deadline.due_at > now)
     escalated = exists().where(Escalation.deadline_id == Deadline.id)
     rows = session.execute(
         select(Deadline.owner_id, Deadline.clock, _count_if(met), _count_if(pending),
@@ -410,7 +412,7 @@ def sla(
             Deadline.clock.in_(("ack", "contact")),
             Deadline.due_at >= start,  # implied (a clock is never due before it starts); indexed
             _between(Deadline.started_at, start, end),
-            or_(Deadline.state != "cancelled", escalated),
+            or_(Deadline.state != ClockState.CANCELLED, escalated),
         )
         .group_by(Deadline.owner_id, Deadline.clock)
     )
@@ -515,13 +517,13 @@ def stalled(session: Session, config: Config, now: datetime) -> Stalled:
     """Right now: hand-offs past their ack SLA, contacts with no outcome, overdue watch items."""
     missed_ack = exists().where(
         Deadline.signal_id == Signal.id, Deadline.token == Signal.token,
-        Deadline.clock == "ack", Deadline.state == "missed")
+        Deadline.clock == "ack", Deadline.state == ClockState.MISSED)
     unacked = and_(Signal.stage == "handed_off", missed_ack)
     awaiting = and_(Signal.stage == "contacted",
                     Signal.contacted_at < now - config.outcome_reminder)
     overdue = and_(Signal.stage == "qualifying",
                    Signal.revisit_on < now.astimezone(config.timezone).date())
-    held = session.scalar(select(func.count()).where(OutboxMessage.status == "held"))
+    held = session.scalar(select(func.count()).where(OutboxMessage.status == OutboxStatus.HELD))
     return Stalled(
         unacknowledged=_count(session, unacked),
         unacknowledged_items=_items(session, unacked, Signal.handed_off_at),
@@ -591,7 +593,7 @@ def trigger_conversion(session: Session, start: datetime, end: datetime) -> list
         select(Trigger.kind, fired, func.count(logged.c.source), _count_if(logged.c.won == 1))
         .outerjoin(logged, logged.c.source == source)
         .where(_between(Trigger.fired_at, start, end), Trigger.kind != "at_risk",
-               Trigger.state != "suppressed")
+               Trigger.state != TriggerState.SUPPRESSED)
         .group_by(Trigger.kind)
         .order_by(fired.desc(), Trigger.kind)
     )
