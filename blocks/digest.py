@@ -11,30 +11,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from blocks import limits
 from blocks.kit import Block, context, divider, header, section
 from blocks.text import duration, escape, mention, truncate
 from protocol.catalogue import category_label
+from protocol.digest import (
+    AeEscalations,
+    AeSla,
+    CrmSync,
+    CsmQuality,
+    Digest,
+    Escalations,
+    Funnel,
+    Item,
+    ProductTriggers,
+    Tally,
+    TriggerConversion,
+    Week,
+)
 from protocol.triggers import LABELS as TRIGGER_LABELS
-
-if TYPE_CHECKING:
-    from service.digest import (
-        AeEscalations,
-        AeSla,
-        CrmSync,
-        CsmQuality,
-        Digest,
-        Escalations,
-        Funnel,
-        Item,
-        ProductTriggers,
-        Tally,
-        TriggerConversion,
-        Week,
-    )
 
 MAX_BLOCKS = limits.MESSAGE_BLOCKS
 BUDGET = limits.SECTION_TEXT - 100  # characters of one section's text, with room to spare

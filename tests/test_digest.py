@@ -14,11 +14,11 @@ from sqlalchemy import func, insert, select
 from blocks.digest import digest_blocks, digest_text
 from bot.delivery import make_client
 from bot.worker import Worker
+from protocol.digest import Tally
 from protocol.record import SignalDraft
 from service import capture
 from service import signals as ops
 from service.digest import (
-    Tally,
     compute_digest,
     enqueue_weekly_digest,
     scheduled_at,

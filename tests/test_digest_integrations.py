@@ -12,10 +12,8 @@ from sqlalchemy import insert
 
 from blocks.digest import digest_blocks, digest_text
 from bot.config import Crm
+from protocol.digest import CrmSync, ProductTriggers, TriggerConversion
 from service.digest import (
-    CrmSync,
-    ProductTriggers,
-    TriggerConversion,
     compute_digest,
     trigger_conversion,
 )
