@@ -15,6 +15,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from blocks import limits
+from blocks.charts import (
+    CHART,
+    Chart,
+    Series,
+    Table,
+    chart_block,
+    chart_lines,
+    chart_text,
+    fit_table,
+    table_block,
+    table_lines,
+    table_text,
+)
 from blocks.kit import Block, context, divider, header, section
 from blocks.text import duration, escape, mention, truncate
 from protocol.catalogue import category_label
@@ -31,12 +44,14 @@ from protocol.digest import (
     Tally,
     TriggerConversion,
     Week,
+    WeekSla,
 )
 from protocol.triggers import LABELS as TRIGGER_LABELS
 
 MAX_BLOCKS = limits.MESSAGE_BLOCKS
 BUDGET = limits.SECTION_TEXT - 100  # characters of one section's text, with room to spare
 TOP = 10  # entries per list in the post
+FALLBACK = 4000  # characters of the message's `text` (what Slack shows in a notification)
 NAME = 60  # account names are cut to this length before escaping
 REASON = 80  # dismiss reasons likewise
 URGENCY_NAMES = {"hot": "Hot", "warm": "Warm", "watch": "Watch"}
@@ -62,6 +77,8 @@ class _Part:
     lines: tuple[str, ...] = ()
     pairs: tuple[tuple[str, str], ...] = ()
     total: int = 0  # entries in the whole list (lines may hold fewer)
+    chart: Chart | None = None
+    table: Table | None = None
 
 
 def digest_blocks(digest: Digest) -> tuple[str, list[Block]]:
@@ -71,8 +88,38 @@ def digest_blocks(digest: Digest) -> tuple[str, list[Block]]:
                    account=lambda name: escape(truncate(name, NAME)),
                    bold=lambda text: f"*{text}*", em=lambda text: f"_{text}_",
                    text=lambda words, limit: escape(truncate(words, limit)))
-    blocks = [_block(part) for part in _parts(digest, style)]
-    return _summary(digest), blocks[:MAX_BLOCKS]
+    parts = _parts(digest, style)
+    blocks = [_block(part) for part in parts]
+    return _fallback(digest, parts), blocks[:MAX_BLOCKS]
+
+
+def without_charts(blocks: list[Block]) -> list[Block]:
+    """The post for a workspace that refuses the chart block: text and table only (every
+    chart is followed by its figures in words, which stay)."""
+    return [block for block in blocks if block.get("type") != CHART]
+
+
+def _fallback(digest: Digest, parts: list[_Part]) -> str:
+    """The message's `text`: the summary, then every chart's and table's figures in words
+    (notifications show the start; screen readers and old clients read it all). Kept under
+    FALLBACK characters: table rows past that are counted, not listed."""
+    lines = [_summary(digest)]
+    for part in parts:
+        if part.chart is not None:
+            lines.append(chart_text(part.chart))
+    for part in parts:
+        if part.table is not None:
+            lines.append(part.title.replace("*", "") + ":")
+            rows = table_text(part.table)
+            shown = 0
+            for row in rows:
+                if sum(len(line) + 1 for line in lines) + len(row) > FALLBACK - 80:
+                    break
+                lines.append(f"• {row}")
+                shown += 1
+            if part.table.total > shown:
+                lines.append(f"• and {part.table.total - shown} more in the table")
+    return "\n".join(lines)
 
 
 def _named(digest: Digest, user: str | None) -> str:
@@ -101,6 +148,10 @@ def _block(part: _Part) -> Block:
         return context(_fit(part.title))
     if part.kind == "divider":
         return divider()
+    if part.kind == "chart" and part.chart is not None:
+        return chart_block(part.chart)
+    if part.kind == "table" and part.table is not None:
+        return table_block(part.table)
     if part.kind == "fields":
         block = {"type": "section", "fields": [
             {"type": "mrkdwn", "text": _fit(f"*{label}*\n{value}", 1900)}
@@ -132,6 +183,11 @@ def _text(part: _Part) -> list[str]:
         return [part.title, "=" * len(part.title)]
     if part.kind == "divider":
         return [""]
+    if part.kind == "chart" and part.chart is not None:
+        return chart_lines(part.chart)
+    if part.kind == "table" and part.table is not None:
+        more = part.table.total - len(part.table.rows)
+        return [part.title, *table_lines(part.table)] + ([f"  and {more} more"] if more else [])
     lines = [part.title] if part.title else []
     lines += [f"  {label}: {value.replace(chr(10), '; ')}" for label, value in part.pairs]
     lines += [f"  {line}" for line in part.lines]
@@ -161,12 +217,12 @@ def _parts(d: Digest, s: _Style) -> list[_Part]:
                          "with the week before"),
         _signals(d.week, d.previous, s),
         _Part("divider"),
-        *_sla(d.week, d.previous, s),
+        *_sla(d, s),
         _Part("divider"),
         *_escalations(d, s),
         _Part("divider"),
         _outcomes(d.week, d.previous, s),
-        _funnels(d, s),
+        *_funnels(d, s),
         *_quality(d.csm_quality, s),
         *_triggers(d, s),
         _Part("divider"),
@@ -196,22 +252,47 @@ def _signals(week: Week, before: Week, s: _Style) -> _Part:
     ))
 
 
-def _sla(week: Week, before: Week, s: _Style) -> list[_Part]:
+def _sla(d: Digest, s: _Style) -> list[_Part]:
+    week, before = d.week, d.previous
     parts = [_Part("fields", title=f"{s.bold('SLA attainment')} — hand-offs to AEs this week",
                    pairs=(("Acknowledged within SLA", _attained(week.ack, before.ack)),
                           ("Customer contact within SLA",
                            _attained(week.contact, before.contact))))]
+    trend = sla_chart(d.sla_weeks)
+    if trend is not None:
+        parts += [_Part("chart", title=trend.title, chart=trend),
+                  _Part("context", chart_text(trend))]
     if week.per_ae:
-        parts.append(_Part("list", title=s.bold("By AE") + " (most hand-offs first)",
-                           lines=tuple(_ae_line(row, s) for row in week.per_ae),
-                           total=len(week.per_ae)))
+        parts.append(_Part("table", title=s.bold("By AE") + " (most hand-offs first)",
+                           table=_ae_table(week.per_ae, d)))
     return parts
 
 
-def _ae_line(row: AeSla, s: _Style) -> str:
-    pending = row.ack.pending + row.contact.pending
-    line = f"{s.who(row.ae_id)} — ack {_ratio(row.ack)} · contact {_ratio(row.contact)}"
-    return line + (f", {pending} pending" if pending else "")
+def sla_chart(weeks: list[WeekSla], title: str = "") -> Chart | None:
+    """Ack and contact attainment (% within SLA) per week, for the weeks where both had
+    decided clocks; None when no week had (a first week, a quiet team)."""
+    shown = [w for w in weeks if w.ack.counted and w.contact.counted]
+    if not shown:
+        return None
+    return Chart(
+        kind="line", title=title or f"SLA attainment, last {len(weeks)} weeks (%)",
+        categories=tuple(_day(w.first_day) for w in shown),
+        series=(Series("Acknowledged", tuple(_share(w.ack) for w in shown)),
+                Series("Contacted", tuple(_share(w.contact) for w in shown))),
+        x_label="Week starting", y_label="% within SLA", unit="%")
+
+
+def _share(tally: Tally) -> int:
+    return round((tally.share or 0) * 100)
+
+
+def _ae_table(rows: list[AeSla], d: Digest) -> Table:
+    header = ("AE", "Hand-offs", "Ack within SLA", "Contact within SLA", "Pending")
+    return fit_table(header, [
+        (d.people.get(row.ae_id or "", row.ae_id or "no AE"),
+         f"{row.ack.counted + row.ack.pending:,}", _ratio(row.ack), _ratio(row.contact),
+         f"{row.ack.pending + row.contact.pending:,}")
+        for row in rows])
 
 
 def _escalations(d: Digest, s: _Style) -> list[_Part]:
@@ -246,17 +327,35 @@ def _outcomes(week: Week, before: Week, s: _Style) -> _Part:
     ))
 
 
-def _funnels(d: Digest, s: _Style) -> _Part:
+def _funnels(d: Digest, s: _Style) -> list[_Part]:
     since = _day(d.quarter_start.astimezone(ZoneInfo(d.timezone)).date())
-    return _Part("list", title=s.bold("Funnel") + " (how far the signals got, as of now)", lines=(
-        f"This week's signals: {_funnel(d.week.funnel)}",
-        f"Rolling quarter (since {since}): {_funnel(d.quarter_funnel)}",
-    ), total=2)
+    parts = [_Part("list", title=s.bold("Funnel") + " (how far the signals got, as of now)",
+                   lines=(f"This week's signals: {_funnel(d.week.funnel)}",
+                          f"Rolling quarter (since {since}): {_funnel(d.quarter_funnel)}"),
+                   total=2)]
+    chart = funnel_chart(d.week.funnel)
+    if chart is not None:
+        parts += [_Part("chart", title=chart.title, chart=chart),
+                  _Part("context", chart_text(chart))]
+    return parts
+
+
+FUNNEL_STEPS = (("Logged", "logged"), ("Qualified", "qualified"), ("Handed off", "handed_off"),
+                ("Acknowledged", "acknowledged"), ("Contacted", "contacted"), ("Won", "won"))
+
+
+def funnel_chart(f: Funnel, title: str = "This week's signals, as far as they got") -> Chart | None:
+    """The funnel as a bar chart (logged → … → won); None when nothing was logged."""
+    if not f.logged:
+        return None
+    return Chart(kind="bar", title=title, categories=tuple(name for name, _ in FUNNEL_STEPS),
+                 series=(Series("Signals", tuple(getattr(f, key) for _, key in FUNNEL_STEPS)),),
+                 y_label="Signals")
 
 
 def _funnel(f: Funnel) -> str:
     steps = [("qualified", f.qualified), ("handed off", f.handed_off),
-             ("contacted", f.contacted), ("won", f.won)]
+             ("acknowledged", f.acknowledged), ("contacted", f.contacted), ("won", f.won)]
     text, previous = f"logged {f.logged:,}", f.logged
     for name, value in steps:
         text += f" → {name} {value:,}" + (f" ({_pct(value / previous)})" if previous else "")

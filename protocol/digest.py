@@ -104,6 +104,7 @@ class Funnel:
     logged: int = 0
     qualified: int = 0
     handed_off: int = 0
+    acknowledged: int = 0
     contacted: int = 0
     won: int = 0
 
@@ -209,6 +210,15 @@ class CrmSync:
 
 
 @dataclass
+class WeekSla:
+    """SLA attainment of the hand-offs of one week (a point of the digest's trend chart)."""
+
+    first_day: date  # the week's Monday, in the configured time zone
+    ack: Tally
+    contact: Tally
+
+
+@dataclass
 class Week:
     """The figures of one week."""
 
@@ -241,3 +251,4 @@ class Digest:
     people: dict[str, str] = field(default_factory=dict)  # slack id -> name, where known
     triggers: ProductTriggers | None = None  # None: no product data and no trigger, ever
     crm: CrmSync | None = None  # None: no CRM configured and nothing to report
+    sla_weeks: list[WeekSla] = field(default_factory=list)  # oldest first, ending with `week`

@@ -48,6 +48,7 @@ from protocol.digest import (
     Tally,
     TriggerConversion,
     Week,
+    WeekSla,
 )
 from protocol.routing import Ownership
 from protocol.sla import ClockState
@@ -76,6 +77,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 QUARTER = timedelta(days=90)
 ITEMS = 5  # signals named per list (the counts are always complete)
+TREND_WEEKS = 8  # weeks of SLA attainment in the digest's trend chart
 
 
 # -- weeks ----------------------------------------------------------------------------------
@@ -134,6 +136,7 @@ def compute_digest(
         triggers=product_triggers(session, start, end, previous, now),
         crm=crm_sync(session, config, start, end),
     )
+    digest.sla_weeks = sla_trend(session, config, first_day, digest, now)
     digest.people = _names(session, _people_in(digest))
     return digest
 
@@ -208,6 +211,28 @@ def sla(
     return ack, contact, ranked
 
 
+def sla_trend(
+    session: Session, config: Config, first_day: date, digest: Digest, now: datetime,
+    weeks: int = TREND_WEEKS,
+) -> list[WeekSla]:
+    """SLA attainment of the `weeks` weeks ending with the digest's, oldest first.
+
+    The digest's week and the week before are already counted; the older ones are one `sla`
+    query each, so every point is counted exactly as the week's own figures are.
+    """
+    known = {first_day: digest.week, first_day - timedelta(days=7): digest.previous}
+    trend = []
+    for back in range(weeks - 1, -1, -1):
+        monday = first_day - timedelta(days=7 * back)
+        week = known.get(monday)
+        if week is not None:
+            ack, contact = week.ack, week.contact
+        else:
+            ack, contact, _ = sla(session, *week_bounds(now, config, monday), now)
+        trend.append(WeekSla(monday, ack, contact))
+    return trend
+
+
 def _seconds(session: Session, later: Any, earlier: Any) -> Any:
     if is_postgres(session):
         return extract("epoch", later - earlier)
@@ -266,15 +291,18 @@ def funnel(session: Session, start: datetime, end: datetime) -> Funnel:
     """How far the signals logged in [start, end) got, by now.
 
     Qualified: passed the rubric (handed_off_at set). Handed off: qualified and someone owns
-    the close (an AE, or the CSM for CS-led deals). Contacted: customer contact logged (a
-    win counts as contacted). Won: the outcome.
+    the close (an AE, or the CSM for CS-led deals). Acknowledged: the owner acknowledged it.
+    Contacted: customer contact logged. Each step counts the later ones too (a win was
+    contacted, a contact was acknowledged). Won: the outcome.
     """
     qualified = Signal.handed_off_at.is_not(None)
     owned = and_(qualified, or_(Signal.ae_id.is_not(None), Signal.ownership == Ownership.CS_LED))
     won = Signal.outcome == "won"
+    contacted = or_(Signal.contacted_at.is_not(None), won)
+    acknowledged = and_(owned, or_(Signal.acknowledged_at.is_not(None), contacted))
     row = session.execute(
-        select(func.count(), _count_if(qualified), _count_if(owned),
-               _count_if(or_(Signal.contacted_at.is_not(None), won)), _count_if(won))
+        select(func.count(), _count_if(qualified), _count_if(owned), _count_if(acknowledged),
+               _count_if(contacted), _count_if(won))
         .where(_between(Signal.created_at, start, end))
     ).one()
     return Funnel(*row)

@@ -31,6 +31,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
+from standin.blockkit import TABLES_PER_MESSAGE, chart_errors, table_errors
+
 TEAM_ID = "T0STANDIN"
 TEAM_DOMAIN = "standin"
 BOT_USER_ID = "U0BOT00001"
@@ -168,15 +170,20 @@ def _find_unknown(obj: Any, path: str) -> list[str]:
     return found
 
 
-def _block_errors(raw: Any, path: str) -> list[str]:
+def _block_errors(raw: Any, path: str, unsupported: frozenset[str] = frozenset()) -> list[str]:
     if not isinstance(raw, dict):
         return [f"block must be an object [json-pointer:{path}]"]
+    if raw.get("type") in unsupported:  # a workspace whose Slack predates the block type
+        return [f"unsupported block type {raw['type']!r} [json-pointer:{path}]"]
+    if raw.get("type") == "data_visualization":  # slack_sdk 3.48 has no model for it
+        return chart_errors(raw, path)
+    extra = table_errors(raw, path) if raw.get("type") == "table" else []
     try:
         block = Block.parse(raw)
         if block is None:
             return [f"unknown block type {raw.get('type')!r} [json-pointer:{path}]"]
         block.validate_json()
-        return _find_unknown(block.to_dict(), path)
+        return _find_unknown(block.to_dict(), path) + extra
     except Exception as exc:  # slack_sdk raises several kinds for malformed input
         return [f"{exc} [json-pointer:{path}]"]
 
@@ -187,15 +194,18 @@ def _duplicate_block_ids(blocks: list[Any], root: str) -> list[str]:
 
 
 def validate_blocks(blocks: Any, limit: int = MAX_MESSAGE_BLOCKS,
-                    root: str = "/blocks") -> list[str]:
-    """Block Kit errors for a list of blocks, as Slack would report them (empty = valid)."""
+                    root: str = "/blocks", unsupported: frozenset[str] = frozenset()) -> list[str]:
+    """Block Kit errors for a list of blocks, as Slack would report them (empty = valid).
+
+    `unsupported`: block types this workspace refuses (an older Slack), named in the error.
+    """
     if not isinstance(blocks, list):
         return [f"blocks must be an array [json-pointer:{root}]"]
     errors = []
     if len(blocks) > limit:
         errors.append(f"no more than {limit} items allowed [json-pointer:{root}]")
     for i, raw in enumerate(blocks):
-        errors += _block_errors(raw, f"{root}/{i}")
+        errors += _block_errors(raw, f"{root}/{i}", unsupported)
     return errors + _duplicate_block_ids(blocks, root)
 
 
@@ -225,7 +235,7 @@ def _check_metadata(metadata: Any) -> None:
                          ["metadata needs a string event_type and an object event_payload"])
 
 
-def check_message(params: Params) -> None:
+def check_message(params: Params, unsupported: frozenset[str] = frozenset()) -> None:
     """Raise SlackError the way chat.postMessage / chat.update refuse bad content."""
     text = params.get("text") or ""
     blocks = params.get("blocks")
@@ -233,9 +243,12 @@ def check_message(params: Params) -> None:
         raise SlackError("msg_too_long")
     if blocks is not None and not isinstance(blocks, list):
         raise SlackError("invalid_blocks_format", ["blocks must be a JSON array"])
-    errors = validate_blocks(blocks) if blocks else []
+    errors = validate_blocks(blocks, unsupported=unsupported) if blocks else []
     if errors:
         raise SlackError("invalid_blocks", errors)
+    tables = sum(1 for b in blocks or [] if isinstance(b, dict) and b.get("type") == "table")
+    if tables > TABLES_PER_MESSAGE:
+        raise SlackError("only_one_table_allowed")
     if not text and not blocks and not params.get("attachments"):
         raise SlackError("no_text")
     _check_metadata(params.get("metadata"))
@@ -405,6 +418,7 @@ class SlackStandin:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._users: dict[str, dict[str, Any]] = {}
+        self.unsupported_blocks: frozenset[str] = frozenset()
         self._limiter: RateLimiter | None = None
         self._limit_args: dict[str, Any] | None = None
         self._clear()
@@ -602,6 +616,12 @@ class SlackStandin:
             self._faults.append(fault)
         return self
 
+    def refuse_block_types(self, *types: str) -> None:
+        """Answer `invalid_blocks` naming any of these block types, as a workspace on an older
+        Slack does (e.g. `data_visualization` before June 2026). No types: accept them all."""
+        with self._lock:
+            self.unsupported_blocks = frozenset(types)
+
     def clear_faults(self) -> None:
         """Drop every queued fault."""
         with self._lock:
@@ -792,7 +812,7 @@ class SlackStandin:
 
     def _chat_post_message(self, params: Params) -> dict[str, Any]:
         target = str(_require(params, "channel", "channel_not_found"))
-        check_message(params)
+        check_message(params, self.unsupported_blocks)
         self._check_dm_target(target)
         msg = self._store(self._resolve(target), params)
         return {"channel": msg["channel"], "ts": msg["ts"], "message": self._api_message(msg)}
@@ -800,7 +820,8 @@ class SlackStandin:
     def _chat_update(self, params: Params) -> dict[str, Any]:
         channel = str(_require(params, "channel", "channel_not_found"))
         msg = self._find(channel, str(_require(params, "ts", "message_not_found")))
-        check_message({**{k: msg[k] for k in ("text", "blocks")}, **params})
+        check_message({**{k: msg[k] for k in ("text", "blocks")}, **params},
+                      self.unsupported_blocks)
         for name in ("text", "blocks"):
             if name in params:
                 msg[name] = params[name] or ([] if name == "blocks" else "")

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from slack_sdk.models.blocks import Block
 
 from bot.app import create_app
 from bot.delivery import make_client
@@ -18,6 +17,7 @@ from bot.worker import Worker
 from standin import SlackStandin
 from standin import requests as slack_requests
 from standin.forms import state_values
+from standin.server import SlackError, check_message
 
 VALID_SIGNAL = {
     "account": "Globex Corp",
@@ -46,10 +46,13 @@ def wait_for(check: Callable[[], Any], timeout: float = 5.0) -> Any:
 
 
 def validate_message_blocks(blocks: list[dict[str, Any]]) -> None:
-    """Slack's message limits and slack_sdk's own validation, for every block."""
+    """Slack's message limits and the stand-in's validation (slack_sdk's models, and the chart
+    and table rules of `standin.blockkit`), for every block."""
     assert 0 < len(blocks) <= 50
-    for block in Block.parse_all(blocks):
-        block.validate_json()
+    try:
+        check_message({"text": "fallback", "blocks": blocks})
+    except SlackError as refused:
+        raise AssertionError(f"{refused.error}: {refused.errors}") from None
     for raw in blocks:
         if raw["type"] == "section":
             assert len(raw.get("text", {}).get("text", "")) <= 3000
