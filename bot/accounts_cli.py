@@ -8,12 +8,11 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
+from bot.progress import Tracker, progress
 from bot.services import Services
 
 CHUNK = 5000  # events per transaction (a request to the API carries up to 1,000)
@@ -67,10 +66,12 @@ def _accounts(args: argparse.Namespace, services: Services) -> int:
         print(f"signalbot: {problem}", file=sys.stderr)
         return 2
     try:
-        with open(args.file, newline="", encoding="utf-8-sig") as stream:
+        with open(args.file, newline="", encoding="utf-8-sig") as stream, \
+                progress("accounts import", unit="rows",
+                         kept="nothing was saved (the import is one transaction)") as tracker:
             session = services.factory()
             try:
-                report = import_csv(session, stream, services.now())
+                report = import_csv(session, stream, services.now(), tracker)
                 if args.dry_run:
                     session.rollback()
                 else:
@@ -102,24 +103,22 @@ def _ingest(args: argparse.Namespace, services: Services) -> int:
         print(f"signalbot: {problem}", file=sys.stderr)
         return 2
     try:
-        size = os.path.getsize(args.file)
+        with open(args.file, "rb") as counting:
+            lines = sum(1 for _ in counting)
         stream = open(args.file, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
         print(f"signalbot: {args.file}: {exc.strerror}", file=sys.stderr)
         return 2
-    progress = Progress(size)
     stored = duplicates = 0
     rejected: list[tuple[int, str]] = []
     known = Known()  # accounts looked up once for the whole file
-    with stream:
-        for chunk in _chunks(_events(stream, args.file, progress, rejected)):
-            with services.unit_of_work() as session:
+    with stream, progress("ingest", total=lines, unit="lines") as tracker:
+        for chunk in _chunks(_events(stream, args.file, tracker, rejected)):
+            with services.unit_of_work() as session:  # each chunk committed: Ctrl-C keeps it
                 events = [e for _, e in chunk]
                 result = ingest(session, services.config.triggers, events, services.now(), known)
             stored, duplicates = stored + result.accepted, duplicates + result.duplicates
             rejected += [(chunk[r["index"]][0], r["error"]) for r in result.rejected]
-            progress.update(stored + duplicates + len(rejected))
-    progress.close(stored + duplicates + len(rejected))
     for line, reason in sorted(rejected)[:SHOWN]:
         print(f"line {line}: rejected: {reason}", file=sys.stderr)
     if len(rejected) > SHOWN:
@@ -132,9 +131,9 @@ def _ingest(args: argparse.Namespace, services: Services) -> int:
     return 1 if rejected else 0
 
 
-def _events(stream, name: str, progress: Progress, rejected: list) -> Iterator[tuple[int, Any]]:
+def _events(stream, name: str, tracker: Tracker, rejected: list) -> Iterator[tuple[int, Any]]:
     """(line number, event) from JSON lines or CSV; unparsable lines go to `rejected`."""
-    lines = _lines(stream, progress)
+    lines = _lines(stream, tracker)
     first = next(lines, None)
     if first is None:
         return
@@ -160,10 +159,10 @@ def _events(stream, name: str, progress: Progress, rejected: list) -> Iterator[t
         )
 
 
-def _lines(stream, progress: Progress) -> Iterator[str]:
+def _lines(stream, tracker: Tracker) -> Iterator[str]:
     for raw in stream:
-        progress.read(len(raw))
-        yield raw.decode("utf-8-sig" if progress.done == len(raw) else "utf-8", "replace")
+        tracker.advance()
+        yield raw.decode("utf-8-sig" if tracker.done == 1 else "utf-8", "replace")
 
 
 def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
@@ -180,34 +179,3 @@ def _chunks(events: Iterator[tuple[int, Any]]) -> Iterator[list[tuple[int, Any]]
             chunk = []
     if chunk:
         yield chunk
-
-
-class Progress:
-    """A one-line progress bar on stderr, only when stderr is a terminal."""
-
-    def __init__(self, total: int, stream=None):
-        self.stream = stream or sys.stderr
-        self.on = self.stream.isatty()
-        self.total, self.done, self.last = max(total, 1), 0, 0.0
-
-    def read(self, size: int) -> None:
-        """Count bytes read from the file."""
-        self.done += size
-
-    def update(self, events: int) -> None:
-        """Redraw (at most ten times a second)."""
-        if not self.on or time.monotonic() - self.last < 0.1:
-            return
-        self.last = time.monotonic()
-        share = min(self.done / self.total, 1.0)
-        bar = "#" * int(share * 30)
-        self.stream.write(f"\r[{bar:<30}] {share:4.0%}  {events:,} events")
-        self.stream.flush()
-
-    def close(self, events: int) -> None:
-        """Draw the final state and end the line."""
-        if self.on:
-            self.last = 0.0
-            self.update(events)
-            self.stream.write("\n")
-            self.stream.flush()

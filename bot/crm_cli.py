@@ -10,12 +10,14 @@ from typing import Any, TextIO
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
+from bot.progress import progress
 from bot.services import Services
 from service.crm import http
 from service.crm.records import backfill_items, retry_held
 from storage.models import Person, Signal
 from storage.outbox import enqueue
 
+BACKFILL_BATCH = 500  # CRM writes queued per transaction
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `signalbot crm check | backfill | retry`."""
@@ -92,7 +94,14 @@ def backfill(services: Services, since: date, out: TextIO = sys.stdout, **_: Any
     start = datetime.combine(since, time(0), tzinfo=services.config.timezone)
     with services.unit_of_work() as session:
         items = backfill_items(session, start, crm.provider)
-        enqueue(session, items, services.now())
+    with progress("crm backfill", total=len(items), unit="signals",
+                  kept="the batches queued so far stay queued; run it again for the rest") \
+            as tracker:
+        for first in range(0, len(items), BACKFILL_BATCH):
+            batch = items[first:first + BACKFILL_BATCH]
+            with services.unit_of_work() as session:  # keyed rows: a re-run adds no twins
+                enqueue(session, batch, services.now())
+            tracker.advance(len(batch))
     services.wake()
     print(f"queued {len(items)} signal(s) handed off since {since.isoformat()} for "
           f"{crm.label}; the worker sends them", file=out)

@@ -10,6 +10,7 @@ import sys
 from datetime import date
 
 from blocks.digest import digest_text
+from bot.progress import progress
 from bot.services import Services
 from service.digest import build_digest, post_digest
 from service.export import write_csv
@@ -75,8 +76,9 @@ def export_command(args: argparse.Namespace, services: Services) -> int:
 
 
 def _export(services: Services, args: argparse.Namespace, out) -> int:
-    with services.unit_of_work() as session:
-        return write_csv(session, services.config, out, args.since, args.until)
+    with services.unit_of_work() as session, \
+            progress("export", unit="signals", kept="the rows written so far are kept") as tracker:
+        return write_csv(session, services.config, out, args.since, args.until, tracker)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -159,8 +159,13 @@ class ImportReport:
     errors: list[tuple[int, str]] = field(default_factory=list)
 
 
-def import_csv(session: Session, stream: TextIO, now: datetime) -> ImportReport:
-    """Upsert every good row of an accounts CSV; bad rows are reported with their line."""
+def import_csv(
+    session: Session, stream: TextIO, now: datetime, tracker: Any = None
+) -> ImportReport:
+    """Upsert every good row of an accounts CSV; bad rows are reported with their line.
+
+    `tracker` (the CLI's progress), when given, is told the row count, then each row done.
+    """
     reader = csv.DictReader(stream)
     header = [h.strip() for h in reader.fieldnames or []]
     unknown = [h for h in header if h not in COLUMNS and not h.startswith("limit:")]
@@ -177,7 +182,11 @@ def import_csv(session: Session, stream: TextIO, now: datetime) -> ImportReport:
     registry = Registry(session, now)
     registry.load([c.get("crm_id", "") for _, c in rows] + [c.get("name", "") for _, c in rows])
     report, touched = ImportReport(), []
+    if tracker is not None:
+        tracker.set_total(len(rows))
     for line, cells in rows:
+        if tracker is not None:
+            tracker.advance()
         try:  # every check happens before the upsert changes anything
             per_metric = {k[6:]: v for k, v in cells.items() if k.startswith("limit:")}
             if per_metric:

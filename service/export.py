@@ -93,10 +93,12 @@ def day_bounds(config: Config, since: date, until: date | None) -> tuple[datetim
 
 
 def write_csv(
-    session: Session, config: Config, out: TextIO, since: date, until: date | None = None
+    session: Session, config: Config, out: TextIO, since: date, until: date | None = None,
+    tracker: Any = None,
 ) -> int:
     """Write the header and one row per signal logged from `since` to `until` (local days,
-    both included); returns the number of signals written."""
+    both included); returns the number of signals written. `tracker.advance()` is called
+    per row when given (the CLI's progress)."""
     start, end = day_bounds(config, since, until)
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
@@ -104,4 +106,6 @@ def write_csv(
     for row in export_rows(session, start, end):
         writer.writerow(row)
         count += 1
+        if tracker is not None:
+            tracker.advance()
     return count

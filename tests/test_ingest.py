@@ -3,7 +3,6 @@ every good event kept, nothing evaluated inside the request."""
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import replace
 
@@ -313,22 +312,3 @@ def test_ingest_a_csv_file(tmp_path, cli_env):
     result = signalbot("ingest", str(path), env=cli_env, cwd=tmp_path)
     assert "3 events stored, 0 seen before, 1 rejected" in result.stdout
     assert "line 5: rejected: value: -3 is negative" in result.stderr
-
-
-def test_the_progress_bar_draws_only_on_a_terminal():
-    from bot.accounts_cli import Progress
-
-    class Terminal(io.StringIO):
-        def isatty(self) -> bool:
-            return True
-
-    shown, hidden = Terminal(), io.StringIO()
-    for stream in (shown, hidden):
-        bar = Progress(1000, stream)
-        bar.read(500)
-        bar.update(42)
-        bar.read(500)
-        bar.close(84)
-    assert "\r[###############               ]  50%  42 events" in shown.getvalue()
-    assert shown.getvalue().endswith("100%  84 events\n")
-    assert hidden.getvalue() == ""
