@@ -66,6 +66,12 @@ def chart_block(chart: Chart) -> Block:
             "chart": {"type": chart.kind, "series": series, "axis_config": axis}}
 
 
+def without_charts(blocks: list[Block]) -> list[Block]:
+    """The blocks for a workspace that refuses the chart block: everything else stays (each
+    chart is followed by its figures in words)."""
+    return [block for block in blocks if block.get("type") != CHART]
+
+
 def chart_text(chart: Chart) -> str:
     """The chart's figures in words: 'Title: Ack: 16 Nov 80%, 23 Nov 75%; Contact: …'."""
     parts = [", ".join(f"{label} {_figure(value)}{chart.unit}"

@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 from blocks import limits
 from blocks.charts import (
-    CHART,
     Chart,
     Series,
     Table,
@@ -91,12 +90,6 @@ def digest_blocks(digest: Digest) -> tuple[str, list[Block]]:
     parts = _parts(digest, style)
     blocks = [_block(part) for part in parts]
     return _fallback(digest, parts), blocks[:MAX_BLOCKS]
-
-
-def without_charts(blocks: list[Block]) -> list[Block]:
-    """The post for a workspace that refuses the chart block: text and table only (every
-    chart is followed by its figures in words, which stay)."""
-    return [block for block in blocks if block.get("type") != CHART]
 
 
 def _fallback(digest: Digest, parts: list[_Part]) -> str:
