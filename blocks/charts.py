@@ -72,6 +72,23 @@ def without_charts(blocks: list[Block]) -> list[Block]:
     return [block for block in blocks if block.get("type") != CHART]
 
 
+def chart_of(block: Block) -> Chart:
+    """A line, area or bar chart block read back as a Chart (to draw a posted one in text)."""
+    chart = block["chart"]
+    return Chart(kind=chart["type"], title=block["title"],
+                 categories=tuple(chart["axis_config"]["categories"]),
+                 series=tuple(Series(s["name"], tuple(p["value"] for p in s["data"]))
+                              for s in chart["series"]),
+                 x_label=chart["axis_config"].get("x_label", ""),
+                 y_label=chart["axis_config"].get("y_label", ""))
+
+
+def table_of(block: Block) -> Table:
+    """A table block of raw_text cells read back as a Table."""
+    rows = [tuple(cell.get("text", "…") for cell in row) for row in block["rows"]]
+    return Table(rows[0], tuple(rows[1:]), len(rows) - 1)
+
+
 def chart_text(chart: Chart) -> str:
     """The chart's figures in words: 'Title: Ack: 16 Nov 80%, 23 Nov 75%; Contact: …'."""
     parts = [", ".join(f"{label} {_figure(value)}{chart.unit}"

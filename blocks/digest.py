@@ -102,7 +102,7 @@ def _fallback(digest: Digest, parts: list[_Part]) -> str:
             lines.append(chart_text(part.chart))
     for part in parts:
         if part.table is not None:
-            lines.append(part.title.replace("*", "") + ":")
+            lines.append(part.title + ":")
             rows = table_text(part.table)
             shown = 0
             for row in rows:
@@ -180,7 +180,7 @@ def _text(part: _Part) -> list[str]:
         return chart_lines(part.chart)
     if part.kind == "table" and part.table is not None:
         more = part.table.total - len(part.table.rows)
-        return [part.title, *table_lines(part.table)] + ([f"  and {more} more"] if more else [])
+        return table_lines(part.table) + ([f"  and {more} more"] if more else [])
     lines = [part.title] if part.title else []
     lines += [f"  {label}: {value.replace(chr(10), '; ')}" for label, value in part.pairs]
     lines += [f"  {line}" for line in part.lines]
@@ -256,8 +256,9 @@ def _sla(d: Digest, s: _Style) -> list[_Part]:
         parts += [_Part("chart", title=trend.title, chart=trend),
                   _Part("context", chart_text(trend))]
     if week.per_ae:
-        parts.append(_Part("table", title=s.bold("By AE") + " (most hand-offs first)",
-                           table=_ae_table(week.per_ae, d)))
+        parts += [_Part("context", s.bold("By AE") + " (most hand-offs first): SLA attainment "
+                                   "of each AE's hand-offs this week"),
+                  _Part("table", title="By AE", table=_ae_table(week.per_ae, d))]
     return parts
 
 

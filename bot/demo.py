@@ -21,6 +21,7 @@ import httpx
 from sqlalchemy import func, select
 
 from blocks import card
+from blocks.charts import CHART, chart_lines, chart_of, table_lines, table_of
 from bot.app import create_app
 from bot.config import load_config
 from bot.delivery import make_client
@@ -182,6 +183,10 @@ def readable(message: dict[str, Any]) -> str:
             lines.append("  ".join(f"[{e['text']['text']}]" for e in block["elements"]))
         elif block["type"] == "header":
             lines.append(block["text"]["text"].upper())
+        elif block["type"] == CHART and block["chart"]["type"] != "pie":
+            lines += ["[chart] " + line for line in chart_lines(chart_of(block))]
+        elif block["type"] == "table":
+            lines += ["[table] " + line for line in table_lines(table_of(block))]
     return _plain("\n".join(lines) or message.get("text", ""))
 
 
