@@ -9,11 +9,14 @@ from typing import Any
 
 from blocks import limits
 from blocks.card import CLOCK_VERBS, NUDGE, REASSIGN, REQUALIFY, owner_buttons
+from blocks.charts import chart_block, chart_text
+from blocks.digest import funnel_chart, sla_chart
 from blocks.kit import Block, actions, button, context, divider, header, section
 from blocks.text import duration, escape, mention, truncate, when
 from blocks.views import ClockView, EscalationView, SignalView
 from protocol import stages
 from protocol.catalogue import URGENCY_EMOJI, kind_label
+from protocol.digest import Funnel, WeekSla
 from protocol.routing import csm_closes, pages_ae
 from protocol.sla import ClockState
 
@@ -140,6 +143,17 @@ def admin_blocks(gaps: Sequence[str], held: int, limit: int = 30) -> list[Block]
     else:
         held_text = ":white_check_mark: *Outbox:* nothing held."
     return [header("Admin"), section(gap_text), section(held_text)]
+
+
+def chart_blocks(weeks: list[WeekSla], funnel: Funnel | None, whose: str) -> list[Block]:
+    """SLA attainment per week (line) and last week's funnel (bar), each with its figures in
+    words; `whose` names them ("Your team's", "Everyone's", "Your"). Empty: nothing to draw."""
+    charts = [sla_chart(weeks, f"{whose} SLA attainment, last {len(weeks)} weeks (%)"),
+              funnel_chart(funnel, f"{whose} signals last week") if funnel else None]
+    blocks: list[Block] = []
+    for chart in (c for c in charts if c is not None):
+        blocks += [chart_block(chart), context(escape(chart_text(chart)))]
+    return blocks
 
 
 # -- lines -----------------------------------------------------------------------------------

@@ -136,7 +136,7 @@ def compute_digest(
         triggers=product_triggers(session, start, end, previous, now),
         crm=crm_sync(session, config, start, end),
     )
-    digest.sla_weeks = sla_trend(session, config, first_day, digest, now)
+    digest.sla_weeks = sla_weeks(session, config, first_day, now)
     digest.people = _names(session, _people_in(digest))
     return digest
 
@@ -186,18 +186,11 @@ def sla(
     Cancelled clocks (reassigned, closed early) are left out, unless they had already been
     escalated: a miss stays a miss when the signal is reassigned or closed afterwards.
     """
-    met = and_(Deadline.state == ClockState.MET, Deadline.met_at <= Deadline.due_at)
-    pending = and_(Deadline.state == ClockState.OPEN, Deadline.due_at > now)
-    escalated = exists().where(Escalation.deadline_id == Deadline.id)
+    met, pending, counted = _sla_rules(start, end, now)
     rows = session.execute(
         select(Deadline.owner_id, Deadline.clock, _count_if(met), _count_if(pending),
                func.count())
-        .where(
-            Deadline.clock.in_(("ack", "contact")),
-            Deadline.due_at >= start,  # implied (a clock is never due before it starts); indexed
-            _between(Deadline.started_at, start, end),
-            or_(Deadline.state != ClockState.CANCELLED, escalated),
-        )
+        .where(*counted)
         .group_by(Deadline.owner_id, Deadline.clock)
     )
     ack, contact, per_ae = Tally(), Tally(), {}
@@ -211,25 +204,39 @@ def sla(
     return ack, contact, ranked
 
 
-def sla_trend(
-    session: Session, config: Config, first_day: date, digest: Digest, now: datetime,
-    weeks: int = TREND_WEEKS,
-) -> list[WeekSla]:
-    """SLA attainment of the `weeks` weeks ending with the digest's, oldest first.
+def _sla_rules(start: datetime, end: datetime, now: datetime) -> tuple[Any, Any, list[Any]]:
+    """(met within SLA, pending, the clocks counted) for clocks started in [start, end)."""
+    met = and_(Deadline.state == ClockState.MET, Deadline.met_at <= Deadline.due_at)
+    pending = and_(Deadline.state == ClockState.OPEN, Deadline.due_at > now)
+    escalated = exists().where(Escalation.deadline_id == Deadline.id)
+    counted = [
+        Deadline.clock.in_(("ack", "contact")),
+        Deadline.due_at >= start,  # implied (a clock is never due before it starts); indexed
+        _between(Deadline.started_at, start, end),
+        or_(Deadline.state != ClockState.CANCELLED, escalated),
+    ]
+    return met, pending, counted
 
-    The digest's week and the week before are already counted; the older ones are one `sla`
-    query each, so every point is counted exactly as the week's own figures are.
-    """
-    known = {first_day: digest.week, first_day - timedelta(days=7): digest.previous}
-    trend = []
-    for back in range(weeks - 1, -1, -1):
-        monday = first_day - timedelta(days=7 * back)
-        week = known.get(monday)
-        if week is not None:
-            ack, contact = week.ack, week.contact
-        else:
-            ack, contact, _ = sla(session, *week_bounds(now, config, monday), now)
-        trend.append(WeekSla(monday, ack, contact))
+
+def sla_weeks(
+    session: Session, config: Config, last_monday: date, now: datetime,
+    weeks: int = TREND_WEEKS, owners: list[str] | None = None,
+) -> list[WeekSla]:
+    """SLA attainment per week for the `weeks` weeks ending with the one starting
+    `last_monday`, oldest first, counted as `sla` counts a week, in one query; `owners`:
+    only those AEs' clocks (a manager's team, an AE), else everyone's."""
+    mondays = [last_monday - timedelta(days=7 * back) for back in range(weeks - 1, -1, -1)]
+    bounds = [week_bounds(now, config, monday) for monday in mondays]
+    met, pending, counted = _sla_rules(bounds[0][0], bounds[-1][1], now)
+    week = case(*[(_between(Deadline.started_at, *b), i) for i, b in enumerate(bounds)])
+    stmt = (select(week, Deadline.clock, _count_if(met), _count_if(pending), func.count())
+            .where(*counted).group_by(week, Deadline.clock))
+    if owners is not None:
+        stmt = stmt.where(Deadline.owner_id.in_(owners))
+    trend = [WeekSla(monday, Tally(), Tally()) for monday in mondays]
+    for i, clock, met_n, pending_n, total in session.execute(stmt):
+        tally = Tally(met=met_n, counted=total - pending_n, pending=pending_n)
+        (trend[i].ack if clock == "ack" else trend[i].contact).add(tally)
     return trend
 
 
@@ -287,11 +294,14 @@ def outcomes(session: Session, start: datetime, end: datetime) -> Outcomes:
     return result
 
 
-def funnel(session: Session, start: datetime, end: datetime) -> Funnel:
+def funnel(
+    session: Session, start: datetime, end: datetime, owners: list[str] | None = None
+) -> Funnel:
     """How far the signals logged in [start, end) got, by now.
 
     Qualified: passed the rubric (handed_off_at set). Handed off: qualified and someone owns
-    the close (an AE, or the CSM for CS-led deals). Acknowledged: the owner acknowledged it.
+    the close (an AE, or the CSM for CS-led deals); `owners`: only signals handed to those
+    AEs. Acknowledged: the owner acknowledged it.
     Contacted: customer contact logged. Each step counts the later ones too (a win was
     contacted, a contact was acknowledged). Won: the outcome.
     """
@@ -300,11 +310,12 @@ def funnel(session: Session, start: datetime, end: datetime) -> Funnel:
     won = Signal.outcome == "won"
     contacted = or_(Signal.contacted_at.is_not(None), won)
     acknowledged = and_(owned, or_(Signal.acknowledged_at.is_not(None), contacted))
-    row = session.execute(
-        select(func.count(), _count_if(qualified), _count_if(owned), _count_if(acknowledged),
-               _count_if(contacted), _count_if(won))
-        .where(_between(Signal.created_at, start, end))
-    ).one()
+    stmt = (select(func.count(), _count_if(qualified), _count_if(owned), _count_if(acknowledged),
+                   _count_if(contacted), _count_if(won))
+            .where(_between(Signal.created_at, start, end)))
+    if owners is not None:  # a manager's team: the signals handed to its AEs
+        stmt = stmt.where(Signal.ae_id.in_(owners))
+    row = session.execute(stmt).one()
     return Funnel(*row)
 
 

@@ -14,6 +14,7 @@ from blocks.home import (
     Listing,
     admin_blocks,
     ae_blocks,
+    chart_blocks,
     csm_blocks,
     home_view,
     intro_blocks,
@@ -22,9 +23,11 @@ from blocks.home import (
 )
 from protocol import stages
 from protocol.config import Config
+from protocol.digest import Funnel, WeekSla
 from protocol.routing import Ownership
 from protocol.sla import RUNNING
 from service import outgoing
+from service.digest import funnel, sla_weeks, week_bounds
 from service.roster import roster_gaps
 from service.views import clock_view, escalation_view, signal_view
 from storage.models import Deadline, Escalation, OutboxMessage, Signal
@@ -40,13 +43,19 @@ def render_home(session: Session, config: Config, user_id: str, now: datetime) -
     """The Home view of `user_id`: a section per role that applies, or a welcome."""
     sections = [
         csm_blocks(csm_signals(session, user_id, now), csm_watch(session, user_id), now),
-        ae_blocks(ae_queue(session, user_id), ae_watch(session, user_id), now),
+        ae_blocks(ae_queue(session, user_id), ae_watch(session, user_id), now)
+        + chart_blocks(trend(session, config, now, [user_id]), None, "Your"),
     ]
     team = team_of(session, config, user_id)
     if team:
-        sections.append(manager_blocks(team_breaches(session, team, now), now))
+        sections.append(manager_blocks(team_breaches(session, team, now), now)
+                        + chart_blocks(trend(session, config, now, team),
+                                       last_week_funnel(session, config, now, team),
+                                       "Your team's"))
     if user_id in config.admins:
-        sections.append(admin_blocks(roster_gaps(session, config), held_count(session)))
+        sections.append(admin_blocks(roster_gaps(session, config), held_count(session))
+                        + chart_blocks(trend(session, config, now),
+                                       last_week_funnel(session, config, now), "Everyone's"))
     if not any(sections):
         return home_view(welcome_blocks())
     return home_view(intro_blocks(now), *sections)
@@ -121,6 +130,23 @@ def team_breaches(
     for item in listing.items:
         item.escalation = escalation_view(latest.get(item.signal.id))
     return listing
+
+
+def trend(
+    session: Session, config: Config, now: datetime, owners: list[str] | None = None
+) -> list[WeekSla]:
+    """SLA attainment of `owners`' hand-offs (everyone's: None) over the weeks up to last
+    week, as the digest counts it (one query)."""
+    start, _ = week_bounds(now, config)
+    return sla_weeks(session, config, start.astimezone(config.timezone).date(), now,
+                     owners=owners)
+
+
+def last_week_funnel(
+    session: Session, config: Config, now: datetime, owners: list[str] | None = None
+) -> Funnel:
+    """How far last week's signals got (those handed to `owners`, or all)."""
+    return funnel(session, *week_bounds(now, config), owners)
 
 
 def held_count(session: Session) -> int:

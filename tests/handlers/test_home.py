@@ -206,3 +206,30 @@ def test_home_opened_directly_queues_one_home_view(sqlite_services):
     [row] = outbox(sqlite_services)
     assert (row.kind, row.target) == ("slack.home", CSM)
     assert sqlite_services.delivery_due.is_set()
+
+
+def test_managers_admins_and_aes_see_their_charts(slack):
+    with freeze_time(START) as frozen:
+        log(slack, frozen)  # Globex, to AE (on MGR's team)
+        log(slack, frozen, account="Initech")
+        slack.press(card.ACKNOWLEDGE, signal_id(slack, "Globex Corp"), AE)
+        slack.deliver()
+    with freeze_time(START + timedelta(days=7)):  # the next week: last week is whole
+        homes = {user: open_home(slack, user) for user in (MGR, ADMIN, AE, CSM)}
+    titles = {user: [b["title"] for b in home["blocks"] if b["type"] == "data_visualization"]
+              for user, home in homes.items()}
+    assert titles[MGR] == ["Your team's SLA attainment, last 8 weeks (%)",
+                           "Your team's signals last week"]
+    assert titles[ADMIN] == ["Everyone's SLA attainment, last 8 weeks (%)",
+                             "Everyone's signals last week"]
+    assert titles[AE] == ["Your SLA attainment, last 8 weeks (%)"]
+    assert titles[CSM] == []
+    trend = next(b for b in homes[AE]["blocks"] if b["type"] == "data_visualization")
+    assert trend["chart"]["axis_config"]["categories"] == ["3 Jun"]
+    assert [s["data"][0]["value"] for s in trend["chart"]["series"]] == [50, 0]
+    words = text_of(homes[AE])
+    assert "Your SLA attainment, last 8 weeks (%): Acknowledged: 3 Jun 50%; Contacted: 3 Jun 0%" \
+        in words
+    for home in homes.values():
+        assert validate_view(home) == []
+    assert not slack.standin.rejections
