@@ -19,6 +19,7 @@ from storage.outbox import enqueue
 
 BACKFILL_BATCH = 500  # CRM writes queued per transaction
 
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `signalbot crm check | backfill | retry`."""
     parser = subparsers.add_parser(
