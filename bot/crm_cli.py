@@ -10,7 +10,7 @@ from typing import Any, TextIO
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
-from bot.progress import progress
+from bot.progress import is_terminal, print_json, print_table, progress
 from bot.services import Services
 from service.crm import http
 from service.crm.records import backfill_items, retry_held
@@ -26,7 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "crm", help="the CRM sync: check the setup, backfill, re-send held writes")
     parser.set_defaults(handler=run)
     sub = parser.add_subparsers(dest="crm_action", required=True)
-    sub.add_parser("check", help="verify token, pipeline, stages, custom properties, owners")
+    check_parser = sub.add_parser(
+        "check", help="verify token, pipeline, stages, custom properties, owners")
+    check_parser.add_argument("--json", action="store_true", help="one JSON object, for scripts")
     backfill = sub.add_parser("backfill", help="queue signals handed off before the sync began")
     backfill.add_argument("--since", required=True, type=date.fromisoformat, metavar="DATE",
                           help="YYYY-MM-DD: signals handed off on or after this day")
@@ -36,41 +38,77 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, services: Services) -> int:
     """Dispatch `signalbot crm <action>`."""
     actions = {"check": check, "backfill": backfill, "retry": retry}
-    return actions[args.crm_action](services, since=getattr(args, "since", None))
+    return actions[args.crm_action](services, since=getattr(args, "since", None),
+                                    as_json=getattr(args, "json", False))
 
 
-def check(services: Services, out: TextIO = sys.stdout, **_: Any) -> int:
-    """Print what the CRM and webhooks need; 0 when nothing is missing, 1 otherwise."""
+def check(services: Services, out: TextIO = sys.stdout, as_json: bool = False, **_: Any) -> int:
+    """Print what the CRM and webhooks need; 0 when nothing is missing, 1 otherwise.
+
+    `as_json`: one JSON object (`crm_report`); in a terminal the checks are a rich table.
+    """
+    report = crm_report(services)
+    if as_json:
+        print_json(report, out=out)
+    elif is_terminal(out):
+        print(report["target"] or "signalbot crm check", file=out)
+        print_table("", ["", "check"], [(c["status"].upper(), c["text"])
+                                        for c in report["checks"]], out=out)
+        if report["definitions"]:
+            print("\n" + report["definitions"], file=out)
+    else:
+        _print_plain(report, out)
+    return 0 if report["ok"] else 1
+
+
+def crm_report(services: Services) -> dict[str, Any]:
+    """What `crm check` found, as plain data (the `--json` shape documented in the README):
+    `provider`, `target`, `checks` [{status: ok|missing|fail|note, text}], `definitions`, `ok`."""
     crm = services.config.crm
-    ok, definitions = True, ""
-    print("signalbot crm check", file=out)
+    report: dict[str, Any] = {"provider": crm.label if crm.enabled else None, "target": "",
+                              "checks": [], "definitions": "", "ok": True}
+    checks = report["checks"]
     if not crm.enabled:
-        print("  crm.provider is none: nothing is written to a CRM", file=out)
+        checks.append({"status": "note", "text": "crm.provider is none: nothing is written to a "
+                                                 "CRM"})
     else:
         provider = services.connections.provider(crm, services.now)
         emails = _ae_emails(services)
         try:
-            report = provider.inspect(emails or {})
+            inspection = provider.inspect(emails or {})
         except (http.Transient, http.Permanent) as exc:
-            print(f"  FAIL     {exc}", file=out)
-            return 1
-        print(report.target, file=out)
+            checks.append({"status": "fail", "text": str(exc)})
+            report["ok"] = False
+            return report
+        report["target"] = inspection.target
         if emails is None:
-            print("  note     owners not checked: no database yet (signalbot db upgrade)",
-                  file=out)
-        for line_ok, text in report.lines:
-            print(f"  {'ok' if line_ok else 'MISSING' if 'missing' in text else 'FAIL':8} {text}",
-                  file=out)
-        ok, definitions = report.ok, report.definitions
+            checks.append({"status": "note", "text": "owners not checked: no database yet "
+                                                     "(signalbot db upgrade)"})
+        checks += [{"status": "ok" if ok else "missing" if "missing" in text else "fail",
+                    "text": text} for ok, text in inspection.lines]
+        report["ok"], report["definitions"] = inspection.ok, inspection.definitions
     for hook in services.config.webhooks:
         has_secret = http.secret(hook.secret_env) is not None
-        ok = ok and has_secret
-        print(f"  {'ok' if has_secret else 'FAIL':8} webhook {hook.url} "
-              f"[{', '.join(hook.events)}]: ${hook.secret_env} "
-              f"{'is set' if has_secret else 'is not set'}", file=out)
-    if definitions:
-        print("\n" + definitions, file=out)
-    return 0 if ok else 1
+        report["ok"] = report["ok"] and has_secret
+        checks.append({"status": "ok" if has_secret else "fail",
+                       "text": f"webhook {hook.url} [{', '.join(hook.events)}]: "
+                               f"${hook.secret_env} {'is set' if has_secret else 'is not set'}"})
+    return report
+
+
+def _print_plain(report: dict[str, Any], out: TextIO) -> None:
+    print("signalbot crm check", file=out)
+    if report["target"]:
+        print(report["target"], file=out)
+    for item in report["checks"]:
+        if item["text"].startswith("crm.provider is none"):
+            print(f"  {item['text']}", file=out)
+        else:
+            status = item["status"]
+            print(f"  {status.upper() if status in ('missing', 'fail') else status:8} "
+                  f"{item['text']}", file=out)
+    if report["definitions"]:
+        print("\n" + report["definitions"], file=out)
 
 
 def _ae_emails(services: Services) -> dict[str, str] | None:

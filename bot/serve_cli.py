@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import signal as os_signal
 import threading
 
+from bot.progress import print_json, print_table
 from bot.routes import routes
 from bot.services import Services
 from storage.db import schema_state, upgrade
@@ -39,8 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     db = sub.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade", "check"])
     db.set_defaults(handler=_db)
-    sub.add_parser("status", help="delivery backlog and schema state, as JSON").set_defaults(
-        handler=_status)
+    status = sub.add_parser("status", help="delivery backlog and schema state")
+    status.add_argument("--json", action="store_true", help="one JSON object, for scripts")
+    status.set_defaults(handler=_status)
 
 
 def _ensure_schema(services: Services, migrate: bool) -> None:
@@ -126,5 +127,14 @@ def _status(args: argparse.Namespace, services: Services) -> int:
     with services.unit_of_work() as session:
         report = {"schema": current, "schema_head": head,
                   "outbox": backlog(session, services.now())}
-    print(json.dumps(report, indent=2))
+    if args.json:
+        print_json(report)
+        return 0
+    outbox = report["outbox"]
+    print_table("signalbot status", ["", ""], [
+        ("schema", (current or "empty") + ("" if current == head else f" (code expects {head})")),
+        ("oldest due, unsent", outbox["oldest_due_unsent"] or "none"),
+        ("its age", f"{outbox['oldest_due_age_s']:,.1f}s"),
+        ("held (not retried)", outbox["held"]),
+    ])
     return 0

@@ -186,5 +186,5 @@ def test_worker_once_catches_up_and_exits(tmp_path, standin):
     assert signalbot("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
     result = signalbot("worker", "--once", env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    status = signalbot("status", env=env, cwd=tmp_path)
+    status = signalbot("status", "--json", env=env, cwd=tmp_path)
     assert '"held": 0' in status.stdout

@@ -1,0 +1,61 @@
+"""`signalbot admin show [--json]`: the roster in force (the config's, with the changes admins
+made in Slack), the admins, and the AEs holding open hand-offs with no manager — what
+`/signal admin show` answers in Slack, for a terminal or a script."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from bot.progress import print_json, print_table
+from bot.services import Services
+from service.roster import known_people, roster_gaps
+from storage.queries import managers
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `signalbot admin show`."""
+    parser = subparsers.add_parser("admin", help="the roster, admins and roster gaps")
+    sub = parser.add_subparsers(dest="admin_action", required=True)
+    show = sub.add_parser("show", help="who reports to whom, the admins, the roster gaps")
+    show.add_argument("--json", action="store_true", help="one JSON object, for scripts")
+    show.set_defaults(handler=show_command)
+
+
+def roster_report(services: Services) -> dict[str, Any]:
+    """The roster as plain data: the stable shape `--json` prints (see the README)."""
+    config = services.config
+    with services.unit_of_work() as session:
+        roster = managers(session, config.managers)
+        people = known_people(session)
+        gaps = roster_gaps(session, config)
+        changed = {slack_id for slack_id, p in people.items() if p.manager_set_by}
+
+    def name(slack_id: str | None) -> str | None:
+        person = people.get(slack_id or "")
+        return person.name if person is not None else None
+
+    return {
+        "roster": [{"person": p, "name": name(p), "manager": m, "manager_name": name(m),
+                    "set_in": "slack" if p in changed else "config"}
+                   for p, m in sorted(roster.items())],
+        "admins": [{"person": a, "name": name(a)} for a in config.admins],
+        "gaps": [{"person": g, "name": name(g)} for g in gaps],
+    }
+
+
+def show_command(args: argparse.Namespace, services: Services) -> int:
+    """Print the roster report: JSON with --json, else a table (rich in a terminal)."""
+    report = roster_report(services)
+    if args.json:
+        print_json(report)
+        return 0
+    columns = ["person", "name", "manager", "manager name", "set in"]
+    print_table("Roster (person → manager)", columns,
+                [(r["person"], r["name"], r["manager"], r["manager_name"], r["set_in"])
+                 for r in report["roster"]])
+    print_table("Admins", ["person", "name"], [(a["person"], a["name"]) for a in report["admins"]])
+    if report["gaps"]:
+        print_table("Roster gaps: open hand-offs, no manager (their misses go to the admins)",
+                    ["person", "name"], [(g["person"], g["name"]) for g in report["gaps"]])
+    return 0

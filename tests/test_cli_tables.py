@@ -1,0 +1,77 @@
+"""`status`, `crm check` and `admin show`: a rich table in a terminal, aligned text in a pipe,
+and `--json` with the stable shape the README documents."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from freezegun import freeze_time
+
+from bot.crm_cli import check
+from tests.conftest import AE
+from tests.crm_support import (  # noqa: F401 - fixtures
+    START,
+    _fresh_clients,
+    bot,
+    hubspot_crm,
+    hubspot_fixture,
+)
+from tests.flow import log, worker
+from tests.test_cli import base_env, signalbot
+from tests.test_progress import _in_a_terminal
+
+ROSTER = """roster:
+  managers: {U0AE00001: U0MGR0001, U0AE00002: U0MGR0001}
+  admins: [U0ADMIN001]
+"""
+
+
+def _ready(tmp_path) -> dict[str, str]:
+    config = tmp_path / "signalbot.yml"
+    config.write_text(ROSTER)
+    env = base_env(tmp_path, SLACK_BOT_TOKEN="xoxb-test", SIGNALBOT_CONFIG=str(config))
+    assert signalbot("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
+    return env
+
+
+def test_status_table_and_json(tmp_path):
+    env = _ready(tmp_path)
+    plain = signalbot("status", env=env, cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    assert "held (not retried)  0" in plain.stdout and "oldest due, unsent  none" in plain.stdout
+    data = json.loads(signalbot("status", "--json", env=env, cwd=tmp_path).stdout)
+    assert set(data) == {"schema", "schema_head", "outbox"}
+    assert data["outbox"] == {"oldest_due_unsent": None, "oldest_due_age_s": 0.0, "held": 0}
+    status, screen = _in_a_terminal(["status"], env, tmp_path)
+    assert status == 0 and "held (not retried)" in screen and "┃" in screen + "│"
+
+
+def test_admin_show_table_and_json(tmp_path):
+    env = _ready(tmp_path)
+    data = json.loads(signalbot("admin", "show", "--json", env=env, cwd=tmp_path).stdout)
+    assert data == {
+        "roster": [{"person": "U0AE00001", "name": None, "manager": "U0MGR0001",
+                    "manager_name": None, "set_in": "config"},
+                   {"person": "U0AE00002", "name": None, "manager": "U0MGR0001",
+                    "manager_name": None, "set_in": "config"}],
+        "admins": [{"person": "U0ADMIN001", "name": None}], "gaps": []}
+    plain = signalbot("admin", "show", env=env, cwd=tmp_path).stdout.splitlines()
+    assert plain[0] == "Roster (person → manager)"
+    assert plain[2].split() == ["U0AE00001", "—", "U0MGR0001", "—", "config"]
+    status, screen = _in_a_terminal(["admin", "show"], env, tmp_path)
+    assert status == 0 and "U0MGR0001" in screen and "\x1b[" in screen
+
+
+def test_crm_check_json(sqlite_url, standin, hubspot, monkeypatch):  # noqa: F811
+    services = bot(sqlite_url, standin, monkeypatch, hubspot_crm(hubspot))
+    with freeze_time(START):
+        log(services)
+        worker(services, standin).deliverer.drain()
+    out = io.StringIO()
+    assert check(services, out=out, as_json=True) == 0
+    report = json.loads(out.getvalue())
+    assert set(report) == {"provider", "target", "checks", "definitions", "ok"}
+    assert report["provider"] == "HubSpot" and report["ok"] is True
+    assert {"status": "ok", "text": "token: accepted (portal 4242)"} in report["checks"]
+    assert any(c["text"].startswith(f"owner <@{AE}>") for c in report["checks"])
