@@ -7,7 +7,9 @@ import io
 import json
 import os
 import pty
+import re
 import select
+import signal
 import subprocess
 import sys
 
@@ -109,3 +111,39 @@ def test_tables_are_rich_in_a_terminal_and_aligned_text_elsewhere():
     assert "┃" in shown.getvalue() or "│" in shown.getvalue()
     assert piped.getvalue().splitlines() == [
         "Backlog", "what    count  oldest", "outbox  1,234  —", "held    2      2026-11-23"]
+
+
+def test_ctrl_c_during_ingest_keeps_what_was_stored_and_a_rerun_finishes(tmp_path, cli_env):  # noqa: F811
+    total = 20_000
+    path = tmp_path / "big.jsonl"
+    path.write_text("".join(json.dumps({"id": f"e{i}", "account": "Globex Corp",
+                                        "type": "active_users", "value": i % 50, "seats": 50,
+                                        "at": "2026-11-20T10:00:00Z"}) + "\n"
+                            for i in range(total)))
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "ingest", str(path)], env=cli_env,
+                            cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+    os.close(slave)
+    screen = b""
+    while b"lines" not in screen:  # the bar is up: the command is inside its loop
+        ready, _, _ = select.select([master], [], [], 60)
+        assert ready, screen
+        screen += os.read(master, 4096)
+    proc.send_signal(signal.SIGINT)
+    while True:
+        ready, _, _ = select.select([master], [], [], 60)
+        try:
+            data = os.read(master, 4096) if ready else b""
+        except OSError:
+            break
+        if not data:
+            break
+        screen += data
+    os.close(master)
+    assert proc.wait(timeout=30) == 130
+    text = screen.decode("utf-8", "replace")
+    assert "Stopped (Ctrl-C): ingest:" in text and "what was done is kept" in text
+    assert "Traceback" not in text
+    again = signalbot("ingest", str(path), env=cli_env, cwd=tmp_path)
+    stored, seen = re.search(r"(\d+) events stored, (\d+) seen before", again.stdout).groups()
+    assert int(stored) + int(seen) == total  # none lost, none stored twice
