@@ -147,6 +147,10 @@ def test_digest_command_dry_run_prints_text_and_posts_nothing(cli, capsys):
     out = capsys.readouterr().out
     assert out.startswith("Weekly expansion digest: 16–22 Nov 2026\n")
     assert "Signals logged: 6 (▲4 vs last week)" in out and ODD_NAME in out
+    # the charts as a sparkline and bars, the AE table in columns
+    assert "SLA attainment, last 8 weeks (%)\n  Acknowledged  ███▄  100% → 50%\n" in out
+    assert "  Logged        ████████████████████████ 6" in out
+    assert "  AE  " in out and "Hand-offs  Ack within SLA" in out
     with cli.unit_of_work() as session:
         keys = session.scalars(select(OutboxMessage.key)).all()
     assert keys and not [k for k in keys if k.startswith("digest")]
