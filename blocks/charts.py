@@ -1,9 +1,8 @@
 """Charts and tables in Block Kit: the data visualization block and the table block.
 
-Builders keep inside Slack's limits by construction (cut, never refused); the limits are
-Slack's, from https://docs.slack.dev/reference/block-kit/blocks/data-visualization-block and
-https://docs.slack.dev/reference/block-kit/blocks/table-block (see `standin/blockkit.py`,
-which checks them the way Slack does, for where each number comes from). Every chart has a
+Builders keep inside Slack's limits by construction (cut, never refused); the limits are in
+`blocks/limits.py` (`standin/blockkit.py`, which checks them the way Slack does, says where
+each number comes from). Every chart has a
 `chart_text` and every table a `table_text`: the same figures as words, for the message's
 `text` fallback, notifications, screen readers and workspaces that refuse the chart.
 """
@@ -13,18 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from blocks import limits
 from blocks.kit import Block
 from blocks.text import truncate
 
 CHART = "data_visualization"
-CHART_TITLE_MAX = 50
-CHART_SERIES_MAX = 6
-CHART_LABEL_MAX = 20  # series names, category labels
-CHART_POINTS_MAX = 20
-AXIS_TITLE_MAX = 50
-TABLE_ROWS_MAX = 100  # the header row included
-TABLE_CELLS_MAX = 20
-TABLE_CHARS_MAX = 10_000  # all cells of a message (stricter than the table block's page)
 SPARKS = "▁▂▃▄▅▆▇█"
 
 
@@ -51,18 +43,18 @@ class Chart:
 
 def chart_block(chart: Chart) -> Block:
     """The data visualization block of a chart, cut to Slack's limits (last points kept)."""
-    categories = [truncate(c, CHART_LABEL_MAX) for c in chart.categories][-CHART_POINTS_MAX:]
+    categories = [truncate(c, limits.CHART_LABEL) for c in chart.categories][-limits.CHART_POINTS:]
     keep = len(categories)
     axis = {"categories": categories}
     if chart.x_label:
-        axis["x_label"] = truncate(chart.x_label, AXIS_TITLE_MAX)
+        axis["x_label"] = truncate(chart.x_label, limits.CHART_AXIS_TITLE)
     if chart.y_label:
-        axis["y_label"] = truncate(chart.y_label, AXIS_TITLE_MAX)
-    series = [{"name": truncate(s.name, CHART_LABEL_MAX),
+        axis["y_label"] = truncate(chart.y_label, limits.CHART_AXIS_TITLE)
+    series = [{"name": truncate(s.name, limits.CHART_LABEL),
                "data": [{"label": label, "value": value}
                         for label, value in zip(categories, s.values[-keep:], strict=True)]}
-              for s in chart.series[:CHART_SERIES_MAX]]
-    return {"type": CHART, "title": truncate(chart.title, CHART_TITLE_MAX),
+              for s in chart.series[:limits.CHART_SERIES]]
+    return {"type": CHART, "title": truncate(chart.title, limits.CHART_TITLE),
             "chart": {"type": chart.kind, "series": series, "axis_config": axis}}
 
 
@@ -136,13 +128,13 @@ class Table:
 def fit_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
     """A table within Slack's limits: at most 99 rows under the header, 20 columns, and
     10,000 characters in all; the rows left out are counted in `total` for a summary."""
-    header = tuple(header)[:TABLE_CELLS_MAX]
+    header = tuple(header)[:limits.TABLE_CELLS]
     used = sum(len(c) for c in header)
     kept: list[tuple[str, ...]] = []
-    for row in rows[:TABLE_ROWS_MAX - 1]:
-        cells = tuple(c or "—" for c in row)[:TABLE_CELLS_MAX]
+    for row in rows[:limits.TABLE_ROWS - 1]:
+        cells = tuple(c or "—" for c in row)[:limits.TABLE_CELLS]
         size = sum(len(c) for c in cells)
-        if used + size > TABLE_CHARS_MAX:
+        if used + size > limits.TABLE_CHARS:
             break
         kept.append(cells)
         used += size

@@ -50,7 +50,7 @@ from protocol.triggers import LABELS as TRIGGER_LABELS
 MAX_BLOCKS = limits.MESSAGE_BLOCKS
 BUDGET = limits.SECTION_TEXT - 100  # characters of one section's text, with room to spare
 TOP = 10  # entries per list in the post
-FALLBACK = 4000  # characters of the message's `text` (what Slack shows in a notification)
+FALLBACK = limits.MESSAGE_TEXT  # characters of the message's `text` (notifications show it)
 NAME = 60  # account names are cut to this length before escaping
 REASON = 80  # dismiss reasons likewise
 URGENCY_NAMES = {"hot": "Hot", "warm": "Warm", "watch": "Watch"}

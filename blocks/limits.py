@@ -22,6 +22,19 @@ HEADER_TEXT = 150
 CONTEXT_ELEMENTS = 10
 ACTIONS_ELEMENTS = 25
 
+# The data visualization block (https://docs.slack.dev/reference/block-kit/blocks/data-visualization-block;
+# where each figure comes from: standin/blockkit.py, which checks them as Slack does)
+CHART_TITLE = 50
+CHART_SERIES = 6
+CHART_LABEL = 20  # a series name, a category label
+CHART_POINTS = 20  # points per series (categories)
+CHART_AXIS_TITLE = 50
+
+# The table block (https://docs.slack.dev/reference/block-kit/blocks/table-block)
+TABLE_ROWS = 100  # the header row included
+TABLE_CELLS = 20  # cells a row
+TABLE_CHARS = 10_000  # all cells of a message (the data table block's page; stricter here)
+
 # Elements and composition objects
 OPTION_TEXT = 75  # an option's text, and its description
 OPTION_VALUE = 150
