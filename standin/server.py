@@ -209,7 +209,8 @@ def validate_blocks(blocks: Any, limit: int = MAX_MESSAGE_BLOCKS,
     return errors + _duplicate_block_ids(blocks, root)
 
 
-def validate_view(view: Any, allowed_types: tuple[str, ...] = ("modal", "home")) -> list[str]:
+def validate_view(view: Any, allowed_types: tuple[str, ...] = ("modal", "home"),
+                  unsupported: frozenset[str] = frozenset()) -> list[str]:
     """View errors (empty = valid), checked with `slack_sdk.models.views.View`."""
     if not isinstance(view, dict):
         return ["view must be an object [json-pointer:/view]"]
@@ -217,7 +218,7 @@ def validate_view(view: Any, allowed_types: tuple[str, ...] = ("modal", "home"))
         return [f"view type must be one of {allowed_types} [json-pointer:/view/type]"]
     if view.get("type") == "modal" and not view.get("title"):
         return ["modal views need a title [json-pointer:/view/title]"]
-    errors = validate_blocks(view.get("blocks", []), MAX_VIEW_BLOCKS, "/view/blocks")
+    errors = validate_blocks(view.get("blocks", []), MAX_VIEW_BLOCKS, "/view/blocks", unsupported)
     try:
         View(**view).validate_json()
     except Exception as exc:
@@ -905,7 +906,7 @@ class SlackStandin:
 
     def _checked_view(self, params: Params, allowed: tuple[str, ...]) -> dict[str, Any]:
         view = params.get("view")
-        errors = validate_view(view, allowed)
+        errors = validate_view(view, allowed, self.unsupported_blocks)
         if errors:
             raise SlackError("invalid_arguments", errors)
         return copy.deepcopy(view)

@@ -233,3 +233,15 @@ def test_managers_admins_and_aes_see_their_charts(slack):
     for home in homes.values():
         assert validate_view(home) == []
     assert not slack.standin.rejections
+
+
+def test_a_workspace_refusing_charts_gets_the_home_without_them(slack):
+    with freeze_time(START) as frozen:
+        log(slack, frozen)
+    slack.standin.refuse_block_types("data_visualization")
+    with freeze_time(START + timedelta(days=7)):
+        home = open_home(slack, MGR)  # held == 0: published, on the second try
+    assert not [b for b in home["blocks"] if b["type"] == "data_visualization"]
+    assert "Your team's SLA attainment, last 8 weeks (%): Acknowledged: 3 Jun 0%" in text_of(home)
+    [refused] = slack.standin.rejections
+    assert refused.method == "views.publish" and "data_visualization" in str(refused.errors)
