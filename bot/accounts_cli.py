@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
+import stat
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -103,8 +105,7 @@ def _ingest(args: argparse.Namespace, services: Services) -> int:
         print(f"signalbot: {problem}", file=sys.stderr)
         return 2
     try:
-        with open(args.file, "rb") as counting:
-            lines = sum(1 for _ in counting)
+        lines = _line_count(args.file)
         stream = open(args.file, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
         print(f"signalbot: {args.file}: {exc.strerror}", file=sys.stderr)
@@ -129,6 +130,14 @@ def _ingest(args: argparse.Namespace, services: Services) -> int:
 
         print(f"evaluated {periodic(services)} accounts")
     return 1 if rejected else 0
+
+
+def _line_count(path: str) -> int | None:
+    """Lines in a regular file (the bar's total); None for a pipe, which can be read once."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        return None
+    with open(path, "rb") as counting:
+        return sum(1 for _ in counting)
 
 
 def _events(stream, name: str, tracker: Tracker, rejected: list) -> Iterator[tuple[int, Any]]:
