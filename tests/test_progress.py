@@ -119,8 +119,10 @@ def test_ctrl_c_during_ingest_keeps_what_was_stored_and_a_rerun_finishes(tmp_pat
     fifo = tmp_path / "feed.jsonl"
     os.mkfifo(fifo)  # a feed that stalls: the command is mid-file when Ctrl-C comes
     master, slave = pty.openpty()
+    # as at a shell prompt: SIGINT not ignored (a suite run in the background ignores it)
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "ingest", str(fifo)], env=cli_env,
-                            cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+                            cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     os.close(slave)
     with open(fifo, "w") as feed:
         feed.write("".join(lines[:6000]))  # one whole batch of 5,000 and some
@@ -131,7 +133,10 @@ def test_ctrl_c_during_ingest_keeps_what_was_stored_and_a_rerun_finishes(tmp_pat
             assert ready, screen
             screen += os.read(master, 4096)
         proc.send_signal(signal.SIGINT)
-        status = proc.wait(timeout=60)
+        try:
+            status = proc.wait(timeout=60)
+        finally:
+            proc.kill()  # (a no-op once it has exited)
     while True:
         ready, _, _ = select.select([master], [], [], 5)
         try:
