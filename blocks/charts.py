@@ -72,7 +72,8 @@ def chart_of(block: Block) -> Chart:
                  series=tuple(Series(s["name"], tuple(p["value"] for p in s["data"]))
                               for s in chart["series"]),
                  x_label=chart["axis_config"].get("x_label", ""),
-                 y_label=chart["axis_config"].get("y_label", ""))
+                 y_label=chart["axis_config"].get("y_label", ""),
+                 unit="%" if block["title"].endswith("(%)") else "")  # our titles say "(%)"
 
 
 def table_of(block: Block) -> Table:
