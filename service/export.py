@@ -97,9 +97,14 @@ def write_csv(
     tracker: Any = None,
 ) -> int:
     """Write the header and one row per signal logged from `since` to `until` (local days,
-    both included); returns the number of signals written. `tracker.advance()` is called
-    per row when given (the CLI's progress)."""
+    both included); returns the number of signals written. `tracker`, when given (the CLI's
+    progress), is told how many rows will come (one COUNT), then each row written."""
     start, end = day_bounds(config, since, until)
+    if tracker is not None:
+        total = select(func.count()).select_from(Signal).where(Signal.created_at >= start)
+        if end is not None:
+            total = total.where(Signal.created_at < end)
+        tracker.set_total(session.scalar(total) or 0)
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
     count = 0

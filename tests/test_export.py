@@ -122,7 +122,8 @@ def test_export_command_writes_a_file(cli, tmp_path, capsys):
     target = tmp_path / "signals.csv"
     assert main(["export", "--since", "2026-11-09", "--until", "2026-11-22", "--format", "csv",
                  "--output", str(target)]) == 0
-    assert "8 signals exported" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "8 signals exported" in err and "export: 8/8 signals in" in err  # progress, plain
     with target.open(newline="") as stream:
         rows = list(csv.DictReader(stream))
     assert [int(r["signal_id"]) for r in rows] == [ids[k] for k in
