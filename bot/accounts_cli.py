@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import stat
 import sys
@@ -142,6 +141,8 @@ def _line_count(path: str) -> int | None:
 
 def _events(stream, name: str, tracker: Tracker, rejected: list) -> Iterator[tuple[int, Any]]:
     """(line number, event) from JSON lines or CSV; unparsable lines go to `rejected`."""
+    from service.ingest import parse_json
+
     lines = _lines(stream, tracker)
     first = next(lines, None)
     if first is None:
@@ -152,9 +153,9 @@ def _events(stream, name: str, tracker: Tracker, rejected: list) -> Iterator[tup
             if not line.strip():
                 continue
             try:
-                yield number, json.loads(line)
+                yield number, parse_json(line)
             except ValueError as exc:
-                rejected.append((number, f"not JSON ({str(exc)[:60]})"))
+                rejected.append((number, str(exc)))
         return
     reader = csv.DictReader(rest)
     for row in reader:

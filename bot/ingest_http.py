@@ -8,11 +8,10 @@ are evaluated afterwards by the worker, never inside the request.
 from __future__ import annotations
 
 import hmac
-import json
 from typing import Any
 
 from bot.services import Services
-from service.ingest import ingest
+from service.ingest import ingest, parse_json
 
 PATH = ("POST", "/ingest/v1/events")
 Answer = tuple[int, dict[str, Any]]
@@ -32,9 +31,9 @@ def route(services: Services):
         if problem:
             return problem
         try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            return 400, _error(f"the body is not JSON ({str(exc).splitlines()[0][:80]})")
+            data = parse_json(body)
+        except ValueError as exc:
+            return 400, _error(f"the body is {exc}")
         events = data.get("events") if isinstance(data, dict) else None
         if not isinstance(events, list):
             return 400, _error('the body needs an "events" list')

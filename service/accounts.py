@@ -15,7 +15,14 @@ from typing import Any, TextIO
 from sqlalchemy import case, or_, select
 from sqlalchemy.orm import Session
 
-from service.account_fields import COLUMNS, limits, parse_fields
+from service.account_fields import (
+    COLUMNS,
+    account_name,
+    crm_id_of,
+    limits,
+    parse_fields,
+    storable,
+)
 from service.bulk import among, chunks, queue_accounts
 from storage.models import Account
 from storage.queries import name_key
@@ -40,7 +47,7 @@ class Registry:
 
     def load(self, keys: Iterable[str]) -> None:
         """Fetch every account whose CRM id or name is among `keys` (in chunks)."""
-        wanted = sorted({k.strip() for k in keys if k and k.strip()})
+        wanted = sorted({k.strip() for k in keys if k and k.strip() and storable(k)})
         for chunk in chunks(wanted):
             names = [name_key(k) for k in chunk]
             query = select(Account).where(
@@ -73,7 +80,8 @@ class Registry:
 
         Raises ValueError, before changing anything, when the name belongs to another account.
         """
-        crm_id, name = (crm_id or "").strip() or None, " ".join((name or "").split()) or None
+        crm_id = crm_id_of(crm_id) or None if crm_id else None
+        name = account_name(name) if name and name.strip() else None
         named = self.by_name.get(name_key(name)) if name else None
         if account is None:
             account = self.by_crm.get(crm_id) if crm_id else None

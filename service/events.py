@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 from protocol.policy import Triggers
-from service.account_fields import day, number
+from service.account_fields import MAX_COUNT, day, in_years, number, text
 
 
 def base_row(event: dict[str, Any], account_id: int, kind: str, now: datetime) -> dict[str, Any]:
@@ -39,7 +39,7 @@ def event_row(account: Any, rules: Triggers, event: dict[str, Any], now: datetim
     if kind == "gated_feature":
         row["name"] = _name(event, "feature")
         user = event.get("user")
-        row["actor"] = str(user)[:320] if user is not None else None
+        row["actor"] = text(str(user)[:320], "user", 320) if user is not None else None
         return row
     value = number(event.get("value"), "value")
     row["value"] = value
@@ -59,7 +59,9 @@ def event_row(account: Any, rules: Triggers, event: dict[str, Any], now: datetim
             row["at"] = datetime.combine(end, time(), UTC)
     else:
         seats = event.get("seats")
-        limit = row["seats"] = round(number(seats, "seats", 1)) if seats is not None else None
+        limit = row["seats"] = (
+            round(number(seats, "seats", 1, MAX_COUNT)) if seats is not None else None
+        )
         limit = limit or account.seats
     if limit and value > rules.max_value_ratio * limit:
         raise ValueError(
@@ -77,7 +79,7 @@ def _name(event: dict[str, Any], key: str) -> str:
     value = event.get(key)
     if not isinstance(value, str) or not value.strip() or len(value) > 100:
         raise ValueError(f"{key}: required, a name of at most 100 characters")
-    return value.strip()
+    return text(value, key, 100).strip()
 
 
 def moment(value: Any, key: str) -> datetime:
@@ -88,6 +90,7 @@ def moment(value: Any, key: str) -> datetime:
         except ValueError:
             parsed = None
         if parsed is not None:
+            in_years(parsed, key)  # far enough from year 1 and 9999 to convert to UTC
             aware = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
             return aware.astimezone(UTC)
     raise ValueError(f"{key}: {str(value)[:40]!r} is not a date-time (ISO 8601)")

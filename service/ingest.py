@@ -7,6 +7,7 @@ Triggers are not evaluated here: the accounts touched go on the evaluation queue
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,7 +17,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from protocol.policy import Triggers
-from service.account_fields import parse_fields
+from service.account_fields import parse_fields, storable, text
 from service.accounts import Registry, queue_evaluation
 from service.bulk import among, chunks, store_events
 from service.events import base_row, event_row
@@ -24,6 +25,30 @@ from storage.models import Account, ProductEvent
 from storage.queries import name_key
 
 TYPES = ("usage", "active_users", "gated_feature", "account")
+MAX_DEPTH = 8  # a request is {"events": [{..., "limits": {...}}]}: four levels
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """JSON of at most `MAX_DEPTH` levels; ValueError with a one-line reason otherwise."""
+    try:
+        data = json.loads(raw)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"not JSON ({str(exc).splitlines()[0][:80]})") from None
+    level, todo = 0, [data]
+    while todo:
+        level += 1
+        if level > MAX_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+        todo = [
+            child
+            for item in todo
+            if isinstance(item, dict | list)
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, dict | list)
+        ]
+    return data
 
 
 @dataclass
@@ -62,7 +87,9 @@ class Known:
 
     def load(self, session: Session, keys: Iterable[str]) -> None:
         """Fetch the accounts named by `keys` that are not known yet."""
-        wanted = sorted({k.strip() for k in keys if k.strip() and self.find(k) is None})
+        wanted = sorted(
+            {k.strip() for k in keys if k.strip() and storable(k) and self.find(k) is None}
+        )
         columns = (Account.id, Account.crm_id, Account.name_key, Account.limits, Account.seats)
         for chunk in chunks(wanted):
             names = [name_key(k) for k in chunk]
@@ -165,11 +192,14 @@ def _kind(event: Any) -> str:
         or len(str(event_id)) > 200
     ):
         raise ValueError("id: must be a string of at most 200 characters")
+    if event_id is not None:
+        text(str(event_id), "id", 200)
     return kind
 
 
 def _seen_ids(session: Session, events: list[Any]) -> set[str]:
     ids = [str(e["id"]) for e in events if isinstance(e, dict) and e.get("id") is not None]
+    ids = [i for i in ids if storable(i)]
     seen: set[str] = set()
     for chunk in chunks(ids):
         query = select(ProductEvent.event_id).where(among(session, ProductEvent.event_id, chunk))

@@ -125,3 +125,33 @@ def test_the_cli_imports_and_dry_runs(tmp_path):
     wrong = signalbot("accounts", "import", str(bad), env=env, cwd=tmp_path)
     assert wrong.returncode == 2 and "unknown columns ['nmae']" in wrong.stderr
     assert "Traceback" not in wrong.stderr + real.stderr + dry.stderr
+
+
+def test_the_cli_refuses_impossible_rows_one_by_one(tmp_path):
+    env = base_env(tmp_path, SLACK_BOT_TOKEN="xoxb-test")
+    assert signalbot("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
+    path = tmp_path / "accounts.csv"
+    path.write_text(
+        HEADER
+        + GLOBEX
+        + "crm-2,Hooli,,,,1e30,,,,,,,,\n"
+        + f"crm-3,{'N' * 201},,,,,,,,,,,,\n"
+        + f"{'C' * 101},Umbrella,,,,,,,,,,,,\n"
+        + "crm-5,\u200b\u200b,,,,,,,,,,,,\n"
+        + "crm-6,Soylent,,,,,,99,,,,,,\n"
+        + "crm-7,Vandelay,,,,,,,,9999-12-31,,,,\n"
+        + INITECH
+    )
+    result = signalbot("accounts", "import", str(path), env=env, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "2 created, 0 updated, 0 unchanged, 6 rejected" in result.stdout
+    for expected in [
+        "line 3: rejected: seats: 1e+30 is beyond",
+        "line 4: rejected: name: at most 200 characters",
+        "line 5: rejected: crm_id: at most 100 characters",
+        "line 6: rejected: name: needs at least one letter or digit",
+        "line 7: rejected: billing_cycle_months: 99 is above",
+        "line 8: rejected: renewal_date: 9999-12-31 is not between 1900 and 2200",
+    ]:
+        assert expected in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr

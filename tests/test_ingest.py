@@ -312,3 +312,67 @@ def test_ingest_a_csv_file(tmp_path, cli_env):
     result = signalbot("ingest", str(path), env=cli_env, cwd=tmp_path)
     assert "3 events stored, 0 seen before, 1 rejected" in result.stdout
     assert "line 5: rejected: value: -3 is negative" in result.stderr
+
+
+# --- impossible values: refused one by one, never the whole batch ----------------------------
+
+GOOD = {"account": "Globex Corp", "type": "active_users", "value": 40, "at": "2026-11-20T10:00Z"}
+IMPOSSIBLE = [
+    ({**GOOD, "at": "9999-12-31T23:00:00-05:00"}, "at: 9999-12-31T23:00:00-05:00 is not between"),
+    ({**GOOD, "at": "0001-01-01T00:00:00+05:00"}, "at: 0001-01-01T00:00:00+05:00 is not between"),
+    ({**GOOD, "seats": 1e300}, "seats: 1e+300 is beyond"),
+    ({**GOOD, "value": 1e300}, "value: 1e+300 is beyond"),
+    ({**GOOD, "value": 3e9, "seats": 3e9}, "seats: 3e+09 is above"),
+    ({**GOOD, "id": "evt\x00nul"}, "id: contains control characters"),
+    ({"account": "Globex Corp", "type": "gated_feature", "feature": "s\x00o"}, "feature: contains"),
+    ({"account": "New Co", "type": "account", "name": "N" * 201}, "name: at most 200 characters"),
+    ({"account": "C" * 101, "type": "account", "name": "Other Co"}, "crm_id: at most 100"),
+    ({"account": "\u200b\u200b", "type": "account"}, "name: needs at least one letter or digit"),
+    ({"account": "Globex Corp", "type": "account", "seats": 1e30}, "seats: 1e+30 is beyond"),
+    ({"account": "Globex Corp", "type": "account", "renewal_date": "9999-12-31"}, "renewal_date"),
+    ({"account": "Globex Corp", "type": "account", "plan": "a\x00"}, "plan: contains control"),
+]
+
+
+def test_impossible_values_are_refused_one_by_one_and_the_rest_stored(api):
+    client, services = api
+    assert client.post("/ingest/v1/events", json=EXAMPLE).status_code == 202
+    events = [GOOD] + [event for event, _ in IMPOSSIBLE] + [{**GOOD, "value": 41}]
+    answer = client.post("/ingest/v1/events", json={"events": events})
+    assert answer.status_code == 202, answer.text
+    body = answer.json()
+    assert body["accepted"] == 2
+    assert [r["index"] for r in body["rejected"]] == list(range(1, len(IMPOSSIBLE) + 1))
+    for rejection, (_, reason) in zip(body["rejected"], IMPOSSIBLE, strict=True):
+        assert reason in rejection["error"], rejection
+    values = {e.value for e in stored(services)}
+    assert {40, 41} <= values and 1e300 not in values
+
+
+def stored(services) -> list[ProductEvent]:
+    with services.unit_of_work() as session:
+        return list(session.scalars(select(ProductEvent)))
+
+
+def test_deeply_nested_json_is_a_400_not_a_500(api):
+    client, _ = api
+    for depth in (20, 100_000):
+        body = '{"events": [' + "[" * depth + "]" * depth + "]}"
+        answer = client.post("/ingest/v1/events", content=body.encode())
+        assert answer.status_code == 400, answer.text
+        assert "nested deeper than 8 levels" in answer.json()["error"]
+
+
+def test_the_cli_keeps_the_good_lines_around_an_impossible_one(tmp_path, cli_env):
+    good = {**GOOD, "account": "0015g00000Globex"}
+    lines = [good, {**good, "at": "9999-12-31T23:00:00-05:00"}, {**good, "seats": 1e300},
+             {**good, "value": 7}]
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n" + "[" * 5000 + "\n")
+    result = signalbot("ingest", str(path), env=cli_env, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "2 events stored, 0 seen before, 3 rejected" in result.stdout
+    assert "line 2: rejected: at: 9999-12-31T23:00:00-05:00 is not between" in result.stderr
+    assert "line 3: rejected: seats: 1e+300 is beyond" in result.stderr
+    assert "line 5: rejected: nested deeper than 8 levels" in result.stderr
+    assert "Traceback" not in result.stderr
