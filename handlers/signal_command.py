@@ -17,7 +17,13 @@ from service.accounts import registry_has_accounts
 from service.roster import NotAdmin, roster_gaps, set_manager
 from service.runtime import Runtime
 from service.views import signal_view
-from storage.queries import count_open_signals_for, find_account, managers, open_signals_for
+from storage.queries import (
+    count_open_signals_for,
+    find_account,
+    managers,
+    open_signals_for,
+    remembered_ae,
+)
 
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
@@ -64,7 +70,8 @@ def _prefill(services: Runtime, text: str) -> Prefill:
         picker = registry_has_accounts(session)
         account = find_account(session, account_name) if account_name else None
         if account is not None:
-            account_name, ae_id, crm_id = account.name, account.ae_id, account.crm_id
+            account_name, crm_id = account.name, account.crm_id
+            ae_id = remembered_ae(session, account)
     return Prefill(account=account_name, urgency=urgency, ae_id=ae_id, crm_id=crm_id,
                    account_picker=picker, metadata={"source": "slash"})
 

@@ -23,7 +23,7 @@ from service.accounts import search
 from service.runtime import Runtime
 from service.trigger_actions import TriggerError, actionable, dismiss, prefill, snooze
 from storage.outbox import Outgoing
-from storage.queries import find_account, name_key
+from storage.queries import find_account, name_key, remembered_ae
 
 log = logging.getLogger(__name__)
 VIEW_KEYS = (
@@ -133,7 +133,7 @@ def account_picked(ack: Ack, body: dict[str, Any], context, services: Runtime) -
     if value[:2] in ("c:", "n:") and view.get("id") and not chosen.get("selected_user"):
         with services.unit_of_work() as session:
             account = find_account(session, value[2:])
-            ae_id = account.ae_id if account else None
+            ae_id = remembered_ae(session, account) if account else None
         if ae_id:
             context["updated_view"] = _with_ae(view, ae_id)
     ack()

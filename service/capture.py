@@ -13,8 +13,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from blocks.text import mention
+from blocks.text import escape, mention
 from protocol import stages
+from protocol.catalogue import kind_label
 from protocol.config import Config
 from protocol.escalation import may_act_for
 from protocol.qualification import Qualification, evaluate
@@ -53,24 +54,35 @@ def log_signal(
         existing = session.scalar(select(Signal).where(Signal.submission_key == submission_key))
         if existing is not None:
             return Logged(existing, False, qualification_of(config, existing))
+    # Logging never changes the account's owners: they come from the registry (import, CRM,
+    # an admin). Anyone may log on any account; the owner CSM hears of it.
     account = upsert_account(session, draft.account, now, crm_id=draft.crm_id)
-    if draft.ae_id:
-        account.ae_id = draft.ae_id
-    account.csm_id = actor
     signal = _new_signal(draft, account.id, actor, now, submission_key)
     session.add(signal)
     session.flush()
     _set_answers(session, signal, draft.answers, actor, now)
     person(session, actor)
-    record_event(
-        session, signal, "logged", actor, now, None, stages.SIGNAL, {"source": draft.source}
-    )
+    owner = account.csm_id if account.csm_id not in (None, actor) else None
+    data = {"source": draft.source, **({"account_csm": owner} if owner else {})}
+    record_event(session, signal, "logged", actor, now, None, stages.SIGNAL, data)
     mark_acted(session, draft.source, signal.id, actor, now)  # logged from a product trigger
     out = [outgoing.card(signal, "csm", actor, "Signal logged")]
+    if owner:
+        out.append(_tell_owner(signal, account.name, owner, actor))
     qualification = evaluate(config.rubric, draft.answers)
     out += _route(session, config, signal, qualification, actor, now)
     enqueue(session, out, now)
     return Logged(signal, True, qualification)
+
+
+def _tell_owner(signal: Signal, account: str, owner: str, actor: str) -> Outgoing:
+    kind = kind_label(signal.category, signal.kind)
+    text = (
+        f"{mention(actor)} logged an expansion signal on *{escape(account)}*, an account you "
+        f"own: {escape(kind)}, buyer {escape(signal.buyer_name)} (signal #{signal.id}). "
+        "The account's owners are unchanged."
+    )
+    return outgoing.notice(f"logged-on-yours:{signal.id}:{owner}", owner, text, signal)
 
 
 def _new_signal(

@@ -108,8 +108,7 @@ def reassign(
     old_ae = signal.ae_id
     cancel_clocks(session, signal, now)
     signal.token += 1
-    signal.ae_id = new_ae
-    signal.account.ae_id = new_ae
+    signal.ae_id = new_ae  # the account's own AE is the registry's, never changed here
     signal.acknowledged_at = signal.contacted_at = None
     signal.handed_off_at = now
     move(

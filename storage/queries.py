@@ -48,6 +48,19 @@ def upsert_account(
     return account
 
 
+def remembered_ae(session: Session, account: Account) -> str | None:
+    """The AE to suggest for a new signal on `account`: the registry's, else the last one
+    a signal on it went to (a suggestion for the form only: ownership is the registry's)."""
+    if account.ae_id:
+        return account.ae_id
+    return session.scalar(
+        select(Signal.ae_id)
+        .where(Signal.account_id == account.id, Signal.ae_id.is_not(None))
+        .order_by(Signal.created_at.desc(), Signal.id.desc())
+        .limit(1)
+    )
+
+
 def person(session: Session, slack_id: str) -> Person:
     """The person with `slack_id`, created (unknown profile) if new, race-free."""
     found = session.get(Person, slack_id)
