@@ -137,3 +137,17 @@ def test_a_receiver_that_refuses_is_held_and_the_admins_told(sqlite_url, standin
     [notice] = [m["text"] for m in standin.dm_messages(ADMIN)]
     assert "HTTP 401" in notice and "bad signature" in notice
     assert len(standin.dm_messages(AE)) == 2  # the Slack hand-offs went out regardless
+
+
+def test_a_redirect_is_not_a_delivery_it_is_held_and_the_admins_told(sqlite_url, standin,
+                                                                    receiver, monkeypatch):
+    services = bot(sqlite_url, standin, monkeypatch, webhooks=[hook(receiver, "handed_off")])
+    receiver.fail_next("hook", status=301, headers={"Location": "https://elsewhere.example/x"})
+    with freeze_time(START):
+        log(services)
+        drain(services, standin)
+    [row] = rows(services, "webhook")
+    assert row.status == "held"
+    [notice] = [m["text"] for m in standin.dm_messages(ADMIN)]
+    assert "HTTP 301" in notice and "elsewhere.example" in notice
+    assert len(receiver.calls_to("hook")) == 1  # the redirect was not followed

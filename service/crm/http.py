@@ -99,8 +99,12 @@ class Pool:
 
     def send(self, client: httpx.Client, provider: str, method: str, url: str,
              **kwargs: Any) -> httpx.Response:
-        """One request; 2xx/3xx answers come back, anything else is raised as Transient or
-        Permanent."""
+        """One request; a 2xx answer comes back, anything else is raised as Transient or
+        Permanent.
+
+        A 3xx is Permanent: redirects are not followed (a body and its signature must not go
+        to a host nobody configured), so the URL in the config is wrong and an admin must fix it.
+        """
         host = (id(client), str(client.base_url.join(url).host))
         rest = self._resting.get(host, 0.0) - time.monotonic()
         if rest > 0:
@@ -120,7 +124,12 @@ class Pool:
                 self._resting[host] = time.monotonic() + wait
             raise Transient(f"{provider} HTTP {response.status_code}: {describe(response)}", wait,
                             pacing=True)
-        if response.status_code >= 400:
+        if 300 <= response.status_code < 400:
+            where = response.headers.get("Location", "nowhere")[:200]
+            raise Permanent(f"{provider} HTTP {response.status_code}: redirected to {where}; "
+                            "not followed: put the final https:// URL in the config",
+                            status=response.status_code)
+        if response.status_code >= 400 or response.status_code < 200:
             message, code = error_of(response)
             raise Permanent(f"{provider} HTTP {response.status_code}{f' {code}' if code else ''}: "
                             f"{message}", status=response.status_code, code=code)
