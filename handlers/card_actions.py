@@ -49,8 +49,10 @@ def log_contact(ack: Ack, body: dict[str, Any], actor: str, subject_id: int | No
 
 def nudge(ack: Ack, body: dict[str, Any], actor: str, subject_id: int | None,
           services: Runtime) -> None:
-    """A manager (or admin) nudges the AE about an open hand-off."""
-    _press(services, ack, body, actor, subject_id, signals.nudge)
+    """A manager (or admin) nudges the AE about an open hand-off, once per press: a replay of
+    the same press (Slack's `action_ts`) nudges no one again."""
+    press = (body.get("actions") or [{}])[0].get("action_ts")
+    _press(services, ack, body, actor, subject_id, signals.nudge, press=press)
 
 
 def open_outcome(ack: Ack, body: dict[str, Any], context, services: Runtime) -> None:
@@ -69,21 +71,21 @@ def open_requalify(ack: Ack, body: dict[str, Any], context, services: Runtime) -
 
 
 def _press(services: Runtime, ack: Ack, body: dict[str, Any], actor: str,
-           subject_id: int | None, operation: Operation) -> None:
+           subject_id: int | None, operation: Operation, **extra: Any) -> None:
     def work(session: Session, now: datetime) -> list[Outgoing]:
         signal = signal_for_update(session, subject_id or 0)
-        problem = _apply(services, session, signal, actor, operation, now)
+        problem = _apply(services, session, signal, actor, operation, now, **extra)
         return [answer(body, actor, problem)] if problem else []
 
     commit_then_ack(services, ack, work)
 
 
 def _apply(services: Runtime, session: Session, signal: Signal | None, actor: str,
-           operation: Operation, now: datetime) -> str | None:
+           operation: Operation, now: datetime, **extra: Any) -> str | None:
     if signal is None:
         return "That signal no longer exists."
     try:
-        operation(session, services.config, signal, actor, now)
+        operation(session, services.config, signal, actor, now, **extra)
     except REFUSALS as exc:
         return str(exc)
     return None

@@ -22,7 +22,7 @@ from service.clocks import add_clock, cancel_clocks, meet, start_clocks
 from service.crm import sync_items
 from service.history import move, record_event
 from storage.models import Signal
-from storage.outbox import Outgoing, enqueue
+from storage.outbox import Outgoing, enqueue, queued
 from storage.queries import managers
 
 
@@ -195,21 +195,31 @@ def record_outcome(
     )
 
 
-def nudge(session: Session, config: Config, signal: Signal, actor: str, now: datetime) -> None:
-    """A manager (or admin) pokes the AE about an open hand-off."""
+def nudge(
+    session: Session, config: Config, signal: Signal, actor: str, now: datetime,
+    press: str | None = None,
+) -> None:
+    """A manager (or admin) pokes the AE about an open hand-off, once per press.
+
+    `press` is Slack's `action_ts` of the button press: a replay of the same press (a retry,
+    or a captured request sent again) finds its message already queued and does nothing.
+    """
     if not stages.is_open(signal.stage) or signal.stage not in stages.WITH_AE:
         raise stages.StageError("There is nothing to nudge: the signal is not waiting on the AE.")
     if not may_act_for(actor, signal.ae_id, managers(session, config.managers), config.admins):
         raise NotAllowed(signal.ae_id)
-    record_event(
-        session, signal, "nudged", actor, now, signal.stage, signal.stage, {"ae": signal.ae_id}
-    )
-    key = f"nudge:{signal.id}:{actor}:{int(now.timestamp())}"
+    key = f"nudge:{signal.id}:{actor}:{press or int(now.timestamp())}"
     text = (
         f"{mention(actor)} is asking about the *{escape(signal.account.name)}* hand-off "
         f"from {mention(signal.csm_id)}: please act on it now."
     )
-    enqueue(session, [outgoing.card(signal, "ae", signal.ae_id, text, key_suffix=f":{key}")], now)
+    item = outgoing.card(signal, "ae", signal.ae_id, text, key_suffix=f":{key}")
+    if queued(session, item.key):
+        return
+    record_event(
+        session, signal, "nudged", actor, now, signal.stage, signal.stage, {"ae": signal.ae_id}
+    )
+    enqueue(session, [item], now)
 
 
 def _tell_csm(signal: Signal, what: str, actor: str) -> Outgoing:

@@ -62,6 +62,11 @@ def enqueue(session: Session, items: list[Outgoing], now: datetime) -> None:
     session.connection().execute(statement, rows)  # executemany: batched, compiled once
 
 
+def queued(session: Session, key: str) -> bool:
+    """True when a message with this key was ever enqueued (sent or not)."""
+    return session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key)) is not None
+
+
 def claim_due(
     session: Session, *, now: datetime, worker: str, limit: int, lease: timedelta
 ) -> list[OutboxMessage]:

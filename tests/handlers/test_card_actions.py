@@ -237,3 +237,17 @@ def test_open_requalify_directly(sqlite_services):
     assert context["modal_view"]["callback_id"] == "requalify_modal"
     refused = gate(open_requalify, card.REQUALIFY, signal.id, AE, sqlite_services)
     assert "modal_view" not in refused
+
+
+def test_a_replayed_nudge_press_nudges_once(slack):
+    signal = handed_off(slack)
+    before = len(slack.standin.dm_messages(AE))
+    for _ in range(3):  # the same signed press, replayed within Slack's five minutes
+        response = slack.press(card.NUDGE, signal.id, MGR, action_ts="1796160000.000001")
+        assert response.status_code == 200
+    slack.deliver()
+    assert events(slack.services).count("nudged") == 1
+    assert len(slack.standin.dm_messages(AE)) == before + 1
+    slack.press(card.NUDGE, signal.id, MGR, action_ts="1796160060.000002")  # a new press
+    slack.deliver()
+    assert events(slack.services).count("nudged") == 2
