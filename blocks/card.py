@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from blocks.kit import Block, actions, button, context, divider, fields, mrkdwn_chunks, section
-from blocks.text import escape, mention, truncate, urgency_label, when
+from blocks.text import escape, link, mention, truncate, urgency_label, when
 from blocks.views import ClockView, SignalView
 from protocol import stages
 from protocol.catalogue import URGENCY_EMOJI, URGENCY_NAMES, category_label, kind_label
@@ -138,8 +138,9 @@ def _links(signal: SignalView, crm_link: str | None) -> str:
     parts = [f"Signal #{signal.id}", f"logged {when(signal.created_at)}"]
     if signal.source.startswith("trigger:"):
         parts.append(f":bar_chart: from a product-data trigger (#{signal.source[8:]})")
-    if signal.message_link and signal.message_link.startswith("https://"):
-        parts.append(f"<{signal.message_link}|source message>")
+    source = link(signal.message_link, "source message")
+    if source:
+        parts.append(source)
     if crm_link:
         parts.append(crm_link)
     return " · ".join(parts)

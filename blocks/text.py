@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from protocol.catalogue import URGENCY_NAMES
 from protocol.policy import SlaWindow
+
+HOST = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", re.I)
+_URL_SAFE = "/%:@!$&'()*+,;=-._~?#"  # what may stay as is in a path, query or fragment
 
 
 def escape(text: str | None) -> str:
@@ -32,6 +37,35 @@ def urgency_label(urgency: str, windows: Mapping[str, SlaWindow]) -> str:
     if window.review:
         return f"{name} (review in {duration(window.review.total_seconds())})"
     return name
+
+
+def safe_url(url: str | None) -> str | None:
+    """`url` rebuilt from its parsed parts when it is https:// on a plain host name (no user,
+    no odd port), with everything outside the URL alphabet percent-encoded (so `|`, `<`, `>`
+    and spaces never reach mrkdwn); None when it is anything else."""
+    if not url or len(url) > 2000:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.hostname or ""
+    if parts.scheme.lower() != "https" or not HOST.fullmatch(host) or parts.username \
+            or parts.password or port not in (None, 443):
+        return None
+    path = quote(parts.path, safe=_URL_SAFE) or "/"
+    query = quote(parts.query, safe=_URL_SAFE)
+    fragment = quote(parts.fragment, safe=_URL_SAFE)
+    return urlunsplit(("https", host.lower(), path, query, fragment))
+
+
+def link(url: str | None, label: str) -> str | None:
+    """`<url|label>` for a safe https URL (see `safe_url`), the label escaped; else None."""
+    safe = safe_url(url)
+    if safe is None:
+        return None
+    return f"<{safe.replace('&', '&amp;')}|{escape(label).replace('|', '¦')}>"
 
 
 def when(moment: datetime, fmt: str = "{date_short_pretty} {time}") -> str:

@@ -54,6 +54,7 @@ class HubSpotStandin(RestStandin):
                  custom: tuple[str, ...] = CUSTOM):
         super().__init__()
         self.token, self.portal_id = token, portal_id
+        self.ui_domain = "app.hubspot.com"  # what account-info answers (tests may set anything)
         self._ids = itertools.count(1001)
         self.properties = {n: _prop(n, k) for n, k in STANDARD.items()}
         self.properties.update({n: _prop(n, "string", unique=n == CUSTOM[0]) for n in custom})
@@ -236,7 +237,7 @@ class HubSpotStandin(RestStandin):
     def _account(self, _: Request, __: Any) -> dict[str, Any]:
         return {"portalId": self.portal_id, "accountType": "STANDARD", "timeZone": "US/Eastern",
                 "companyCurrency": "USD", "additionalCurrencies": [], "utcOffset": "-05:00",
-                "utcOffsetMilliseconds": -18000000, "uiDomain": "app.hubspot.com",
+                "utcOffsetMilliseconds": -18000000, "uiDomain": self.ui_domain,
                 "dataHostingLocation": "na1"}
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from blocks.text import HOST
 from protocol.config import Crm
 from service.crm import http
 from service.crm.base import Inspection, Written
@@ -58,7 +59,9 @@ class HubSpot:
         """(portal id, UI domain), asked once per process."""
         if self._portal is None:
             info = self._call("GET", "/account-info/v3/details").json()
-            self._portal = (int(info["portalId"]), info.get("uiDomain") or "app.hubspot.com")
+            domain = str(info.get("uiDomain") or "")
+            self._portal = (int(info["portalId"]), domain if HOST.fullmatch(domain)
+                            else "app.hubspot.com")
         return self._portal
 
     def record_url(self, record_id: str) -> str | None:

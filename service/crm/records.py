@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from blocks.text import link
 from storage.models import CrmRecord, OutboxMessage, Signal
 from storage.outbox import OutboxStatus, Outgoing
 
@@ -18,9 +19,9 @@ LABELS = {"hubspot": "HubSpot", "salesforce": "Salesforce"}
 def card_link(session: Session, signal_id: int) -> str | None:
     """`<url|Open in HubSpot>` for the signal's CRM record, once it has been written."""
     record = session.scalar(select(CrmRecord).where(CrmRecord.signal_id == signal_id))
-    if record is None or not record.url or not record.url.startswith("https://"):
+    if record is None:
         return None
-    return f"<{record.url}|Open in {LABELS.get(record.provider, 'the CRM')}>"
+    return link(record.url, f"Open in {LABELS.get(record.provider, 'the CRM')}")
 
 
 def record_for(session: Session, signal_id: int, provider: str, now: datetime) -> CrmRecord:
