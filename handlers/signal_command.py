@@ -17,6 +17,7 @@ from service.accounts import registry_has_accounts
 from service.roster import NotAdmin, roster_gaps, set_manager
 from service.runtime import Runtime
 from service.views import signal_view
+from service.visibility import may_see_account, may_see_roster
 from storage.queries import (
     count_open_signals_for,
     find_account,
@@ -54,12 +55,12 @@ def open_capture_modal(client: WebClient, command: dict[str, Any], context,
                        services: Runtime) -> None:
     """Lazy, after the ack: the capture modal, pre-filled from `/signal <account> <urgency>`."""
     if "modal_for" in context:
-        prefill = _prefill(services, context["modal_for"])
+        prefill = _prefill(services, context["modal_for"], command["user_id"])
         view = signal_modal(services.config.rubric, services.config.sla, prefill)
         client.views_open(trigger_id=command["trigger_id"], view=view)
 
 
-def _prefill(services: Runtime, text: str) -> Prefill:
+def _prefill(services: Runtime, text: str, actor: str) -> Prefill:
     words = text.split()
     urgency = None
     if words and words[-1].lower() in URGENCIES:
@@ -69,7 +70,7 @@ def _prefill(services: Runtime, text: str) -> Prefill:
     with services.unit_of_work() as session:
         picker = registry_has_accounts(session)
         account = find_account(session, account_name) if account_name else None
-        if account is not None:
+        if account is not None and may_see_account(services.config, account, actor):
             account_name, crm_id = account.name, account.crm_id
             ae_id = remembered_ae(session, account)
     return Prefill(account=account_name, urgency=urgency, ae_id=ae_id, crm_id=crm_id,
@@ -87,6 +88,9 @@ def _admin(services: Runtime, actor: str, raw: str) -> dict[str, Any]:
     words = html.unescape(raw).split()
     users = MENTION.findall(raw)
     if len(words) >= 2 and words[1].lower() == "show":
+        if not may_see_roster(services.config, actor):
+            return replies.ephemeral("Only the signalbot admins named in the config can see the "
+                                     "roster. Ask one of them, or see the README.")
         with services.unit_of_work() as session:
             return replies.roster_reply(
                 managers(session, services.config.managers),

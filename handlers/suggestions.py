@@ -22,6 +22,7 @@ from handlers.interaction import answer, commit_then_ack, gate_modal, open_modal
 from service.accounts import search
 from service.runtime import Runtime
 from service.trigger_actions import TriggerError, actionable, dismiss, prefill, snooze
+from service.visibility import account_owner_filter, may_see_account
 from storage.outbox import Outgoing
 from storage.queries import find_account, name_key, remembered_ae
 
@@ -113,18 +114,21 @@ def submit_dismissal(ack: Ack, view: dict[str, Any], actor: str, services: Runti
     ack()
 
 
-def account_options(ack: Ack, body: dict[str, Any], services: Runtime) -> None:
-    """Accounts matching what was typed, and 'New account: <typed>' unless it exists."""
+def account_options(ack: Ack, body: dict[str, Any], actor: str, services: Runtime) -> None:
+    """Accounts matching what was typed (those `actor` may see, `visibility.accounts`), and
+    'New account: <typed>' unless it exists."""
     typed = " ".join((body.get("value") or "").split())[: limits.TYPED_QUERY]
+    owner = account_owner_filter(services.config, actor)
     with services.unit_of_work() as session:
-        found = search(session, typed, limit=20)
+        found = search(session, typed, limit=20, owner=owner)
     choices = [account_option(name, crm_id) for name, crm_id in found]
     if typed and all(name_key(name) != name_key(typed) for name, _ in found):
         choices.append(account_option(typed, new=True))
     ack(options=choices)
 
 
-def account_picked(ack: Ack, body: dict[str, Any], context, services: Runtime) -> None:
+def account_picked(ack: Ack, body: dict[str, Any], actor: str, context,
+                   services: Runtime) -> None:
     """An account was picked: fill in its AE (unless one is chosen already), after the ack."""
     view = body.get("view") or {}
     selected = (body.get("actions") or [{}])[0].get("selected_option") or {}
@@ -133,6 +137,8 @@ def account_picked(ack: Ack, body: dict[str, Any], context, services: Runtime) -
     if value[:2] in ("c:", "n:") and view.get("id") and not chosen.get("selected_user"):
         with services.unit_of_work() as session:
             account = find_account(session, value[2:])
+            if account and not may_see_account(services.config, account, actor):
+                account = None
             ae_id = remembered_ae(session, account) if account else None
         if ae_id:
             context["updated_view"] = _with_ae(view, ae_id)

@@ -90,6 +90,8 @@ class Config:
     managers: dict[str, str] = field(default_factory=dict)
     admins: tuple[str, ...] = ()
     digest_channel: str | None = None
+    digest_visibility: str = "team"  # who may preview /signal digest: team | managers | admins
+    account_visibility: str = "team"  # what the account type-ahead offers: team | owners
     digest_weekday: int = 0  # Monday
     digest_time: time = time(9, 0)
     rubric: Rubric = DEFAULT_RUBRIC

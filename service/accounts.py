@@ -120,9 +120,11 @@ class Registry:
         return result
 
 
-def search(session: Session, typed: str, limit: int = 20) -> list[tuple[str, str | None]]:
+def search(
+    session: Session, typed: str, limit: int = 20, owner: str | None = None
+) -> list[tuple[str, str | None]]:
     """(name, CRM id) of accounts whose name contains `typed` (prefix matches first), or
-    whose CRM id starts with it."""
+    whose CRM id starts with it; only those `owner` is the CSM or AE of, when given."""
     raw = " ".join(typed.split())
     key = name_key(raw)
     if not key:
@@ -143,6 +145,8 @@ def search(session: Session, typed: str, limit: int = 20) -> list[tuple[str, str
         .order_by(case((prefix, 0), else_=1), Account.name_key)
         .limit(limit)
     )
+    if owner is not None:
+        stmt = stmt.where(or_(Account.csm_id == owner, Account.ae_id == owner))
     return [(name, crm_id) for name, crm_id in session.execute(stmt)]
 
 

@@ -25,7 +25,7 @@ from service import outgoing
 from service.clocks import add_clock, cancel_clocks, start_clocks
 from service.crm import sync_items
 from service.history import record_event
-from service.signals import NotAllowed
+from service.signals import refuse
 from service.trigger_actions import mark_acted
 from storage.models import QualificationAnswer, Signal
 from storage.outbox import Outgoing, enqueue
@@ -119,11 +119,12 @@ def qualification_of(config: Config, signal: Signal) -> Qualification:
 
 
 def check_requalify(config: Config, signal: Signal, actor: str) -> None:
-    """Raise StageError unless the signal is still with the CSM, NotAllowed unless `actor` is
-    its CSM or an admin: the one rule for the button and for the submission."""
-    stages.check_move("requalify", signal.stage)
+    """Raise NotAllowed unless `actor` is its CSM or an admin (checked first: a stranger learns
+    nothing of the stage), StageError unless the signal is still with the CSM: the one rule
+    for the button and for the submission."""
     if not may_act_for(actor, signal.csm_id, {}, config.admins):
-        raise NotAllowed(signal.csm_id)
+        raise refuse(signal, signal.csm_id, actor)
+    stages.check_move("requalify", signal.stage)
 
 
 def update_qualification(

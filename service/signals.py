@@ -27,28 +27,43 @@ from storage.queries import managers
 
 
 class NotAllowed(Exception):
-    """The actor may not act on this signal; `owner` is who may."""
+    """The actor may not act on this signal; `owner` is who may.
 
-    def __init__(self, owner: str | None):
-        super().__init__(f"This signal belongs to {mention(owner)}.")
+    The owner is named only to someone on the signal (its CSM or AE): anyone else learns
+    nothing about it, not even who has it.
+    """
+
+    def __init__(self, owner: str | None, shown: bool = True):
+        super().__init__(
+            f"This signal belongs to {mention(owner)}." if shown
+            else "That signal is not yours: only its owner, their managers or an admin can act."
+        )
         self.owner = owner
 
 
+def refuse(signal: Signal, owner: str | None, actor: str) -> NotAllowed:
+    """The refusal `actor` sees: the owner named only to the signal's own CSM or AE."""
+    return NotAllowed(owner, shown=actor in (signal.csm_id, signal.ae_id))
+
+
 def check_owner(session: Session, config: Config, signal: Signal, actor: str) -> None:
-    """Raise NotAllowed unless `actor` is the owner, above them on the roster, or an admin."""
+    """Raise NotAllowed unless `actor` is the owner, above them on the roster, or an admin.
+
+    Called before any check of the stage, so a refusal never reveals the signal's state.
+    """
     owner = owner_of(signal.ownership, signal.csm_id, signal.ae_id)
     if signal.ownership == Ownership.JOINT and actor == signal.csm_id:
         return
     if not may_act_for(actor, owner, managers(session, config.managers), config.admins):
-        raise NotAllowed(owner)
+        raise refuse(signal, owner, actor)
 
 
 def acknowledge(
     session: Session, config: Config, signal: Signal, actor: str, now: datetime
 ) -> None:
     """The AE has seen the hand-off: stop the acknowledge clock."""
-    stages.check_move("acknowledge", signal.stage)
     check_owner(session, config, signal, actor)
+    stages.check_move("acknowledge", signal.stage)
     meet(session, signal, now, "ack")
     signal.acknowledged_at = now
     move(session, signal, "acknowledged", actor, now, stages.ACKNOWLEDGED)
@@ -72,8 +87,8 @@ def log_contact(
     note: str | None = None,
 ) -> None:
     """The AE reached the customer: stop the contact clock (and acknowledge, if not yet)."""
-    stages.check_move("contact", signal.stage)
     check_owner(session, config, signal, actor)
+    stages.check_move("contact", signal.stage)
     if signal.acknowledged_at is None:
         signal.acknowledged_at = now
     meet(session, signal, now, "ack", "contact", "review")
@@ -101,8 +116,8 @@ def reassign(
     now: datetime,
 ) -> None:
     """Hand the signal to another AE: fresh clocks for them, the history kept."""
-    stages.check_move("reassign", signal.stage)
     check_owner(session, config, signal, actor)
+    stages.check_move("reassign", signal.stage)
     if new_ae == signal.ae_id:
         raise stages.StageError(f"This signal is already with {mention(new_ae)}.")
     old_ae = signal.ae_id
@@ -167,8 +182,8 @@ def record_outcome(
     """Close the signal with won / lost / deferred / not ready, and tell the CSM."""
     if outcome not in stages.OUTCOMES:
         raise ValueError(f"unknown outcome {outcome!r}")
-    stages.check_move("outcome", signal.stage)
     check_owner(session, config, signal, actor)
+    stages.check_move("outcome", signal.stage)
     cancel_clocks(session, signal, now)
     signal.outcome = outcome
     signal.outcome_reason = reason
@@ -204,10 +219,10 @@ def nudge(
     `press` is Slack's `action_ts` of the button press: a replay of the same press (a retry,
     or a captured request sent again) finds its message already queued and does nothing.
     """
+    if not may_act_for(actor, signal.ae_id, managers(session, config.managers), config.admins):
+        raise refuse(signal, signal.ae_id, actor)
     if not stages.is_open(signal.stage) or signal.stage not in stages.WITH_AE:
         raise stages.StageError("There is nothing to nudge: the signal is not waiting on the AE.")
-    if not may_act_for(actor, signal.ae_id, managers(session, config.managers), config.admins):
-        raise NotAllowed(signal.ae_id)
     key = f"nudge:{signal.id}:{actor}:{press or int(now.timestamp())}"
     text = (
         f"{mention(actor)} is asking about the *{escape(signal.account.name)}* hand-off "

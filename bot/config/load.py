@@ -11,6 +11,7 @@ from bot.config.sections_team import (
     _parse_qualification,
     _parse_roster,
     _parse_routing,
+    _parse_visibility,
 )
 from bot.config.sections_time import (
     _parse_business_hours,
@@ -40,6 +41,7 @@ _SECTIONS = {
     "triggers": _parse_triggers,
     "crm": _parse_crm,
     "webhooks": _parse_webhooks,
+    "visibility": _parse_visibility,
 }
 
 

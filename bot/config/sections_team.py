@@ -157,3 +157,21 @@ def _amount(node: _Node, name: str, default: float | None) -> float | None:
     if value < 0:
         node.fail(name, "must not be negative")
     return float(value)
+
+
+VISIBILITY = {"digest": ("team", "managers", "admins"), "accounts": ("team", "owners")}
+
+
+def _parse_visibility(top: _Node) -> dict[str, Any]:
+    node = top.child("visibility", tuple(VISIBILITY))
+    if node is None:
+        return {}
+    result: dict[str, Any] = {}
+    for name, attr in (("digest", "digest_visibility"), ("accounts", "account_visibility")):
+        value = node.get(name, str)
+        if value is None:
+            continue
+        if value not in VISIBILITY[name]:
+            node.fail(name, f"{value!r} is not one of {', '.join(VISIBILITY[name])}")
+        result[attr] = value
+    return result

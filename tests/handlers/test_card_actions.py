@@ -53,13 +53,13 @@ def test_acknowledge_moves_the_stage_and_updates_every_card(slack):
     assert not slack.standin.rejections
 
 
-def test_someone_else_is_told_whose_signal_it_is(slack):
+def test_someone_else_is_refused_without_learning_whose_signal_it_is(slack):
     signal = handed_off(slack)
     slack.press(card.ACKNOWLEDGE, signal.id, AE2)
     slack.deliver()
     assert only_signal(slack.services).stage == "handed_off"
     [text] = ephemerals_to(slack.standin, AE2)
-    assert f"<@{AE}>" in text
+    assert "not yours" in text and f"<@{AE}>" not in text
 
 
 def test_manager_and_admin_may_act_for_the_ae(slack):

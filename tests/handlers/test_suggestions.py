@@ -292,7 +292,7 @@ def test_account_options_directly(sqlite_services):
     ack = Acks()
     body = body_of(slack_requests.block_suggestion(
         SECRET, user_id=CSM, action_id="value", block_id="account", value="glob"))
-    account_options(ack, body, sqlite_services)
+    account_options(ack, body, CSM, sqlite_services)
     _, kwargs = ack.once
     assert [o["value"] for o in kwargs["options"]] == ["c:0015g00000Globex", "n:glob"]
 
@@ -315,7 +315,7 @@ def test_account_picked_and_update_view_directly(sqlite_services, standin):
                          "value": "c:0015g00000Globex"}, action_type="external_select"))
     context: dict = {}
     ack = Acks()
-    account_picked(ack, body, context, sqlite_services)
+    account_picked(ack, body, CSM, context, sqlite_services)
     assert ack.once == ((), {})
     assert block(context["updated_view"], "ae")["element"]["initial_user"] == AE
     update_view(client, body, context)

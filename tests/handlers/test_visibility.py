@@ -1,0 +1,85 @@
+"""What a member may see beyond their own signals: the roster (admins), the digest preview and
+the account registry (the `visibility` settings), and a refusal that reveals nothing."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from blocks import card
+from bot.config import ConfigError, load_config
+from service.accounts import import_csv
+from standin import requests as slack_requests
+from tests.conftest import ADMIN, AE, CSM, MGR, roster_config
+
+STRANGER = "U0STRANGE1"
+
+
+@pytest.fixture
+def config():
+    return roster_config(digest_visibility="managers", account_visibility="owners")
+
+
+def reply(response) -> dict:
+    assert response.status_code == 200
+    return response.json()
+
+
+def options(slack, user: str, typed: str) -> list[str]:
+    body, headers = slack_requests.block_suggestion(
+        slack.secret, user_id=user, action_id="value", block_id="account", value=typed
+    )
+    return [o["text"]["text"] for o in reply(slack.post((body, headers)))["options"]]
+
+
+def test_only_admins_see_the_roster(slack):
+    refused = reply(slack.command(CSM, "admin show"))
+    assert "Only the signalbot admins" in refused["text"] and MGR not in refused["text"]
+    assert f"<@{MGR}>" in reply(slack.command(ADMIN, "admin show"))["text"]
+
+
+def test_the_digest_preview_follows_visibility_digest(slack):
+    refused = reply(slack.command(CSM, "digest"))
+    assert "for managers and admins" in refused["text"] and "blocks" not in refused
+    assert reply(slack.command(MGR, "digest"))["blocks"]
+    assert reply(slack.command(ADMIN, "digest"))["blocks"]
+
+
+def test_the_type_ahead_offers_only_ones_own_accounts(slack):
+    with slack.services.unit_of_work() as session:
+        import_csv(session, io.StringIO(
+            "crm_id,name,csm,ae\ncrm-1,Globex Corp,U0CSM0001,U0AE00001\ncrm-2,Globus Ltd,,\n"
+        ), slack.services.now())
+    assert [o for o in options(slack, CSM, "glob") if "New account" not in o] == ["Globex Corp"]
+    assert not [o for o in options(slack, STRANGER, "glob") if "New account" not in o]
+    assert len([o for o in options(slack, ADMIN, "glob") if "New account" not in o]) == 2
+    view = slack.open_signal_modal(STRANGER, "Globex Corp")  # no AE given away either
+    [ae] = [b for b in view["blocks"] if b.get("block_id") == "ae"]
+    assert "initial_user" not in ae["element"]
+
+
+def test_a_refusal_reveals_neither_owner_nor_stage(slack):
+    assert slack.log_signal().status_code == 200
+    slack.deliver()
+    signal_id = 1
+    slack.press(card.ACKNOWLEDGE, signal_id, AE)
+    for action in (card.ACKNOWLEDGE, card.NUDGE, card.LOG_CONTACT):
+        slack.press(action, signal_id, STRANGER)
+    slack.press(card.RECORD_OUTCOME, signal_id, STRANGER)
+    slack.deliver()
+    said = [e["text"] for e in slack.standin.ephemerals if e.get("user") == STRANGER]
+    assert len(said) == 4
+    for text in said:
+        assert "not yours" in text and AE not in text and "acknowledged" not in text.lower()
+
+
+def test_a_bad_visibility_value_names_the_file_and_key(tmp_path):
+    path = tmp_path / "signalbot.yml"
+    path.write_text("visibility: {digest: everyone}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "visibility.digest" in str(caught.value) and str(path) in str(caught.value)
+    path.write_text("visibility: {digest: admins, accounts: owners}\n")
+    loaded = load_config(path)
+    assert (loaded.digest_visibility, loaded.account_visibility) == ("admins", "owners")
