@@ -10,6 +10,9 @@ from typing import Any
 from slack_bolt import App, BoltResponse
 
 from blocks import limits
+from handlers.interaction import answer
+from service.runtime import Runtime
+from storage.outbox import enqueue
 
 log = logging.getLogger("signalbot.errors")
 SORRY = (
@@ -23,11 +26,14 @@ def register(app: App) -> None:
     app.error(on_error)
 
 
-def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+def on_error(error: Exception, body: dict[str, Any], context) -> BoltResponse:
     """Log a failed listener with a reference, and answer the person without a traceback."""
     ref = uuid.uuid4().hex[:8]
     log.error("listener failed (ref %s): %s", ref, error, exc_info=error)
     text = SORRY.format(ref=ref)
+    services = context.get("services") if context is not None else None
+    if body.get("type") == "block_actions" and services is not None:
+        _tell_presser(services, body, text, ref)
     if body.get("command"):
         return _json({"response_type": "ephemeral", "text": text})
     if body.get("type") == "view_submission":
@@ -36,6 +42,19 @@ def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
             errors = {block: text[: limits.FIELD_ERROR]}
             return _json({"response_action": "errors", "errors": errors})
     return BoltResponse(status=200, body="")
+
+
+def _tell_presser(services: Runtime, body: dict[str, Any], text: str, ref: str) -> None:
+    """A button press has no answer of its own: say it failed where it was pressed."""
+    actor = (body.get("user") or {}).get("id")
+    if not actor:
+        return
+    try:
+        with services.unit_of_work() as session:
+            enqueue(session, [answer(body, actor, text)], services.now())
+        services.wake()
+    except Exception:  # noqa: BLE001 - the database may be what failed; the log has the ref
+        log.warning("could not tell the user about failure %s", ref)
 
 
 def _first_input(view: dict[str, Any]) -> str | None:

@@ -10,7 +10,7 @@ from blocks import limits
 from blocks.modal import OUTCOME_MODAL, REASSIGN_MODAL, REQUALIFY_MODAL
 from handlers.forms import Form
 from protocol import stages
-from protocol.record import LIMITS
+from protocol.record import LIMITS, visible
 from service.capture import update_qualification
 from service.runtime import Runtime
 from service.signals import NotAllowed, reassign, record_outcome
@@ -103,8 +103,10 @@ def _reassign(services: Runtime, session, signal, form: Form, actor: str) -> dic
     reason = form.text("reason")
     if not new_ae:
         return {"new_ae": "Pick the AE who takes it."}
-    if not reason:
+    if not reason or not visible(reason):
         return {"reason": "Say why, so the new AE and the CSM know."}
+    if len(reason) > LIMITS["reason"]:
+        return {"reason": f"Keep this under {LIMITS['reason']} characters (it has {len(reason)})."}
     if new_ae == signal.ae_id:
         return {"new_ae": "This signal is already with them: pick someone else."}
     reassign(session, services.config, signal, new_ae, reason, actor, services.now())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -46,12 +47,14 @@ def validate(draft: SignalDraft, today: date) -> dict[str, str]:
     """Problems keyed by field name; empty when the draft can be saved."""
     errors: dict[str, str] = {}
     for name in ("account", "buyer_name", "timeline", "note"):
-        if not (getattr(draft, name) or "").strip():
+        if not visible(getattr(draft, name) or ""):
             errors[name] = "Please fill this in."
     for name, limit in LIMITS.items():
         value = getattr(draft, name, None)
         if value and len(value) > limit:
             errors[name] = f"Keep this under {limit} characters (it has {len(value)})."
+    if len(draft.account.casefold()) > LIMITS["account"] and "account" not in errors:
+        errors["account"] = f"Keep this under {LIMITS['account']} characters."
     if draft.urgency not in URGENCIES:
         errors["urgency"] = "Pick Hot, Warm or Watch."
     if draft.timeline_date and draft.timeline_date < today:
@@ -63,12 +66,22 @@ def validate(draft: SignalDraft, today: date) -> dict[str, str]:
     return errors
 
 
+def visible(text: str) -> bool:
+    """True when `text` has something to read: not only spaces and invisible characters
+    (zero-width spaces and joiners, direction marks, soft hyphens)."""
+    return any(not c.isspace() and unicodedata.category(c) not in ("Cf", "Cc", "Zs", "Mn")
+               for c in text)
+
+
 def parse_amount(text: str | None) -> Decimal | None:
     """'12,500' or '12500.50' -> Decimal; empty -> None; raises ValueError on garbage."""
     if text is None or not text.strip():
         return None
     cleaned = text.strip().replace(",", "").replace("$", "").replace("_", "")
     try:
-        return Decimal(cleaned)
+        value = Decimal(cleaned)
     except ArithmeticError as exc:
         raise ValueError(f"not an amount: {text!r}") from exc
+    if not value.is_finite():  # NaN, Infinity: Decimal reads them, no ARR is one
+        raise ValueError(f"not an amount: {text!r}")
+    return value
