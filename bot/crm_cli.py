@@ -63,7 +63,8 @@ def check(services: Services, out: TextIO = sys.stdout, as_json: bool = False, *
 
 def crm_report(services: Services) -> dict[str, Any]:
     """What `crm check` found, as plain data (the `--json` shape documented in the README):
-    `provider`, `target`, `checks` [{status: ok|missing|fail|note, text}], `definitions`, `ok`."""
+    `provider`, `target`, `checks` [{status: ok|missing|fail|warn|note, text}], `definitions`,
+    `ok` (a warning does not make it false)."""
     crm = services.config.crm
     report: dict[str, Any] = {"provider": crm.label if crm.enabled else None, "target": "",
                               "checks": [], "definitions": "", "ok": True}
@@ -87,6 +88,9 @@ def crm_report(services: Services) -> dict[str, Any]:
         checks += [{"status": "ok" if ok else "missing" if "missing" in text else "fail",
                     "text": text} for ok, text in inspection.lines]
         report["ok"], report["definitions"] = inspection.ok, inspection.definitions
+    checks += [{"status": "warn", "text": f"{url} is http://: tokens and signal data would cross "
+                                          "the network unencrypted; use https://"}
+               for url in _plain_http(services)]
     for hook in services.config.webhooks:
         has_secret = http.secret(hook.secret_env) is not None
         report["ok"] = report["ok"] and has_secret
@@ -105,10 +109,18 @@ def _print_plain(report: dict[str, Any], out: TextIO) -> None:
             print(f"  {item['text']}", file=out)
         else:
             status = item["status"]
-            print(f"  {status.upper() if status in ('missing', 'fail') else status:8} "
+            print(f"  {status.upper() if status in ('missing', 'fail', 'warn') else status:8} "
                   f"{item['text']}", file=out)
     if report["definitions"]:
         print("\n" + report["definitions"], file=out)
+
+
+def _plain_http(services: Services) -> list[str]:
+    """The configured CRM and webhook URLs that are not https://."""
+    crm = services.config.crm
+    urls = [crm.base_url] if crm.enabled and crm.base_url else []
+    urls += [hook.url for hook in services.config.webhooks]
+    return [url for url in urls if url.lower().startswith("http://")]
 
 
 def _ae_emails(services: Services) -> dict[str, str] | None:

@@ -1,30 +1,77 @@
 """`POST /ingest/v1/events`: product events in, `202` with what was kept and what was not.
 
 Authorised by `Authorization: Bearer $SIGNALBOT_INGEST_TOKEN` (no token set: the route does
-not exist, 404). Every good event is stored and every bad one rejected by index; triggers
-are evaluated afterwards by the worker, never inside the request.
+not exist, 404). Every refused token is logged (the caller's address, never the token); after
+`FAILURES` of them from one address within `WINDOW` seconds that address gets 429 until the
+window has passed, without the token being looked at. Every good event is stored and every
+bad one rejected by index; triggers are evaluated afterwards by the worker, never inside the
+request.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
+import threading
+import time
+from collections import deque
 from typing import Any
 
 from bot.services import Services
 from service.ingest import ingest, parse_json
 
+log = logging.getLogger(__name__)
 PATH = ("POST", "/ingest/v1/events")
+FAILURES, WINDOW = 10, 60.0
 Answer = tuple[int, dict[str, Any]]
+
+
+class Throttle:
+    """Refused attempts per caller address over the last `WINDOW` seconds (one process)."""
+
+    def __init__(self, clock=time.monotonic) -> None:
+        self.clock, self.lock = clock, threading.Lock()
+        self.failures: dict[str, deque[float]] = {}
+
+    def wait(self, address: str) -> float:
+        """Seconds `address` must wait before it is heard again (0: go ahead)."""
+        with self.lock:
+            recent = self._recent(address)
+            return WINDOW - (self.clock() - recent[0]) if len(recent) >= FAILURES else 0.0
+
+    def failed(self, address: str) -> int:
+        """Count one refused attempt; how many there were in the window."""
+        with self.lock:
+            recent = self._recent(address)
+            recent.append(self.clock())
+            return len(recent)
+
+    def _recent(self, address: str) -> deque[float]:
+        if len(self.failures) > 10_000:  # a flood of addresses: start over rather than grow
+            self.failures.clear()
+        recent = self.failures.setdefault(address, deque())
+        while recent and self.clock() - recent[0] > WINDOW:
+            recent.popleft()
+        return recent
 
 
 def route(services: Services):
     """The WSGI route for `bot.web.wsgi_app`: environ in, (status, JSON body) out."""
+    throttle = Throttle()
 
     def handle(environ: dict[str, Any]) -> Answer:
         token = services.settings.ingest_token
         if not token:
             return 404, {"ok": False, "error": "not found"}
+        address = environ.get("REMOTE_ADDR") or "unknown"
+        wait = throttle.wait(address)
+        if wait > 0:
+            return 429, _error(f"too many refused tokens from {address}: try again in "
+                               f"{wait:.0f} s")
         if not _authorised(environ.get("HTTP_AUTHORIZATION") or "", token):
+            count = throttle.failed(address)
+            log.warning("ingest: refused a missing or wrong token from %s (%d in %.0f s)",
+                        address, count, WINDOW)
             return 401, _error("missing or wrong token: send Authorization: Bearer <token>")
         rules = services.config.triggers
         body, problem = _read(environ, rules.max_body)

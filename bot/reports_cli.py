@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import date
 
@@ -68,7 +69,13 @@ def export_command(args: argparse.Namespace, services: Services) -> int:
     if not args.output:
         count = _export(services, args, sys.stdout)
     else:
-        with open(args.output, "w", newline="", encoding="utf-8") as out:
+        try:
+            fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)  # the file holds ARR and buyer names: its owner's only
+        except OSError as exc:
+            print(f"signalbot: {args.output}: {exc.strerror}", file=sys.stderr)
+            return 2
+        with open(fd, "w", newline="", encoding="utf-8") as out:
             count = _export(services, args, out)
     print(f"{count} signals exported{f' to {args.output}' if args.output else ''}.",
           file=sys.stderr)

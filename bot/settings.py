@@ -12,6 +12,7 @@ from dotenv import dotenv_values
 
 DEFAULT_DATABASE_URL = "sqlite:///signalbot.db"  # a file in the working directory
 MODES = ("http", "socket", "worker")
+MIN_INGEST_TOKEN = 32  # characters; a guessable bearer token is no lock
 
 _README = "the README's install steps (README.md, 'Run it against your workspace')"
 _URL_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*://", re.IGNORECASE)
@@ -102,6 +103,12 @@ class Settings:
             if problem:
                 problems.append(problem)
                 variables.append(name)
+        if mode != "worker" and self.ingest_token and len(self.ingest_token) < MIN_INGEST_TOKEN:
+            problems.append(
+                f"SIGNALBOT_INGEST_TOKEN is shorter than {MIN_INGEST_TOKEN} characters; make one "
+                "with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+            variables.append("SIGNALBOT_INGEST_TOKEN")
         if problems:
             raise SettingsError(problems, variables, mode=mode)
         return self

@@ -74,6 +74,7 @@ def _json(start_response, status: int, body: dict[str, Any]) -> list[bytes]:
         401: "Unauthorized",
         404: "Not Found",
         413: "Payload Too Large",
+        429: "Too Many Requests",
         503: "Service Unavailable",
     }
     start_response(
