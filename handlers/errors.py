@@ -26,7 +26,7 @@ def register(app: App) -> None:
     app.error(on_error)
 
 
-def on_error(error: Exception, body: dict[str, Any], context) -> BoltResponse:
+def on_error(error: Exception, body: dict[str, Any], context=None) -> BoltResponse:
     """Log a failed listener with a reference, and answer the person without a traceback."""
     ref = uuid.uuid4().hex[:8]
     log.error("listener failed (ref %s): %s", ref, error, exc_info=error)
