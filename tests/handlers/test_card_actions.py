@@ -251,3 +251,18 @@ def test_a_replayed_nudge_press_nudges_once(slack):
     slack.press(card.NUDGE, signal.id, MGR, action_ts="1796160060.000002")  # a new press
     slack.deliver()
     assert events(slack.services).count("nudged") == 2
+
+
+def test_a_refusal_reveals_neither_owner_nor_stage(slack):
+    assert slack.log_signal().status_code == 200
+    slack.deliver()
+    signal_id = 1
+    slack.press(card.ACKNOWLEDGE, signal_id, AE)
+    for action in (card.ACKNOWLEDGE, card.NUDGE, card.LOG_CONTACT):
+        slack.press(action, signal_id, AE2)
+    slack.press(card.RECORD_OUTCOME, signal_id, AE2)
+    slack.deliver()
+    said = [e["text"] for e in slack.standin.ephemerals if e.get("user") == AE2]
+    assert len(said) == 4
+    for text in said:
+        assert "not yours" in text and AE not in text and "acknowledged" not in text.lower()

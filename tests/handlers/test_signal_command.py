@@ -131,3 +131,9 @@ def test_help_and_the_modal_state_the_windows_the_config_sets(sqlite_services, s
     [view] = standin.views_opened()
     urgency = next(b for b in view["blocks"] if b.get("block_id") == "urgency")
     assert urgency["element"]["options"][0]["text"]["text"] == "Hot (contact within 8h)"
+
+
+def test_only_admins_see_the_roster(slack):
+    refused = reply(slack.command(CSM, "admin show"))
+    assert "Only the signalbot admins" in refused["text"] and MGR not in refused["text"]
+    assert f"<@{MGR}>" in reply(slack.command(ADMIN, "admin show"))["text"]
