@@ -38,6 +38,17 @@ def create_app(services: Services, client: WebClient | None = None) -> App:
     return app
 
 
+def socket_mode_handler(app: App, app_token: str, ping_interval: float = 10):
+    """Slack's Socket Mode client for `app`: no public URL; acks go back over the socket.
+
+    The ack of each envelope leaves after the listener returned (bolt's socket mode adapter
+    dispatches, then sends the response), so it follows the commit as it does over HTTP.
+    """
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    return SocketModeHandler(app, app_token, ping_interval=ping_interval)
+
+
 class TokenRejected(Exception):
     """Slack refused the bot token at start-up."""
 

@@ -57,7 +57,7 @@ def _ensure_schema(services: Services, migrate: bool) -> None:
 
 
 def _run(args: argparse.Namespace, services: Services) -> int:
-    from bot.app import create_app
+    from bot.app import create_app, socket_mode_handler
     from bot.web import serve, wsgi_app
     from bot.worker import Worker
 
@@ -75,9 +75,7 @@ def _run(args: argparse.Namespace, services: Services) -> int:
     _stop_on_signals(server)
     try:
         if mode == "socket":
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-            handler = SocketModeHandler(app, services.settings.slack_app_token)
+            handler = socket_mode_handler(app, services.settings.slack_app_token)
             handler.connect()
         server.serve_forever()
     finally:

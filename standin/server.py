@@ -422,6 +422,7 @@ class SlackStandin:
         self.unsupported_blocks: frozenset[str] = frozenset()
         self._limiter: RateLimiter | None = None
         self._limit_args: dict[str, Any] | None = None
+        self._token_types: dict[str, str] = {}
         self._clear()
         self.add_user(BOT_USER_ID, "signalbot", real_name="Signalbot", is_bot=True)
         self._methods: dict[str, Callable[[Params], dict[str, Any]]] = {
@@ -692,9 +693,19 @@ class SlackStandin:
             print(f"standin: {call.method} -> {outcome}", file=sys.stderr, flush=True)
         return reply
 
+    def add_method(self, name: str, handler: Callable[[Params], dict[str, Any]],
+                   token: str = "xoxb-") -> None:
+        """Answer Web API method `name` with `handler`; it takes tokens starting `token`."""
+        with self._lock:
+            self._methods[name] = handler
+            self._token_types[name] = token
+
     def _answer(self, method: str, params: Params, auth: str) -> Reply:
-        if not auth.startswith("Bearer xoxb-"):
+        if not auth.startswith("Bearer "):
             return self._refuse(method, params, SlackError("not_authed"))
+        if not auth.startswith(f"Bearer {self._token_types.get(method, 'xoxb-')}"):
+            # apps.connections.open takes only an app-level token; the rest only the bot's
+            return self._refuse(method, params, SlackError("not_allowed_token_type"))
         fault = self._take_fault(method)
         if fault is not None:
             return self._faulted(fault, method, params)
