@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from blocks.charts import CHART, without_charts
 from bot.clock import utcnow
 from bot.config import Config
+from service import slack_pause
 from service.crm.connections import Connections
 from service.crm.delivery import Claimed, Sender
 from service.crm.http import Permanent, Transient
@@ -41,11 +42,11 @@ from storage.queries import person as known_person
 log = logging.getLogger(__name__)
 
 METADATA_TYPE = "signalbot_outbox"
-UNREACHABLE = {"user_not_found", "account_inactive", "user_disabled", "cannot_dm_bot"}
+# The person is gone. Not `account_inactive`: Slack answers that about the bot's own token.
+UNREACHABLE = {"user_not_found", "user_disabled", "cannot_dm_bot"}
 PERMANENT = UNREACHABLE | {
     "channel_not_found", "invalid_blocks", "invalid_arguments", "not_in_channel", "is_archived",
-    "msg_too_long", "no_text", "invalid_auth", "not_authed", "missing_scope", "account_inactive",
-    "token_revoked", "restricted_action", "message_not_found", "cant_update_message",
+    "msg_too_long", "no_text", "restricted_action", "message_not_found", "cant_update_message",
 }
 MAX_ATTEMPTS = 25
 BURST, BURST_WINDOW = 3, timedelta(seconds=3)  # ~1 message a second per conversation
@@ -110,15 +111,21 @@ class Deliverer:
         self.connections = connections or Connections()  # the process's, from Services
         self.blocked_until: dict[str, datetime] = {}
         self.recent: dict[str, deque[datetime]] = defaultdict(deque)
+        self.paused = False
 
     def deliver_due(self, limit: int = 50) -> Tally:
-        """Claim up to `limit` due rows and try each once."""
+        """Claim up to `limit` due rows and try each once (no Slack rows while paused)."""
         tally = Tally()
+        self.paused = not self._slack_ready()
         with unit_of_work(self.factory) as session:
             rows = [_detach(r) for r in claim_due(session, now=self.clock(), worker=self.worker,
-                                                   limit=limit, lease=self.lease)]
+                                                   limit=limit, lease=self.lease,
+                                                   skip_slack=self.paused)]
         deferred: list[tuple[Claimed, datetime]] = []
         for row in rows:
+            if self.paused and row.kind.startswith("slack."):
+                deferred.append((row, self.clock()))  # paused mid-pass: put back untried
+                continue
             try:
                 self._attempt(row, tally)
             except Deferred as wait:
@@ -126,6 +133,48 @@ class Deliverer:
                 tally.retried += 1
         self._release(deferred)
         return tally
+
+    def _slack_ready(self) -> bool:
+        """False while Slack delivery is paused; on a due check, ask auth.test and resume."""
+        now = self.clock()
+        with unit_of_work(self.factory) as session:
+            pause = slack_pause.current(session)
+            if pause is None:
+                return True
+            if pause.next_check_at > now:
+                return False
+            needed = pause.detail if pause.error == "missing_scope" else None
+        ok = self._auth_ok(needed)
+        with unit_of_work(self.factory) as session:
+            if ok:
+                enqueue(session, slack_pause.resume(session, self.config.admins, now), now)
+            else:
+                slack_pause.check_failed(session, now)
+        if ok:
+            log.warning("Slack answers the bot's token again: Slack delivery resumed")
+        return ok
+
+    def _auth_ok(self, needed_scope: str | None) -> bool:
+        """auth.test succeeds (and, after `missing_scope`, the token now has that scope)."""
+        try:
+            answer = self.client.auth_test()
+        except Exception:  # noqa: BLE001 - still refused, or Slack unreachable: check later
+            return False
+        scopes = {k.lower(): v for k, v in (answer.headers or {}).items()}.get("x-oauth-scopes")
+        if needed_scope and scopes is not None:
+            return needed_scope in {s.strip() for s in str(scopes).split(",")}
+        return True
+
+    def _pause(self, row: Claimed, error: str, needed: str | None) -> None:
+        """The bot's own token or workspace was refused: pause, put the row back as it was."""
+        now = self.clock()
+        with unit_of_work(self.factory) as session:
+            started = slack_pause.pause(session, error, needed, now)
+            finish(session, row.id, self.worker, row.attempt, status="pending",
+                   attempts=row.attempt - 1, next_try_at=now, last_error=f"paused: {error}")
+        if started:  # logged once per pause, not once per row
+            log.error("Slack delivery paused: %s", slack_pause.describe(error, needed))
+        self.paused = True
 
     def _release(self, deferred: list[tuple[Claimed, datetime]]) -> None:
         """Put paced or rate-limited rows back, untried, in one transaction."""
@@ -192,7 +241,11 @@ class Deliverer:
         status = exc.response.status_code
         error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
         tally.errors.append(error or str(status))
-        if status == 429:
+        if error in slack_pause.TOKEN_ERRORS:
+            needed = exc.response.get("needed") if isinstance(exc.response.data, dict) else None
+            self._pause(row, error, needed)
+            tally.retried += 1
+        elif status == 429:
             wait = _retry_after(exc.response.headers)
             until = self.clock() + timedelta(seconds=wait)
             self.blocked_until[self._conversation_key(row)] = until
@@ -284,11 +337,12 @@ class Deliverer:
             return target
         with unit_of_work(self.factory) as session:
             person = known_person(session, target)  # race-free with other deliverers
-            if person.deactivated:
+            stale = _stale(person, self.clock())
+            if person.deactivated and not stale:
                 raise Unreachable(target, known=True)
-            if person.dm_channel and not _stale(person, self.clock()):
+            if person.dm_channel and not stale:
                 return person.dm_channel
-            self._refresh_profile(person)
+            self._refresh_profile(person)  # a wrong "deactivated" mark heals here
             if not person.dm_channel:
                 person.dm_channel = self.client.conversations_open(users=target)["channel"]["id"]
             return person.dm_channel
@@ -300,8 +354,10 @@ class Deliverer:
         person.name = user.get("real_name") or user.get("name") or person.name
         person.email = (user.get("profile") or {}).get("email") or person.email
         if user.get("deleted"):
+            known = person.deactivated
             person.deactivated = True
-            raise Unreachable(person.slack_id)
+            raise Unreachable(person.slack_id, known=known)
+        person.deactivated = False
 
     def reconcile(self, channel: str, key: str, since: datetime | None) -> str | None:
         """The ts of a message already in `channel` carrying outbox `key`, if there is one."""

@@ -39,6 +39,9 @@ BOT_USER_ID = "U0BOT00001"
 BOT_ID = "B0BOT00001"
 APP_ID = "A0STANDIN1"
 PERMALINK_HOST = "https://standin.slack.example"
+# The bot scopes manifest.yml requests (tests/test_manifest.py keeps the two in step).
+BOT_SCOPES = ("commands", "chat:write", "im:write", "im:history", "channels:history",
+              "users:read", "users:read.email")
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 MAX_TEXT_LENGTH = 40_000
@@ -87,6 +90,7 @@ class Fault:
     keep: bool = False
     drop: bool = False
     delay: float | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
 
     def matches(self, method: str) -> bool:
         """True when this fault applies to `method`."""
@@ -423,6 +427,7 @@ class SlackStandin:
         self._limiter: RateLimiter | None = None
         self._limit_args: dict[str, Any] | None = None
         self._token_types: dict[str, str] = {}
+        self.scopes: set[str] = set(BOT_SCOPES)  # what the installed token was granted
         self._clear()
         self.add_user(BOT_USER_ID, "signalbot", real_name="Signalbot", is_bot=True)
         self._methods: dict[str, Callable[[Params], dict[str, Any]]] = {
@@ -603,17 +608,20 @@ class SlackStandin:
 
     def fail_next(self, method: str | None, times: int = 1, *, status: int | None = None,
                   error: str | None = None, retry_after: int | None = None, keep: bool = False,
-                  drop: bool = False, delay: float | None = None) -> SlackStandin:
+                  drop: bool = False, delay: float | None = None,
+                  fields: dict[str, Any] | None = None) -> SlackStandin:
         """Queue a fault for the next `times` calls to `method` (None = any method), FIFO.
 
         status=429 answers HTTP 429 + Retry-After (default 1); status=5xx answers that status.
         error="..." answers HTTP 200 {"ok": false, "error": ...}. drop=True closes the socket
         without answering. keep=True applies the call (message stored) before failing.
         delay=seconds sleeps before answering; with no other fault the call succeeds late.
+        fields: more of the error answer, e.g. {"needed": "groups:history"} for missing_scope.
         """
         if status == 429 and retry_after is None:
             retry_after = 1
-        fault = Fault(method, times, status, error, retry_after, keep, drop, delay)
+        fault = Fault(method, times, status, error, retry_after, keep, drop, delay,
+                      dict(fields or {}))
         with self._lock:
             self._faults.append(fault)
         return self
@@ -740,7 +748,7 @@ class SlackStandin:
         if fault.status is not None:
             return _status_reply(fault)
         if fault.error is not None:
-            return Reply(200, {"ok": False, "error": fault.error})
+            return Reply(200, {"ok": False, "error": fault.error, **fault.fields})
         return result or Reply(200, {"ok": True})
 
     def _apply(self, method: str, params: Params) -> Reply:
@@ -749,7 +757,9 @@ class SlackStandin:
             if handler is None:
                 raise SlackError("unknown_method")
             with self._lock:
-                return Reply(200, {"ok": True, **handler(params)})
+                body = {"ok": True, **handler(params)}
+                # Slack names the token's scopes on every answer (x-oauth-scopes header)
+                return Reply(200, body, {"x-oauth-scopes": ",".join(sorted(self.scopes))})
         except SlackError as err:
             return self._refuse(method, params, err)
         except Exception:  # a bug in the stand-in itself: make it loud

@@ -378,3 +378,19 @@ class CrmRecord(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     last_error_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+
+
+class SlackPause(Base):
+    """Slack refused the bot's own token or workspace: Slack delivery waits, for every process.
+
+    One row (id 1) while paused; web processes read it for /readyz, workers to hold off.
+    """
+
+    __tablename__ = "slack_pause"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    error: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(String(500))
+    since: Mapped[datetime]
+    next_check_at: Mapped[datetime]
+    checks: Mapped[int] = mapped_column(Integer, default=0)

@@ -68,13 +68,14 @@ def queued(session: Session, key: str) -> bool:
 
 
 def claim_due(
-    session: Session, *, now: datetime, worker: str, limit: int, lease: timedelta
+    session: Session, *, now: datetime, worker: str, limit: int, lease: timedelta,
+    skip_slack: bool = False,
 ) -> list[OutboxMessage]:
     """Mark up to `limit` due rows as `sending` for `worker`, oldest due first.
 
     Pending rows whose time has come, and `sending` rows whose lease ran out (their
     process died mid-send), are both taken; the caller reconciles the latter before
-    resending. The status literals stay in the SQL text so PostgreSQL can use the
+    resending. `skip_slack` leaves Slack rows alone (delivery is paused). The status literals stay in the SQL text so PostgreSQL can use the
     partial indexes.
     """
     stmt = (
@@ -89,6 +90,8 @@ def claim_due(
         .order_by(OutboxMessage.due_at, OutboxMessage.id)
         .limit(limit)
     )
+    if skip_slack:  # Slack delivery is paused; CRM and webhook rows still go
+        stmt = stmt.where(OutboxMessage.kind.not_like("slack.%"))
     if is_postgres(session):
         stmt = stmt.with_for_update(skip_locked=True)
     rows = list(session.scalars(stmt))
