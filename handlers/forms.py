@@ -24,8 +24,15 @@ class Form:
         except ValueError:
             self.metadata = {}
 
+    def block_id(self, field: str) -> str:
+        """The block id a field has in this view: `field`, or `field.<suffix>` when the bot
+        gave it a new id on views.update (so Slack would show a new initial value)."""
+        if field in self.values:
+            return field
+        return next((b for b in self.values if b.startswith(f"{field}.")), field)
+
     def _element(self, block: str) -> dict[str, Any]:
-        return self.values.get(block, {}).get(ACTION, {})
+        return self.values.get(self.block_id(block), {}).get(ACTION, {})
 
     def text(self, block: str) -> str | None:
         """A text input's value, None when empty."""
@@ -87,7 +94,7 @@ def draft_from_form(form: Form, rubric: Rubric) -> tuple[SignalDraft | None, dic
     est_arr = form.amount("est_arr")
     ae_id = form.user("ae")
     if not ae_id:
-        errors["ae"] = "Pick the account executive who takes it."
+        errors[form.block_id("ae")] = "Pick the account executive who takes it."
     checked = form.checked("qualification")
     account, crm_id = form.account()
     draft = SignalDraft(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+import json
+import logging
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -18,6 +20,7 @@ from service.capture import log_signal
 from service.runtime import Runtime
 from storage.models import Signal
 
+log = logging.getLogger(__name__)
 SHORTCUT = "log_signal_from_message"
 BLOCK_OF_FIELD = {"category": "signal_type", "kind": "signal_type"}
 
@@ -72,19 +75,26 @@ def ack_shortcut(ack: Ack) -> None:
 
 
 def open_from_message(client: WebClient, body: dict[str, Any], services: Runtime) -> None:
-    """Lazy, after the ack: the capture modal with the message as the note and its link."""
+    """Lazy, after the ack: open the capture modal at once (its trigger lives 3 s), with
+    the message as the note; then add the message's link."""
     message = body.get("message") or {}
     note = html.unescape(message.get("text") or "")[: LIMITS["note"]]
-    link = None
-    try:
-        link = client.chat_getPermalink(
-            channel=body["channel"]["id"], message_ts=message["ts"]
-        )["permalink"]
-    except Exception:  # noqa: BLE001 - the link is a nicety; the modal must open
-        link = None
-    with services.unit_of_work() as session:
+    with services.unit_of_work() as session:  # one indexed read: the modal's account field
         picker = registry_has_accounts(session)
-    prefill = Prefill(note=note, account_picker=picker,
-                      metadata={"source": "shortcut", "link": link})
+    prefill = Prefill(note=note, account_picker=picker, metadata={"source": "shortcut"})
     view = signal_modal(services.config.rubric, services.config.sla, prefill)
-    client.views_open(trigger_id=body["trigger_id"], view=view)
+    opened = client.views_open(trigger_id=body["trigger_id"], view=view)["view"]
+    _add_link(client, opened, view, body["channel"]["id"], message.get("ts"))
+
+
+def _add_link(client: WebClient, opened: dict[str, Any], view: dict[str, Any],
+              channel: str, ts: str | None) -> None:
+    """Put the source message's permalink into the open modal's metadata (views.update keeps
+    whatever the person typed meanwhile: the inputs keep their block and action ids)."""
+    try:
+        link = client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"]
+        metadata = {**json.loads(view.get("private_metadata") or "{}"), "link": link}
+        client.views_update(view_id=opened["id"], hash=opened.get("hash"),
+                            view={**view, "private_metadata": json.dumps(metadata)})
+    except Exception as exc:  # noqa: BLE001 - the link is a nicety; the signal stands without
+        log.info("message shortcut: no link added to the modal (%s)", exc)

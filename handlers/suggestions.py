@@ -133,8 +133,8 @@ def account_picked(ack: Ack, body: dict[str, Any], actor: str, context,
     view = body.get("view") or {}
     selected = (body.get("actions") or [{}])[0].get("selected_option") or {}
     value = selected.get("value") or ""
-    chosen = view.get("state", {}).get("values", {}).get("ae", {}).get(ACTION) or {}
-    if value[:2] in ("c:", "n:") and view.get("id") and not chosen.get("selected_user"):
+    chosen = Form(view).user("ae")
+    if value[:2] in ("c:", "n:") and view.get("id") and not chosen:
         with services.unit_of_work() as session:
             account = find_account(session, value[2:])
             if account and not may_see_account(services.config, account, actor):
@@ -146,9 +146,14 @@ def account_picked(ack: Ack, body: dict[str, Any], actor: str, context,
 
 
 def _with_ae(view: dict[str, Any], ae_id: str) -> dict[str, Any]:
+    """The view with its AE filled in. Slack keeps an input's value across views.update
+    while its block_id and action_id stay (api.slack.com/methods/views.update, "Preserving
+    input entry"), ignoring a new initial_user; so the AE input gets a new block_id, and
+    every other input keeps its id and what the person typed."""
     updated = {k: copy.deepcopy(view[k]) for k in VIEW_KEYS if view.get(k) not in (None, "")}
     for block in updated.get("blocks", []):
-        if block.get("block_id") == "ae":
+        if block.get("block_id") == "ae" or str(block.get("block_id")).startswith("ae."):
+            block["block_id"] = f"ae.{ae_id}"
             block["element"]["initial_user"] = ae_id
     return updated
 

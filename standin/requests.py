@@ -15,6 +15,7 @@ import uuid
 from typing import Any
 from urllib.parse import urlencode
 
+from standin import views
 from standin.server import APP_ID, BOT_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID
 
 VERIFICATION_TOKEN = "standin-verification-token"
@@ -36,8 +37,8 @@ def sign(secret: str, body: bytes | str, timestamp: int | None = None) -> dict[s
 
 
 def new_trigger_id() -> str:
-    """A unique trigger_id shaped like Slack's ("12345.67890.abcdef...")."""
-    return f"{int(time.time())}{next(_counter):04d}.738474920.{uuid.uuid4().hex[:24]}"
+    """A unique trigger_id shaped like Slack's ("12345.67890.abcdef..."), dated now."""
+    return views.new_trigger_id()
 
 
 def new_action_ts() -> str:

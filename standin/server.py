@@ -32,6 +32,8 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from standin.blockkit import TABLES_PER_MESSAGE, chart_errors, table_errors
+from standin.forms import state_values
+from standin.views import TRIGGER_TTL, shown_after_update, shown_on_open, trigger_issued_at
 
 TEAM_ID = "T0STANDIN"
 TEAM_DOMAIN = "standin"
@@ -455,6 +457,8 @@ class SlackStandin:
         self._ephemerals: list[dict[str, Any]] = []
         self._views: dict[str, dict[str, Any]] = {}
         self._opened: list[dict[str, Any]] = []
+        self._shown: dict[str, dict[str, Any]] = {}  # view id -> what the person sees
+        self._exchanged: set[str] = set()  # trigger ids already used
         self._homes: dict[str, dict[str, Any]] = {}
         self._faults: list[Fault] = []
         self._last_us = 0
@@ -571,9 +575,22 @@ class SlackStandin:
             return copy.deepcopy(self._opened)
 
     def view(self, view_id: str) -> dict[str, Any] | None:
-        """Current state of a view (after any views.update)."""
+        """Current state of a view (after any views.update), its `state` what the person sees."""
         with self._lock:
-            return copy.deepcopy(self._views.get(view_id))
+            view = copy.deepcopy(self._views.get(view_id))
+            if view is not None:
+                view["state"] = {"values": state_values(view, self._shown.get(view_id, {}))}
+            return view
+
+    def shown(self, view_id: str) -> dict[str, Any]:
+        """What the person sees in each input of a view: {block_id: value}."""
+        with self._lock:
+            return copy.deepcopy(self._shown.get(view_id, {}))
+
+    def type_into(self, view_id: str, values: dict[str, Any]) -> None:
+        """The person types or picks `values` ({block_id: value}) in an open view."""
+        with self._lock:
+            self._shown.setdefault(view_id, {}).update(values)
 
     def published_home(self, user_id: str) -> dict[str, Any] | None:
         """Last home tab published for `user_id` via views.publish, or None."""
@@ -946,17 +963,28 @@ class SlackStandin:
         self._views[view_id] = view
         return copy.deepcopy(view)
 
+    def _exchange_trigger(self, params: Params) -> None:
+        """Slack's trigger rules (standin/views.py): well formed, under 3 s old, used once."""
+        trigger = str(_require(params, "trigger_id", "invalid_trigger_id"))
+        issued = trigger_issued_at(trigger)
+        if issued is None:
+            raise SlackError("invalid_trigger_id")
+        if trigger in self._exchanged:
+            raise SlackError("exchanged_trigger_id")
+        if time.time() - issued > TRIGGER_TTL:
+            raise SlackError("expired_trigger_id")
+        self._exchanged.add(trigger)
+
     def _views_open(self, params: Params) -> dict[str, Any]:
-        _require(params, "trigger_id", "invalid_trigger_id")
-        stored = self._save_view(self._checked_view(params, ("modal",)))
+        view = self._checked_view(params, ("modal",))
+        self._exchange_trigger(params)
+        stored = self._save_view(view)
+        self._shown[stored["id"]] = shown_on_open(stored)
         self._opened.append(copy.deepcopy(stored))
         return {"view": stored}
 
     def _views_push(self, params: Params) -> dict[str, Any]:
-        _require(params, "trigger_id", "invalid_trigger_id")
-        stored = self._save_view(self._checked_view(params, ("modal",)))
-        self._opened.append(copy.deepcopy(stored))
-        return {"view": stored}
+        return self._views_open(params)
 
     def _views_update(self, params: Params) -> dict[str, Any]:
         view_id = params.get("view_id") or self._by_external_id(params.get("external_id"))
@@ -964,8 +992,11 @@ class SlackStandin:
             raise SlackError("invalid_arguments", ["view_id or external_id is required"])
         view = self._checked_view(params, ("modal",))
         current = self._views.get(view_id)
-        if current and params.get("hash") and params["hash"] != current["hash"]:
+        if current is None:
+            raise SlackError("not_found")
+        if params.get("hash") and params["hash"] != current["hash"]:
             raise SlackError("hash_conflict")
+        self._shown[view_id] = shown_after_update(current, self._shown.get(view_id, {}), view)
         return {"view": self._save_view(view, view_id)}
 
     def _by_external_id(self, external_id: str | None) -> str | None:

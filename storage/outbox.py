@@ -75,8 +75,8 @@ def claim_due(
 
     Pending rows whose time has come, and `sending` rows whose lease ran out (their
     process died mid-send), are both taken; the caller reconciles the latter before
-    resending. `skip_slack` leaves Slack rows alone (delivery is paused). The status literals stay in the SQL text so PostgreSQL can use the
-    partial indexes.
+    resending. `skip_slack` leaves Slack rows alone (delivery is paused). The status
+    literals stay in the SQL text so PostgreSQL can use the partial indexes.
     """
     stmt = (
         select(OutboxMessage)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.error import URLError
@@ -28,7 +29,9 @@ from standin import (
     sign,
     slash_command,
     view_submission,
+    views,
 )
+from standin.views import new_trigger_id
 
 SECRET = "test-signing-secret"
 SECTION = {"type": "section", "text": {"type": "mrkdwn", "text": "hello"}}
@@ -162,7 +165,7 @@ def test_duplicates(standin: SlackStandin, client: WebClient) -> None:
 
 
 def test_views(standin: SlackStandin, client: WebClient) -> None:
-    opened = client.views_open(trigger_id="t1", view=MODAL)["view"]
+    opened = client.views_open(trigger_id=new_trigger_id(), view=MODAL)["view"]
     assert opened["id"].startswith("V") and opened["private_metadata"] == "pm-1"
     updated = client.views_update(view_id=opened["id"], hash=opened["hash"], view=MODAL)
     with pytest.raises(SlackApiError) as exc:
@@ -174,11 +177,44 @@ def test_views(standin: SlackStandin, client: WebClient) -> None:
     assert standin.views_opened()[0]["callback_id"] == "handoff"
 
 
+def test_triggers_expire_after_3_seconds_and_serve_once(
+        standin: SlackStandin, client: WebClient) -> None:
+    old = views.new_trigger_id(issued_at=time.time() - 3.5)
+    fresh = new_trigger_id()
+    answers = []
+    for trigger in (old, "not-a-trigger", fresh, fresh):
+        try:
+            client.views_open(trigger_id=trigger, view=MODAL)
+            answers.append("ok")
+        except SlackApiError as exc:
+            answers.append(exc.response["error"])
+    assert answers == ["expired_trigger_id", "invalid_trigger_id", "ok", "exchanged_trigger_id"]
+
+
+def test_views_update_keeps_what_was_typed_in_unchanged_inputs(
+        standin: SlackStandin, client: WebClient) -> None:
+    def modal(block_id: str, initial: str) -> dict:
+        element = {"type": "plain_text_input", "action_id": "v", "initial_value": initial}
+        return {**MODAL, "blocks": [{"type": "input", "block_id": block_id,
+                                     "label": {"type": "plain_text", "text": "Name"},
+                                     "element": element}]}
+
+    opened = client.views_open(trigger_id=new_trigger_id(), view=modal("name", "a"))["view"]
+    standin.type_into(opened["id"], {"name": "typed"})
+    client.views_update(view_id=opened["id"], view=modal("name", "b"))
+    assert standin.shown(opened["id"]) == {"name": "typed"}  # initial_value ignored
+    client.views_update(view_id=opened["id"], view=modal("name2", "c"))
+    assert standin.shown(opened["id"]) == {"name2": "c"}  # a new block_id starts afresh
+    with pytest.raises(SlackApiError) as exc:
+        client.views_update(view_id="V0NOSUCH", view=modal("name", "d"))
+    assert _error(exc) == "not_found"
+
+
 def test_invalid_view_rejected(standin: SlackStandin, client: WebClient) -> None:
     bad = {**MODAL, "title": {"type": "plain_text", "text": "x" * 25}}
     for view in (bad, {**MODAL, "blocks": [{"type": "bogus"}]}, HOME):
         with pytest.raises(SlackApiError) as exc:
-            client.views_open(trigger_id="t1", view=view)
+            client.views_open(trigger_id=new_trigger_id(), view=view)
         assert _error(exc) == "invalid_arguments"
     assert standin.views_opened() == [] and len(standin.rejections) == 3
 
@@ -292,7 +328,7 @@ def test_bolt_routes_every_builder(standin: SlackStandin) -> None:
     app.event("app_home_opened")(lambda event: seen.append(event["type"]))
     opened = standin.view(
         WebClient(token="xoxb-test", base_url=standin.base_url)
-        .views_open(trigger_id="t", view=MODAL)["view"]["id"])
+        .views_open(trigger_id=new_trigger_id(), view=MODAL)["view"]["id"])
     built = [
         slash_command(SECRET, user_id="U0CUST0001"),
         view_submission(SECRET, user_id="U0CUST0001", view=opened, state_values={}),

@@ -18,7 +18,8 @@ def stored(services) -> list[Signal]:
         return list(session.scalars(select(Signal)))
 
 
-def test_message_shortcut_opens_the_modal_with_the_message_and_keeps_its_link(slack):
+def shortcut(slack) -> dict:
+    """Press the message shortcut; the modal as Slack shows it once its link is in."""
     before = len(slack.standin.views_opened())
     slack.post(
         slack_requests.message_shortcut(
@@ -31,6 +32,12 @@ def test_message_shortcut_opens_the_modal_with_the_message_and_keeps_its_link(sl
         )
     )
     view = wait_for(lambda: slack.standin.views_opened()[before:])[-1]
+    return wait_for(lambda: slack.standin.calls_to("views.update")
+                    and slack.standin.view(view["id"]), timeout=10)
+
+
+def test_message_shortcut_opens_the_modal_with_the_message_and_keeps_its_link(slack):
+    view = shortcut(slack)
     note = next(b for b in view["blocks"] if b.get("block_id") == "note")
     assert note["element"]["initial_value"] == "We & ops need 6 more seats by Q3"
     values = {**VALID_SIGNAL, "note": note["element"]["initial_value"]}
@@ -40,6 +47,16 @@ def test_message_shortcut_opens_the_modal_with_the_message_and_keeps_its_link(sl
     assert signal.message_link.startswith("https://") and "C0SHARED" in signal.message_link
     slack.deliver()
     assert "source message" in str(slack.standin.dm_messages(AE)[0]["blocks"])
+
+
+def test_a_slow_permalink_does_not_outlive_the_trigger(slack):
+    """Slack refuses a trigger after 3 s; chat.getPermalink may take longer than that."""
+    slack.standin.fail_next("chat.getPermalink", delay=3.5)
+    view = shortcut(slack)
+    assert not [r for r in slack.standin.rejections if r.method == "views.open"]
+    slack.submit(view, CSM, {**VALID_SIGNAL, "note": "six more seats"})
+    [signal] = stored(slack.services)
+    assert "C0SHARED" in (signal.message_link or "")
 
 
 def test_mrkdwn_control_characters_ping_no_one_and_survive_at_full_length(slack):

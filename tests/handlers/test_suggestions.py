@@ -14,7 +14,7 @@ from standin import requests as slack_requests
 from storage.models import Account, Signal, Trigger
 from tests.handlers.direct import gate
 from tests.people import ADMIN, AE, CSM
-from tests.support import wait_for
+from tests.support import VALID_SIGNAL, wait_for
 from tests.test_triggers_flow import GLOBEX, cycles, feed
 
 NOW = "2026-11-05 15:00:00"
@@ -192,21 +192,26 @@ def pick(slack, view, value: str, text: str):
 
 
 def test_picking_an_account_fills_in_its_ae(slack):
+    """As a person sees it: Slack keeps an unchanged input across views.update, so the AE
+    must arrive in a new input while what was typed elsewhere stays."""
     feed(slack.services, GLOBEX)
     view = slack.open_signal_modal(CSM)
     assert "initial_user" not in block(view, "ae")["element"]
+    slack.standin.type_into(view["id"], {"buyer_name": "Jamie Reyes", "timeline": "Q3"})
     assert pick(slack, view, "c:0015g00000Globex", "Globex Corp").status_code == 200
-    updated = wait_for(
-        lambda: (
-            "initial_user" in block(slack.standin.view(view["id"]), "ae")["element"]
-            and slack.standin.view(view["id"])
-        )
-    )
-    assert block(updated, "ae")["element"]["initial_user"] == AE
+    wait_for(lambda: slack.standin.calls_to("views.update"))
+    updated = slack.standin.view(view["id"])
+    shown = slack.standin.shown(view["id"])
+    assert [v for k, v in shown.items() if k.split(".")[0] == "ae"] == [AE]
+    assert shown["buyer_name"] == "Jamie Reyes" and shown["timeline"] == "Q3"
     assert updated["callback_id"] == "signal_modal" and not slack.standin.rejections
     assert updated["private_metadata"] == view["private_metadata"]
     assert [c for c in slack.standin.calls_to("views.update")][0].params["hash"] == view["hash"]
-    pick(slack, view, "n:Brand New Co", "New account: Brand New Co")  # no AE known: no update
+    typed = {k: v for k, v in VALID_SIGNAL.items() if k not in ("ae", "buyer_name", "timeline")}
+    slack.submit(updated, CSM, {**shown, **typed})
+    with slack.services.unit_of_work() as session:
+        assert session.scalar(select(Signal.ae_id)) == AE
+    pick(slack, updated, "n:Brand New Co", "New account: Brand New Co")  # no AE known
     time.sleep(0.3)
     assert len(slack.standin.calls_to("views.update")) == 1
 
