@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from blocks import limits
 from blocks.kit import Block, actions, button, context, divider, fields, mrkdwn_chunks, section
 from blocks.text import escape, link, mention, truncate, urgency_label, when
 from blocks.views import ClockView, SignalView
@@ -49,7 +50,7 @@ def signal_card(
     blocks.append(section(_title(signal, windows)))
     blocks.append(fields(_fields(signal)))
     blocks.extend(section(f"*Context*\n{part}") for part in _note_parts(signal.note))
-    blocks.append(context(_qualification_line(qualification)))
+    blocks.append(context(*_qualification_line(qualification)))
     status = _status_lines(signal, clocks)
     if status:
         blocks.append(context(*status))
@@ -104,11 +105,13 @@ def _note_parts(note: str) -> list[str]:
     return mrkdwn_chunks(quoted, limit=2900)
 
 
-def _qualification_line(q: Qualification) -> str:
-    ticks = [f":white_check_mark: {c.label}" for c in q.met]
-    ticks += [f":white_medium_square: {c.label}" for c in q.missing]
+def _qualification_line(q: Qualification) -> list[str]:
+    """The verdict and each criterion, as context elements within Slack's text limit
+    (ten 75-character labels, escaped, can pass 3,000 characters)."""
+    ticks = [f":white_check_mark: {escape(c.label)}" for c in q.met]
+    ticks += [f":white_medium_square: {escape(c.label)}" for c in q.missing]
     verdict = "Qualified" if q.qualified else f"Not qualified yet (needs {q.threshold})"
-    return f"*{verdict}* · {q.score}: " + "  ".join(ticks)
+    return mrkdwn_chunks(f"*{verdict}* · {q.score}: " + "  ".join(ticks), limit=limits.CONTEXT_TEXT - 10)
 
 
 def _status_lines(signal: SignalView, clocks: Sequence[ClockView]) -> list[str]:

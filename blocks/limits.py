@@ -20,6 +20,7 @@ SECTION_FIELDS = 10
 FIELD_TEXT = 2000
 HEADER_TEXT = 150
 CONTEXT_ELEMENTS = 10
+CONTEXT_TEXT = 3000  # each text element of a context block (a text object's limit)
 ACTIONS_ELEMENTS = 25
 
 # The data visualization block (https://docs.slack.dev/reference/block-kit/blocks/data-visualization-block;

@@ -33,6 +33,7 @@ from slack_sdk.models.views import View
 
 from standin.blockkit import TABLES_PER_MESSAGE, chart_errors, table_errors
 from standin.forms import state_values
+from standin.limits import MESSAGE_BLOCKS, MESSAGE_TEXT, VIEW_BLOCKS, view_violations, violations
 from standin.views import TRIGGER_TTL, shown_after_update, shown_on_open, trigger_issued_at
 
 TEAM_ID = "T0STANDIN"
@@ -44,9 +45,9 @@ PERMALINK_HOST = "https://standin.slack.example"
 # The bot scopes manifest.yml requests (tests/test_manifest.py keeps the two in step).
 BOT_SCOPES = ("commands", "chat:write", "im:write", "im:history", "channels:history",
               "users:read", "users:read.email")
-MAX_MESSAGE_BLOCKS = 50
-MAX_VIEW_BLOCKS = 100
-MAX_TEXT_LENGTH = 40_000
+MAX_MESSAGE_BLOCKS = MESSAGE_BLOCKS
+MAX_VIEW_BLOCKS = VIEW_BLOCKS
+MAX_TEXT_LENGTH = MESSAGE_TEXT
 JSON_FIELDS = ("blocks", "view", "metadata", "attachments")
 # Errors that answer a lookup ("no such user"); they are not counted as rejections.
 LOOKUP_ERRORS = frozenset({"user_not_found", "users_not_found"})
@@ -207,9 +208,7 @@ def validate_blocks(blocks: Any, limit: int = MAX_MESSAGE_BLOCKS,
     """
     if not isinstance(blocks, list):
         return [f"blocks must be an array [json-pointer:{root}]"]
-    errors = []
-    if len(blocks) > limit:
-        errors.append(f"no more than {limit} items allowed [json-pointer:{root}]")
+    errors = violations(blocks, limit=limit, root=root)  # Slack's limits (standin/limits.py)
     for i, raw in enumerate(blocks):
         errors += _block_errors(raw, f"{root}/{i}", unsupported)
     return errors + _duplicate_block_ids(blocks, root)
@@ -225,6 +224,7 @@ def validate_view(view: Any, allowed_types: tuple[str, ...] = ("modal", "home"),
     if view.get("type") == "modal" and not view.get("title"):
         return ["modal views need a title [json-pointer:/view/title]"]
     errors = validate_blocks(view.get("blocks", []), MAX_VIEW_BLOCKS, "/view/blocks", unsupported)
+    errors += [e for e in view_violations(view) if "/view/blocks" not in e]
     try:
         View(**view).validate_json()
     except Exception as exc:

@@ -46,20 +46,13 @@ def wait_for(check: Callable[[], Any], timeout: float = 5.0) -> Any:
 
 
 def validate_message_blocks(blocks: list[dict[str, Any]]) -> None:
-    """Slack's message limits and the stand-in's validation (slack_sdk's models, and the chart
-    and table rules of `standin.blockkit`), for every block."""
-    assert 0 < len(blocks) <= 50
+    """Slack's message limits (standin/limits.py) and the stand-in's validation (slack_sdk's
+    models, and the chart and table rules of `standin.blockkit`), for every block."""
+    assert blocks
     try:
         check_message({"text": "fallback", "blocks": blocks})
     except SlackError as refused:
         raise AssertionError(f"{refused.error}: {refused.errors}") from None
-    for raw in blocks:
-        if raw["type"] == "section":
-            assert len(raw.get("text", {}).get("text", "")) <= 3000
-            assert len(raw.get("fields", [])) <= 10
-            assert all(len(f["text"]) <= 2000 for f in raw.get("fields", []))
-        if raw["type"] == "header":
-            assert len(raw["text"]["text"]) <= 150
 
 
 @dataclass

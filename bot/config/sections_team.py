@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from blocks import limits
 from bot.config.times import parse_schedule
 from bot.config.yaml_source import _NUMBER, _describe, _fail, _items, _Node, _node
 from protocol.config import DEFAULT_CONFIG
@@ -111,6 +112,9 @@ def _criteria(node: _Node) -> tuple[Criterion, ...] | None:
         return None
     if not items:
         node.fail("criteria", "needs at least one criterion")
+    if len(items) > limits.CHECKBOX_OPTIONS:  # the modal's checklist is one checkboxes element
+        node.fail("criteria", f"has {len(items)} criteria; Slack's checkboxes hold at most "
+                  f"{limits.CHECKBOX_OPTIONS} options")
     criteria: list[Criterion] = []
     for key, raw in items:
         criterion = _criterion(_node(node.file, key, raw, ("key", "label", "hint")))
@@ -129,7 +133,15 @@ def _criterion(item: _Node) -> Criterion:
         item.fail("key", f"{key!r} may only use a-z, 0-9 and _")
     if not label or not label.strip():
         item.fail("label", "is required")
-    return Criterion(key=key, label=label.strip(), hint=item.get("hint", str, "").strip())
+    hint = item.get("hint", str, "").strip()
+    # each criterion is a checkbox option: Slack's option text and description hold 75 each
+    if len(label.strip()) > limits.OPTION_TEXT:
+        item.fail("label", f"is {len(label.strip())} characters; a Slack option shows at most "
+                  f"{limits.OPTION_TEXT}")
+    if len(hint) > limits.OPTION_TEXT:
+        item.fail("hint", f"is {len(hint)} characters; a Slack option description shows at "
+                  f"most {limits.OPTION_TEXT}")
+    return Criterion(key=key, label=label.strip(), hint=hint)
 
 
 def _parse_routing(top: _Node) -> dict[str, Any]:
