@@ -7,6 +7,7 @@ from slack_bolt import App
 from handlers import (
     card_actions,
     context,
+    direct_messages,
     errors,
     follow_ups,
     home,
@@ -28,3 +29,4 @@ def register(app: App, services: Runtime) -> None:
     follow_ups.register(app)
     home.register(app)
     suggestions.register(app)
+    direct_messages.register(app)

@@ -44,7 +44,14 @@ APP_ID = "A0STANDIN1"
 PERMALINK_HOST = "https://standin.slack.example"
 # The bot scopes manifest.yml requests (tests/test_manifest.py keeps the two in step).
 BOT_SCOPES = ("commands", "chat:write", "im:write", "im:history", "channels:history",
-              "users:read", "users:read.email")
+              "groups:history", "users:read", "users:read.email")
+# "Required scopes" (bot token) on each method's page at api.slack.com/methods/<method>;
+# views.*, chat.getPermalink and auth.test need none.
+METHOD_SCOPES = {
+    "chat.postMessage": "chat:write", "chat.update": "chat:write",
+    "chat.postEphemeral": "chat:write", "conversations.open": "im:write",
+    "users.info": "users:read", "users.lookupByEmail": "users:read.email",
+}
 MAX_MESSAGE_BLOCKS = MESSAGE_BLOCKS
 MAX_VIEW_BLOCKS = VIEW_BLOCKS
 MAX_TEXT_LENGTH = MESSAGE_TEXT
@@ -118,10 +125,12 @@ class Reply:
 class SlackError(Exception):
     """Raised by method handlers to answer `{"ok": false, "error": ...}`."""
 
-    def __init__(self, error: str, errors: list[str] | None = None) -> None:
+    def __init__(self, error: str, errors: list[str] | None = None,
+                 fields: dict[str, Any] | None = None) -> None:
         super().__init__(error)
         self.error = error
         self.errors = errors or []
+        self.fields = fields or {}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -768,11 +777,22 @@ class SlackStandin:
             return Reply(200, {"ok": False, "error": fault.error, **fault.fields})
         return result or Reply(200, {"ok": True})
 
+    def _check_scope(self, method: str, params: Params) -> None:
+        """Refuse a call the token has no scope for, as Slack does (needed/provided)."""
+        needed = METHOD_SCOPES.get(method)
+        if method == "conversations.history":
+            needed = _history_scope(str(params.get("channel") or ""))
+        if needed and needed not in self.scopes:
+            raise SlackError("missing_scope", fields={
+                "needed": needed, "provided": ",".join(sorted(self.scopes))})
+
     def _apply(self, method: str, params: Params) -> Reply:
         handler = self._methods.get(method)
         try:
             if handler is None:
                 raise SlackError("unknown_method")
+            with self._lock:
+                self._check_scope(method, params)
             with self._lock:
                 body = {"ok": True, **handler(params)}
                 # Slack names the token's scopes on every answer (x-oauth-scopes header)
@@ -784,7 +804,7 @@ class SlackStandin:
             return Reply(500, {"ok": False, "error": "standin_internal_error"})
 
     def _refuse(self, method: str, params: Params, err: SlackError) -> Reply:
-        body: dict[str, Any] = {"ok": False, "error": err.error}
+        body: dict[str, Any] = {"ok": False, "error": err.error, **err.fields}
         if err.errors:
             body["errors"] = err.errors
         if err.error not in LOOKUP_ERRORS:
@@ -1023,8 +1043,8 @@ class SlackStandin:
         profile = {"real_name": user["real_name"], "display_name": user["name"],
                    "real_name_normalized": user["real_name"],
                    "display_name_normalized": user["name"], "team": TEAM_ID}
-        if user["email"]:
-            profile["email"] = user["email"]
+        if user["email"] and "users:read.email" in self.scopes:  # users.info page: email
+            profile["email"] = user["email"]  # only with users:read.email
         return {"id": user["id"], "team_id": TEAM_ID, "name": user["name"],
                 "real_name": user["real_name"], "deleted": user["deleted"],
                 "is_bot": user["is_bot"], "is_admin": False, "tz": user["tz"],
@@ -1042,6 +1062,15 @@ class SlackStandin:
             if (user["email"] or "").lower() == email:
                 return {"user": self._api_user(user)}
         raise SlackError("users_not_found")
+
+
+def _history_scope(channel: str) -> str:
+    """conversations.history's scope by conversation type (its method page): public
+    channels:history, private groups:history, DMs im:history, group DMs mpim:history.
+    The stand-in tells them by id: C… public, G… private, D… a DM."""
+    if channel.startswith("D") or channel[:1] in ("U", "W"):
+        return "im:history"
+    return "groups:history" if channel.startswith("G") else "channels:history"
 
 
 def _in_range(key: tuple[int, int], low: tuple[int, int], high: str | None,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+import yaml
 from freezegun import freeze_time
 from sqlalchemy import select
 
@@ -174,3 +176,20 @@ def test_bursts_to_one_conversation_are_paced(services, standin):
             clock.tick(timedelta(seconds=3))
             d.drain()
     assert len(texts_in(standin, MGR)) == 9
+
+
+def test_a_private_digest_channel_is_reconciled_with_the_manifests_scopes(services, standin):
+    """Reading a private channel's history needs groups:history; the manifest asks for it."""
+    manifest = yaml.safe_load((Path(__file__).resolve().parents[1] / "manifest.yml").read_text())
+    standin.scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    with freeze_time(START) as clock:
+        queue(services, target="G0DIGEST01")  # a private channel
+        standin.fail_next("chat.postMessage", status=500, keep=True)  # kept, answer lost
+        d = deliverer(services, standin)
+        d.drain()
+        clock.tick(timedelta(minutes=10))
+        d.drain()
+    [row] = rows(services)
+    assert row.status == "sent"
+    assert len(standin.messages("G0DIGEST01")) == 1 and standin.duplicates() == []
+    assert [c.error for c in standin.calls_to("conversations.history")] == [None]

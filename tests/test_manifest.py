@@ -20,6 +20,7 @@ EXPECTED_BOT_SCOPES = {
     "im:write",
     "im:history",
     "channels:history",
+    "groups:history",
     "users:read",
     "users:read.email",
 }
@@ -73,7 +74,7 @@ def test_socket_mode_and_events(manifest):
     assert settings["socket_mode_enabled"] is True
     assert settings["interactivity"]["is_enabled"] is True
     assert "message_menu_options_url" in settings["interactivity"]  # external_select
-    assert settings["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+    assert settings["event_subscriptions"]["bot_events"] == ["app_home_opened", "message.im"]
 
 
 def test_bot_scopes_are_exactly_the_ones_used(manifest):
@@ -81,3 +82,9 @@ def test_bot_scopes_are_exactly_the_ones_used(manifest):
     assert set(scopes) == {"bot"}, "the bot needs no user-token scopes"
     assert len(scopes["bot"]) == len(set(scopes["bot"])), "duplicate scope"
     assert set(scopes["bot"]) == EXPECTED_BOT_SCOPES
+
+
+def test_the_standin_grants_what_the_manifest_asks(manifest):
+    from standin.server import BOT_SCOPES
+
+    assert set(BOT_SCOPES) == set(manifest["oauth_config"]["scopes"]["bot"])
