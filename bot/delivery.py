@@ -170,8 +170,11 @@ class Deliverer:
         now = self.clock()
         with unit_of_work(self.factory) as session:
             started = slack_pause.pause(session, error, needed, now)
+            pause = slack_pause.current(session)
+            # a CRM row that needed Slack waits for the check; Slack rows wait for the pause
+            retry_at = pause.next_check_at if pause else now
             finish(session, row.id, self.worker, row.attempt, status="pending",
-                   attempts=row.attempt - 1, next_try_at=now, last_error=f"paused: {error}")
+                   attempts=row.attempt - 1, next_try_at=retry_at, last_error=f"paused: {error}")
         if started:  # logged once per pause, not once per row
             log.error("Slack delivery paused: %s", slack_pause.describe(error, needed))
         self.paused = True

@@ -14,13 +14,14 @@ from sqlalchemy import select
 
 from blocks import card
 from blocks.limits import OPTION_TEXT, PRIVATE_METADATA
-from blocks.suggestion import suggestion
+from blocks.suggestion import dismiss_modal, suggestion
 from bot.config import ConfigError, Criterion, Rubric, load_config
 from protocol.catalogue import URGENCIES
 from protocol.readiness import Part, Score
 from protocol.record import LIMITS
 from standin import requests as slack_requests
 from standin.limits import violations
+from standin.server import validate_view
 from storage.models import Signal
 from tests.conftest import ADMIN, AE, CSM, MGR, roster_config
 from tests.support import VALID_SIGNAL, validate_message_blocks, wait_for
@@ -157,3 +158,8 @@ def test_the_suggestion_dm_at_its_largest_fits():
                               Score(parts, 100, 0, "work"), snooze_days=30, csm_id=None)
     validate_message_blocks(blocks)
     assert len(text) <= 40_000
+
+
+def test_the_dismiss_modal_at_its_largest_fits():
+    view = dismiss_modal(10**9, long(LIMITS["account"]), "api_limit")
+    assert validate_view(view) == []
