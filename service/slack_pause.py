@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from bot.services import Services
+from service.runtime import Runtime
 from storage.db import insert_for
 from storage.models import SlackPause
 from storage.outbox import Outgoing
@@ -33,7 +33,7 @@ def current(session: Session) -> SlackPause | None:
     return session.get(SlackPause, PAUSE_ID)
 
 
-def slack_paused(services: Services) -> str | None:
+def slack_paused(services: Runtime) -> str | None:
     """Why Slack delivery is paused (for /readyz), or None when it is not."""
     with services.unit_of_work() as session:
         pause = current(session)
