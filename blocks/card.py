@@ -111,7 +111,8 @@ def _qualification_line(q: Qualification) -> list[str]:
     ticks = [f":white_check_mark: {escape(c.label)}" for c in q.met]
     ticks += [f":white_medium_square: {escape(c.label)}" for c in q.missing]
     verdict = "Qualified" if q.qualified else f"Not qualified yet (needs {q.threshold})"
-    return mrkdwn_chunks(f"*{verdict}* · {q.score}: " + "  ".join(ticks), limit=limits.CONTEXT_TEXT - 10)
+    line = f"*{verdict}* · {q.score}: " + "  ".join(ticks)
+    return mrkdwn_chunks(line, limit=limits.CONTEXT_TEXT - 10)
 
 
 def _status_lines(signal: SignalView, clocks: Sequence[ClockView]) -> list[str]:

@@ -23,7 +23,7 @@ from standin import requests as slack_requests
 from standin.limits import violations
 from standin.server import validate_view
 from storage.models import Signal
-from tests.conftest import ADMIN, AE, CSM, MGR, roster_config
+from tests.people import ADMIN, AE, CSM, MGR, roster_config
 from tests.support import VALID_SIGNAL, validate_message_blocks, wait_for
 
 WORST = "&<>*_~`"  # each mrkdwn control character; escaping makes `&<>` longer

@@ -20,7 +20,7 @@ from standin import requests as slack_requests
 from standin.forms import state_values
 from standin.socket_mode import SocketModeStandin
 from storage.models import Signal
-from tests.conftest import AE, CSM, SECRET
+from tests.people import AE, CSM, SECRET
 from tests.support import VALID_SIGNAL, wait_for
 
 APP_TOKEN = "xapp-1-A0STANDIN1-1-standin"

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from service.slack_pause import TOKEN_ERRORS, slack_paused
 from storage.models import Escalation, OutboxMessage, Person
-from tests.conftest import ADMIN, AE, CSM, MGR
+from tests.people import ADMIN, AE, CSM, MGR
 
 LATER = timedelta(minutes=30)
 

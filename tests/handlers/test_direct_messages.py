@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from standin import requests as slack_requests
 from standin.server import BOT_ID, BOT_USER_ID
-from tests.conftest import AE
+from tests.people import AE
 
 
 def message_im(slack, **event):

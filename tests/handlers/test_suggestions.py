@@ -322,7 +322,7 @@ def test_account_picked_and_update_view_directly(sqlite_services, standin):
     ack = Acks()
     account_picked(ack, body, CSM, context, sqlite_services)
     assert ack.once == ((), {})
-    assert block(context["updated_view"], "ae")["element"]["initial_user"] == AE
+    assert block(context["updated_view"], f"ae.{AE}")["element"]["initial_user"] == AE
     update_view(client, body, context)
-    assert block(standin.view(view["id"]), "ae")["element"]["initial_user"] == AE
+    assert standin.shown(view["id"])[f"ae.{AE}"] == AE  # a new block: Slack shows its AE
     assert not standin.rejections
