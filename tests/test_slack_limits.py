@@ -4,6 +4,7 @@ refuses what Slack would (standin/limits.py)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,10 @@ from sqlalchemy import select
 from blocks import card
 from blocks.limits import OPTION_TEXT, PRIVATE_METADATA
 from blocks.suggestion import dismiss_modal, suggestion
+from blocks.text import urgency_label
 from bot.config import ConfigError, Criterion, Rubric, load_config
 from protocol.catalogue import URGENCIES
+from protocol.policy import SlaWindow
 from protocol.readiness import Part, Score
 from protocol.record import LIMITS
 from standin import requests as slack_requests
@@ -66,8 +69,13 @@ def test_the_largest_rubric_loads(tmp_path: Path):
     assert len(load_config(path).rubric.criteria) == 10
 
 
-def test_catalogue_labels_fit_their_options():
-    assert all(len(label) <= OPTION_TEXT for label in URGENCIES.values())
+def test_urgency_options_fit_with_the_longest_windows():
+    """The urgency radio options name their configured window: the longest still fits."""
+    longest = SlaWindow(ack=timedelta(days=9999, hours=23, minutes=59),
+                        contact=timedelta(days=9999, hours=23, minutes=59),
+                        review=timedelta(days=9999, hours=23))
+    windows = dict.fromkeys(URGENCIES, longest)
+    assert all(len(urgency_label(u, windows)) <= OPTION_TEXT for u in URGENCIES)
 
 
 # --- the stand-in refuses what Slack refuses -----------------------------------------------
@@ -155,7 +163,8 @@ def test_every_surface_at_its_largest_passes_slacks_limits(slack):
 def test_the_suggestion_dm_at_its_largest_fits():
     parts = tuple(Part(f"k{i}", long(75), long(200), 10, 10) for i in range(10))
     text, blocks = suggestion(10**9, long(LIMITS["account"]), "api_limit", "hot", long(3000),
-                              Score(parts, 100, 0, "work"), snooze_days=30, csm_id=None)
+                              Score(parts, 100, 0, "work"), snooze_days=30,
+                              windows=roster_config().sla, csm_id=None)
     validate_message_blocks(blocks)
     assert len(text) <= 40_000
 

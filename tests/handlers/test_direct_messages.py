@@ -29,3 +29,18 @@ def test_the_bots_own_posts_and_edits_get_no_answer(slack):
     slack.deliver()
     assert slack.standin.dm_messages(AE) == []
     assert not slack.standin.rejections
+
+
+def test_answer_dm_directly(sqlite_services):
+    from sqlalchemy import select
+
+    from handlers.direct_messages import answer_dm
+    from storage.models import OutboxMessage
+
+    base = {"type": "message", "channel_type": "im", "channel": "D0AE00001"}
+    answer_dm({**base, "user": AE, "ts": "1795000000.000100", "text": "hi"}, sqlite_services)
+    answer_dm({**base, "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": "1795000000.000200"},
+              sqlite_services)
+    with sqlite_services.unit_of_work() as session:
+        rows = session.scalars(select(OutboxMessage)).all()
+        assert [(r.target, r.key) for r in rows] == [(AE, "dm-help:D0AE00001:1795000000.000100")]
