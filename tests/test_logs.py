@@ -6,13 +6,17 @@ import io
 import logging
 import re
 import socket
+import subprocess
+import sys
+import time
 
 import httpx
 import pytest
 
 from bot.logs import one_line, setup
 from tests.people import SECRET
-from tests.support import SlackDriver
+from tests.support import SlackDriver, wait_for
+from tests.test_cli import base_env, free_port
 
 LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
 FORGED = "2026-12-01 00:00:00,000 ERROR signalbot: forged"
@@ -78,3 +82,35 @@ def test_a_traceback_is_one_line(log_stream):
 
 def test_one_line_escapes_every_control_character():
     assert one_line("a\u2028b\u2029c\x00d\x7fe\tf") == "a\\u2028b\\u2029c\\x00d\\x7fe\\tf"
+
+
+def test_signalbot_run_logs_a_forged_request_on_one_line_without_its_body(tmp_path, standin):
+    """The whole CLI: `signalbot run --http` as an operator starts it, its stderr read back."""
+    port = free_port()
+    env = base_env(tmp_path, SLACK_BOT_TOKEN="xoxb-trial", SLACK_SIGNING_SECRET=SECRET,
+                   SLACK_API_URL=standin.base_url)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run", "--http", "--host", "127.0.0.1", "--port",
+         str(port), "--migrate", "--no-worker"],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _healthy(url), timeout=30)
+        body = f"token=x&text=SECRET-BODY-MARKER\n{FORGED}\n".encode()
+        forged = {"X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": "v0=0"}
+        assert httpx.post(f"{url}/slack/events", content=body, headers=forged).status_code == 401
+        big = httpx.post(f"{url}/slack/events", content=b"x" * 600_000, headers=forged)
+        assert big.status_code == 413
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert "Invalid request signature" in out and "refused POST /slack/events" in out, out
+    assert "SECRET-BODY-MARKER" not in out and "forged" not in out
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
