@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 
 from bot.delivery import Deliverer, make_client
 from bot.services import Services
+from service.crm_poll import poll_crm
 from service.digest import enqueue_weekly_digest
 from service.sweep import sweep
 from service.triggers import periodic as evaluate_triggers
@@ -20,8 +21,10 @@ from storage.db import is_postgres
 
 log = logging.getLogger(__name__)
 SWEEP_BATCH = 500
-# Idempotent checks run with every sweep: the weekly digest post, product-data triggers.
-PERIODIC: tuple[Callable[[Services], Any], ...] = (enqueue_weekly_digest, evaluate_triggers)
+# Idempotent checks run with every sweep: the weekly digest post, product-data triggers,
+# reading deals back from the CRM (each does nothing until it is due).
+PERIODIC: tuple[Callable[[Services], Any], ...] = (enqueue_weekly_digest, evaluate_triggers,
+                                                   poll_crm)
 
 
 class Worker:

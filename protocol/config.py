@@ -25,6 +25,8 @@ CRM_DEFAULT_STAGES = {
     "salesforce": (("handed_off", "Prospecting"), ("contacted", "Qualification"),
                    ("won", "Closed Won"), ("lost", "Closed Lost")),
 }
+# The stage keys a deal moved in the CRM can set on its signal (read back by polling).
+POLLED_STAGE_KEYS = ("won", "lost", "contacted")
 # The signal events written to the CRM and posted to webhooks (a webhook may pick some).
 SYNCED_EVENTS = ("handed_off", "acknowledged", "contacted", "reassigned", "escalated", "outcome")
 
@@ -43,6 +45,7 @@ class Crm:
     client_secret_env: str | None = None
     session_timeout: timedelta = timedelta(hours=2)  # Salesforce: token refreshed before this
     timeout: timedelta = timedelta(seconds=10)  # per HTTP request
+    poll_interval: timedelta = timedelta(minutes=5)  # how often deals are read back
 
     @property
     def enabled(self) -> bool:
@@ -60,6 +63,20 @@ class Crm:
         while key not in mapping and key in CRM_STAGE_FALLBACK:
             key = CRM_STAGE_FALLBACK[key]
         return mapping.get(key)
+
+    def outcome_of(self, stage: str | None) -> str | None:
+        """What a CRM stage means for the signal: "won", "lost", "contacted" or None.
+
+        The reverse of `stage` for the keys an AE can reach in the CRM (`crm.stages`); a
+        stage mapped to none of them (or shared with an earlier key) means nothing here.
+        """
+        if stage is None:
+            return None
+        for key in POLLED_STAGE_KEYS:
+            if self.stage(key) == stage and (key != "contacted"
+                                             or self.stage("handed_off") != stage):
+                return key
+        return None
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ from storage.models import Signal
 from storage.outbox import Outgoing, enqueue, queued
 from storage.queries import managers
 
+SLACK, CRM = "slack", "crm"  # where a step was taken: in Slack, or read back from the CRM
+
 
 class NotAllowed(Exception):
     """The actor may not act on this signal; `owner` is who may.
@@ -85,21 +87,28 @@ def log_contact(
     actor: str,
     now: datetime,
     note: str | None = None,
+    source: str = SLACK,
 ) -> None:
-    """The AE reached the customer: stop the contact clock (and acknowledge, if not yet)."""
-    check_owner(session, config, signal, actor)
+    """The AE reached the customer: stop the contact clock (and acknowledge, if not yet).
+
+    `source` CRM: the deal reached the contacted stage in the CRM; the actor is its owner,
+    who needs no check (the CRM decided who may move the deal).
+    """
+    if source == SLACK:
+        check_owner(session, config, signal, actor)
     stages.check_move("contact", signal.stage)
     if signal.acknowledged_at is None:
         signal.acknowledged_at = now
     meet(session, signal, now, "ack", "contact", "review")
     signal.contacted_at = now
-    move(session, signal, "contacted", actor, now, stages.CONTACTED, {"note": note})
+    detail = {"note": note} if source == SLACK else {"note": note, "source": source}
+    move(session, signal, "contacted", actor, now, stages.CONTACTED, detail)
     add_clock(session, signal, "outcome", signal.ae_id, now, now + config.outcome_reminder)
     enqueue(
         session,
         [
             outgoing.refresh(signal),
-            _tell_csm(signal, "contacted", actor),
+            _tell_csm(signal, "contacted", actor, _where(config, source)),
             *sync_items(config, signal, "contacted"),
         ],
         now,
@@ -114,9 +123,14 @@ def reassign(
     reason: str,
     actor: str,
     now: datetime,
+    source: str = SLACK,
 ) -> None:
-    """Hand the signal to another AE: fresh clocks for them, the history kept."""
-    check_owner(session, config, signal, actor)
+    """Hand the signal to another AE: fresh clocks for them, the history kept.
+
+    `source` CRM: the deal's owner was changed in the CRM (no owner check).
+    """
+    if source == SLACK:
+        check_owner(session, config, signal, actor)
     stages.check_move("reassign", signal.stage)
     if new_ae == signal.ae_id:
         raise stages.StageError(f"This signal is already with {mention(new_ae)}.")
@@ -133,7 +147,8 @@ def reassign(
         actor,
         now,
         stages.HANDED_OFF,
-        {"from": old_ae, "to": new_ae, "reason": reason},
+        {"from": old_ae, "to": new_ae, "reason": reason}
+        | ({} if source == SLACK else {"source": source}),
     )
     start_clocks(session, config, signal, new_ae, now)
     why = f" Reason: {escape(reason)}" if reason else ""
@@ -178,12 +193,20 @@ def record_outcome(
     reason: str | None = None,
     won_arr: Decimal | None = None,
     revisit_on: date | None = None,
+    source: str = SLACK,
 ) -> None:
-    """Close the signal with won / lost / deferred / not ready, and tell the CSM."""
+    """Close the signal with won / lost / deferred / not ready, and tell the CSM.
+
+    `source` CRM: the deal reached a won/lost stage in the CRM. No owner check, and a later
+    CRM change may replace an outcome recorded earlier (the event log keeps both).
+    """
     if outcome not in stages.OUTCOMES:
         raise ValueError(f"unknown outcome {outcome!r}")
-    check_owner(session, config, signal, actor)
-    stages.check_move("outcome", signal.stage)
+    was = signal.outcome
+    if source == SLACK:
+        check_owner(session, config, signal, actor)
+    if source == SLACK or was is None:
+        stages.check_move("outcome", signal.stage)
     cancel_clocks(session, signal, now)
     signal.outcome = outcome
     signal.outcome_reason = reason
@@ -198,12 +221,14 @@ def record_outcome(
         "won_arr": str(won_arr) if won_arr is not None else None,
         "revisit_on": signal.revisit_on.isoformat() if signal.revisit_on else None,
     }
+    if source != SLACK:
+        detail |= {"source": source, "was": was}
     move(session, signal, "outcome", actor, now, outcome, detail)
     enqueue(
         session,
         [
             outgoing.refresh(signal),
-            _tell_csm(signal, "outcome", actor),
+            _tell_csm(signal, "outcome", actor, _where(config, source)),
             *sync_items(config, signal, "outcome", detail),
         ],
         now,
@@ -237,11 +262,18 @@ def nudge(
     enqueue(session, [item], now)
 
 
-def _tell_csm(signal: Signal, what: str, actor: str) -> Outgoing:
+def _where(config: Config, source: str) -> str:
+    return f" in {config.crm.label}" if source == CRM else ""
+
+
+def _tell_csm(signal: Signal, what: str, actor: str, where: str = "") -> Outgoing:
     account = escape(signal.account.name)
+    key = f"tell-csm:{signal.id}:{what}:{signal.token}"
     if what == "outcome":
         label = stages.OUTCOME_LABELS[signal.outcome]
-        text = f"Outcome on your *{account}* signal: *{label}* (recorded by {mention(actor)})."
+        text = (f"Outcome on your *{account}* signal: *{label}* "
+                f"(recorded by {mention(actor)}{where}).")
+        key += f":{signal.version}" if where else ""  # a CRM correction is news again
         if signal.outcome == "won" and signal.won_arr is not None:
             text += f" Expansion ARR: {signal.won_arr:,.0f}."
         if signal.outcome_reason:
@@ -251,7 +283,5 @@ def _tell_csm(signal: Signal, what: str, actor: str) -> Outgoing:
     elif what == "acknowledged":
         text = f"{mention(actor)} acknowledged your *{account}* signal."
     else:
-        text = f"{mention(actor)} logged customer contact on your *{account}* signal."
-    return outgoing.notice(
-        f"tell-csm:{signal.id}:{what}:{signal.token}", signal.csm_id, text, signal
-    )
+        text = f"{mention(actor)} logged customer contact on your *{account}* signal{where}."
+    return outgoing.notice(key, signal.csm_id, text, signal)

@@ -4,12 +4,18 @@ Checks the bearer token, the paths, and the JSON bodies: a deal write must be a 
 keyed by a unique property (`idProperty`), every property must exist, stages must belong to
 the pipeline, owners and companies must exist. Stores deals so a test can assert exactly one
 per signal. Answers with HubSpot's error bodies and `X-HubSpot-RateLimit-*` headers.
+
+The deal search (POST /crm/v3/objects/deals/search) follows HubSpot's CRM search reference:
+filterGroups (ORed, at most 5) of filters (ANDed, at most 6) on existing properties with the
+documented operators, at most one sort, `limit` up to 200, paging by the `after` offset (no
+further than 10,000 results), only the requested properties (plus the defaults) returned.
+`edit_deal` changes a deal as a person in HubSpot would, moving `hs_lastmodifieddate`.
 """
 
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -21,7 +27,8 @@ CUSTOM = ("signalbot_signal_id", "signalbot_signal_type", "signalbot_buyer", "si
 STANDARD = {"dealname": "string", "amount": "number", "closedate": "datetime",
             "dealstage": "enumeration", "pipeline": "enumeration",
             "hubspot_owner_id": "enumeration", "description": "string",
-            "createdate": "datetime", "hs_object_id": "number"}
+            "createdate": "datetime", "hs_object_id": "number",
+            "hs_lastmodifieddate": "datetime"}
 STAGES = {"appointmentscheduled": "Appointment scheduled", "qualifiedtobuy": "Qualified to buy",
           "presentationscheduled": "Presentation scheduled",
           "decisionmakerboughtin": "Decision maker bought-in", "contractsent": "Contract sent",
@@ -29,6 +36,10 @@ STAGES = {"appointmentscheduled": "Appointment scheduled", "qualifiedtobuy": "Qu
 RATE_HEADERS = {"X-HubSpot-RateLimit-Max": "190", "X-HubSpot-RateLimit-Remaining": "189",
                 "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}
 V3 = "/crm/v3"
+OPERATORS = ("EQ", "NEQ", "LT", "LTE", "GT", "GTE", "HAS_PROPERTY", "NOT_HAS_PROPERTY", "IN",
+             "NOT_IN", "BETWEEN")
+SEARCH_DEFAULTS = ("createdate", "hs_lastmodifieddate", "hs_object_id")
+SEARCH_MAX = 10_000  # HubSpot's search pages no further than this
 
 
 def error(status: int, message: str, category: str) -> Refusal:
@@ -68,6 +79,8 @@ class HubSpotStandin(RestStandin):
         for method, path, name, handler in [
             ("POST", f"{V3}/objects/deals/batch/upsert", "upsert", self._upsert),
             ("GET", f"{V3}/owners/?", "owners", self._owners),
+            ("GET", rf"{V3}/owners/(\d+)", "owner", self._owner),
+            ("POST", f"{V3}/objects/deals/search", "deals.search", self._deal_search),
             ("GET", rf"{V3}/objects/companies/(\d+)", "company", self._company),
             ("POST", f"{V3}/objects/companies/search", "companies.search", self._search),
             ("PUT", r"/crm/v4/objects/(?:deals|deal|0-3)/(\d+)/associations/default/"
@@ -101,6 +114,22 @@ class HubSpotStandin(RestStandin):
                  if d["properties"].get(CUSTOM[0]) == str(signal_id)]
         assert len(found) <= 1, f"{len(found)} deals for signal {signal_id}"
         return found[0] if found else None
+
+    def edit_deal(self, signal_id: int | str, at: datetime | None = None,
+                  **props: str) -> dict[str, Any]:
+        """Change a deal as someone in HubSpot would (stage, amount, owner …) at `at`."""
+        deal = self.deal_for(signal_id)
+        assert deal is not None, f"no deal for signal {signal_id}"
+        with self.lock:
+            self._check_properties(props)
+            deal["properties"].update(props)
+            self._touch(deal, at)
+        return deal
+
+    def _touch(self, deal: dict[str, Any], at: datetime | None = None) -> None:
+        stamp = _stamp(at or datetime.now(UTC))
+        deal["properties"]["hs_lastmodifieddate"] = stamp
+        deal["updatedAt"] = stamp
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -160,7 +189,7 @@ class HubSpotStandin(RestStandin):
         else:
             new = False
         deal["properties"].update({**props, key: value})
-        deal["updatedAt"] = now
+        self._touch(deal)
         return {**deal, "new": new}
 
     def _check_properties(self, props: dict[str, Any]) -> None:
@@ -191,6 +220,95 @@ class HubSpotStandin(RestStandin):
         email = request.query.get("email", "").lower()
         return {"results": [o for o in self.owners.values()
                             if not email or o["email"].lower() == email]}
+
+    def _owner(self, _: Request, match: Any) -> dict[str, Any]:
+        owner = self.owners.get(match[1])
+        if owner is None:
+            raise error(404, f"owner {match[1]} not found", "OBJECT_NOT_FOUND")
+        return owner
+
+    def _deal_search(self, request: Request, _: Any) -> dict[str, Any]:
+        body = request.json
+        if not isinstance(body, dict):
+            raise error(400, "the body is a JSON object", "VALIDATION_ERROR")
+        limit = body.get("limit", 10)
+        if not isinstance(limit, int) or not 1 <= limit <= 200:
+            raise error(400, "limit must be between 1 and 200", "VALIDATION_ERROR")
+        after = str(body.get("after") or "0")
+        if not after.isdigit():
+            raise error(400, f"after {after!r} is not a paging cursor", "VALIDATION_ERROR")
+        start = int(after)
+        if start + limit > SEARCH_MAX:
+            raise error(400, "The search can page through at most 10,000 results",
+                        "VALIDATION_ERROR")
+        groups = body.get("filterGroups") or []
+        tests = [self._filter_group(group) for group in groups]
+        requested = body.get("properties") or ["dealname", "amount", "closedate", "pipeline",
+                                               "dealstage"]
+        for name in requested:
+            if name not in self.properties:
+                raise error(400, f"Property {name} does not exist", "VALIDATION_ERROR")
+        with self.lock:
+            found = [d for d in self.deals.values()
+                     if not tests or any(all(t(d["properties"]) for t in g) for g in tests)]
+            found = self._sort(found, body.get("sorts") or [])
+            page = found[start: start + limit]
+            results = [{"id": d["id"], "properties": {
+                n: d["properties"].get(n) for n in (*SEARCH_DEFAULTS, *requested)},
+                "createdAt": d["createdAt"], "updatedAt": d["updatedAt"], "archived": False}
+                for d in page]
+        answer: dict[str, Any] = {"total": len(found), "results": results}
+        if start + limit < len(found):
+            answer["paging"] = {"next": {"after": str(start + limit), "link": "?after="
+                                         + str(start + limit)}}
+        return answer
+
+    def _filter_group(self, group: dict[str, Any]) -> list[Any]:
+        filters = group.get("filters") or []
+        if not 1 <= len(filters) <= 6:
+            raise error(400, "a filter group holds 1 to 6 filters", "VALIDATION_ERROR")
+        return [self._filter(f) for f in filters]
+
+    def _filter(self, item: dict[str, Any]) -> Any:
+        name, operator = item.get("propertyName"), item.get("operator", "EQ")
+        if name not in self.properties:
+            raise error(400, f"There was a problem with the request: property {name} does "
+                             "not exist", "VALIDATION_ERROR")
+        if operator not in OPERATORS:
+            raise error(400, f"operator {operator} is not supported", "VALIDATION_ERROR")
+        if operator in ("HAS_PROPERTY", "NOT_HAS_PROPERTY"):
+            has = operator == "HAS_PROPERTY"
+            return lambda props: (props.get(name) not in (None, "")) == has
+        if "value" not in item:
+            raise error(400, f"{operator} needs a value", "VALIDATION_ERROR")
+        datetime_kind = self.properties[name]["type"] == "datetime"
+        value = _comparable(item["value"], datetime_kind)
+        compare = {"EQ": lambda a: a == value, "NEQ": lambda a: a != value,
+                   "LT": lambda a: a < value, "LTE": lambda a: a <= value,
+                   "GT": lambda a: a > value, "GTE": lambda a: a >= value}.get(operator)
+        if compare is None:
+            raise error(400, f"the stand-in does not evaluate {operator}", "VALIDATION_ERROR")
+
+        def test(props: dict[str, Any]) -> bool:
+            if props.get(name) in (None, ""):
+                return operator == "NEQ"
+            return compare(_comparable(props[name], datetime_kind))
+        return test
+
+    def _sort(self, deals: list[dict[str, Any]], sorts: list[Any]) -> list[dict[str, Any]]:
+        if len(sorts) > 1:
+            raise error(400, "at most one sort", "VALIDATION_ERROR")
+        ordered = sorted(deals, key=lambda d: int(d["id"]))
+        for sort in sorts:
+            name = sort["propertyName"] if isinstance(sort, dict) else str(sort).lstrip("-")
+            descending = (sort.get("direction") == "DESCENDING" if isinstance(sort, dict)
+                          else str(sort).startswith("-"))
+            if name not in self.properties:
+                raise error(400, f"Property {name} does not exist", "VALIDATION_ERROR")
+            kind = self.properties[name]["type"] == "datetime"
+            ordered.sort(key=lambda d: _comparable(d["properties"].get(name) or "0", kind),
+                         reverse=descending)
+        return ordered
 
     def _company(self, _: Request, match: Any) -> dict[str, Any]:
         company = self.companies.get(match[1])
@@ -248,3 +366,23 @@ def _prop(name: str, kind: str, unique: bool = False) -> dict[str, Any]:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _stamp(when: datetime) -> str:
+    """HubSpot's datetime property format: ISO 8601 with milliseconds, in UTC."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + \
+        f"{when.microsecond // 1000:03d}Z"
+
+
+def _comparable(value: Any, datetime_kind: bool) -> Any:
+    """A filter or property value as compared: datetimes (epoch ms or ISO) as epoch ms."""
+    text = str(value)
+    if not datetime_kind:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+    if text.lstrip("-").isdigit():
+        return int(text)
+    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return int((when - datetime(1970, 1, 1, tzinfo=UTC)) / timedelta(milliseconds=1))

@@ -81,6 +81,7 @@ class Fault:
     delay: float | None = None
     keep: bool = False
     drop: bool = False
+    skip: int = 0  # calls to let through first
 
 
 Handler = Callable[[Request, re.Match[str]], Answer | Any]
@@ -144,19 +145,21 @@ class RestStandin:
     def fail_next(self, route: str | None = None, times: int = 1, *, status: int | None = None,
                   body: Any = None, headers: dict[str, str] | None = None,
                   retry_after: int | None = None, delay: float | None = None,
-                  keep: bool = False, drop: bool = False) -> RestStandin:
+                  keep: bool = False, drop: bool = False, after: int = 0) -> RestStandin:
         """Answer the next `times` calls to `route` (None: any) with a fault, FIFO.
 
         `delay` sleeps first (longer than the client's timeout: the client gives up, but the
         request is still applied, as a slow server does); `status` answers that status
         (with `body`, `headers`, `Retry-After`); `keep` applies the request first; `drop`
-        closes the connection without an answer.
+        closes the connection without an answer; `after` lets that many calls through first
+        (e.g. the second page of a search fails).
         """
         extra = dict(headers or {})
         if retry_after is not None:
             extra["Retry-After"] = str(retry_after)
         with self.lock:
-            self._faults.append(Fault(route, times, status, body, extra, delay, keep, drop))
+            self._faults.append(Fault(route, times, status, body, extra, delay, keep, drop,
+                                      after))
         return self
 
     def settle(self, timeout: float = 5.0) -> None:
@@ -216,6 +219,9 @@ class RestStandin:
         with self.lock:
             for fault in self._faults:
                 if fault.route in (None, route):
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        return None
                     fault.times -= 1
                     if fault.times <= 0:
                         self._faults.remove(fault)

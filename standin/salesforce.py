@@ -5,13 +5,19 @@ field (PATCH .../sobjects/Opportunity/<field>/<value>, never the field or Id in 
 describe; SOQL for users by e-mail and accounts by name. Unknown fields, restricted
 picklist values, missing required fields and bad references answer Salesforce's error
 bodies. `expire_tokens()` makes every issued token answer 401 INVALID_SESSION_ID.
+
+Reading back: the SOQL query for opportunities with the external id set and LastModifiedDate
+at or after a dateTime literal, ordered by LastModifiedDate, answered in batches of
+`batch_size` with `done: false` and a `nextRecordsUrl` (the Query More Results resource,
+GET .../query/<locator>) as the REST API reference describes; `Owner.Email` comes back as a
+nested User record. `edit_opportunity` changes one as a person in Salesforce would.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from standin.rest import Answer, Refusal, Request, RestStandin
@@ -31,6 +37,10 @@ STAGES = ("Prospecting", "Qualification", "Needs Analysis", "Proposal/Price Quot
 API = r"/services/data/v(\d+\.\d)"
 _USER_Q = re.compile(r"SELECT Id FROM User WHERE Email = '((?:[^'\\]|\\.)*)' AND IsActive = true"
                      r" LIMIT (\d+)")
+_CHANGES_Q = re.compile(
+    r"SELECT (?P<fields>[\w.]+(?:, [\w.]+)*) FROM Opportunity WHERE (?P<key>\w+) != null"
+    r"(?: AND LastModifiedDate >= (?P<since>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ))?"
+    r" ORDER BY LastModifiedDate ASC, Id ASC(?: LIMIT (?P<limit>\d+))?")
 _ACCOUNT_Q = re.compile(r"SELECT Id FROM Account WHERE Name = '((?:[^'\\]|\\.)*)' LIMIT (\d+)")
 
 
@@ -53,6 +63,8 @@ class SalesforceStandin(RestStandin):
         self.opportunities: dict[str, dict[str, Any]] = {}
         self.users: dict[str, str] = {}  # id -> e-mail
         self.accounts: dict[str, str] = {}  # id -> name
+        self.batch_size = 2000  # records per query answer (Salesforce: up to 2,000)
+        self._cursors: dict[str, list[dict[str, Any]]] = {}  # query locator -> records left
         sobject = rf"{API}/sobjects"
         for method, path, name, handler in [
             ("POST", "/services/oauth2/token", "token", self._token),
@@ -62,6 +74,7 @@ class SalesforceStandin(RestStandin):
             ("GET", rf"{sobject}/Opportunity/(\w+)/([^/]+)", "opportunity", self._by_external),
             ("GET", rf"{sobject}/Account/(\w+)", "account", self._account),
             ("GET", rf"{API}/query", "query", self._query),
+            ("GET", rf"{API}/query/([\w-]+)", "query.more", self._query_more),
         ]:
             self.add_route(method, path, name, handler)
 
@@ -87,6 +100,17 @@ class SalesforceStandin(RestStandin):
         found = [o for o in self.opportunities.values() if o[EXTERNAL] == str(signal_id)]
         assert len(found) <= 1, f"{len(found)} opportunities for signal {signal_id}"
         return found[0] if found else None
+
+    def edit_opportunity(self, signal_id: int | str, at: datetime | None = None,
+                         **fields: Any) -> dict[str, Any]:
+        """Change an opportunity as someone in Salesforce would, at `at`."""
+        found = self.opportunity_for(signal_id)
+        assert found is not None, f"no opportunity for signal {signal_id}"
+        with self.lock:
+            self._check(fields)
+            found.update(fields)
+            found["LastModifiedDate"] = _sf_stamp(at or datetime.now(UTC))
+        return found
 
     def expire_tokens(self) -> None:
         """Every issued token is now expired (as after the org's session timeout)."""
@@ -174,6 +198,7 @@ class SalesforceStandin(RestStandin):
             else:
                 status = 200
             found.update(body)
+            found["LastModifiedDate"] = _sf_stamp(datetime.now(UTC))
         return Answer(status, {"id": found["Id"], "success": True, "errors": [],
                                "created": status == 201})
 
@@ -218,6 +243,8 @@ class SalesforceStandin(RestStandin):
         if found := _USER_Q.fullmatch(soql):
             email, kind = _unquote(found[1]).lower(), "User"
             ids = [i for i, e in self.users.items() if e.lower() == email]
+        elif found := _CHANGES_Q.fullmatch(soql):
+            return self._changes(found, match[1])
         elif found := _ACCOUNT_Q.fullmatch(soql):
             name, kind = _unquote(found[1]), "Account"
             ids = [i for i, n in self.accounts.items() if n == name]
@@ -227,6 +254,63 @@ class SalesforceStandin(RestStandin):
         return {"totalSize": len(ids), "done": True, "records": [
             {"attributes": {"type": kind, "url": f"/services/data/v{match[1]}/sobjects/{kind}/"
                                                  f"{i}"}, "Id": i} for i in ids]}
+
+    def _changes(self, found: re.Match[str], version: str) -> dict[str, Any]:
+        fields = found["fields"].split(", ")
+        for name in fields:
+            if name != "Owner.Email" and name not in {*self.fields, "LastModifiedDate"}:
+                raise sf_error(400, "INVALID_FIELD", f"No such column '{name}' on entity "
+                                                     "'Opportunity'")
+        if found["key"] not in self.fields:
+            raise sf_error(400, "INVALID_FIELD", f"No such column '{found['key']}'")
+        since = _sf_stamp(datetime.fromisoformat(found["since"].replace("Z", "+00:00"))) \
+            if found["since"] else None
+        with self.lock:
+            rows = [o for o in self.opportunities.values() if o.get(found["key"])
+                    and (since is None or o["LastModifiedDate"] >= since)]
+            rows.sort(key=lambda o: (o["LastModifiedDate"], o["Id"]))
+            if found["limit"]:
+                rows = rows[: int(found["limit"])]
+            records = [self._record(o, fields, version) for o in rows]
+        return self._batch(records, len(records), version)
+
+    def _record(self, row: dict[str, Any], fields: list[str], version: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"attributes": {
+            "type": "Opportunity",
+            "url": f"/services/data/v{version}/sobjects/Opportunity/{row['Id']}"}}
+        for name in fields:
+            if name == "Owner.Email":
+                owner = row.get("OwnerId")
+                out["Owner"] = None if owner is None else {"attributes": {
+                    "type": "User", "url": f"/services/data/v{version}/sobjects/User/{owner}"},
+                    "Email": self.users.get(owner)}
+            else:
+                out[name] = row.get(name)
+        return out
+
+    def _batch(self, records: list[dict[str, Any]], total: int, version: str) -> dict[str, Any]:
+        page, rest = records[: self.batch_size], records[self.batch_size:]
+        answer: dict[str, Any] = {"totalSize": total, "done": not rest, "records": page}
+        if rest:
+            locator = f"01g{self._id('')}-{total - len(rest)}"
+            self._cursors[locator] = rest
+            answer["nextRecordsUrl"] = f"/services/data/v{version}/query/{locator}"
+        return answer
+
+    def _query_more(self, _: Request, match: Any) -> dict[str, Any]:
+        self._version(match)
+        with self.lock:
+            rest = self._cursors.pop(match[2], None)
+            if rest is None:
+                raise sf_error(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
+            total = int(match[2].rsplit("-", 1)[1]) + len(rest)
+            return self._batch(rest, total, match[1])
+
+
+def _sf_stamp(when: datetime) -> str:
+    """Salesforce's dateTime format in REST answers: 2026-11-23T14:00:00.000+0000."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + \
+        f"{when.microsecond // 1000:03d}+0000"
 
 
 def _unquote(text: str) -> str:

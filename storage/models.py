@@ -378,6 +378,9 @@ class CrmRecord(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     last_error_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # The deal as signalbot last knew it ({"stage", "amount", "owner"}): what it wrote, or what
+    # a poll read. A polled value equal to it is not news (never our own write read back).
+    crm_state: Mapped[dict[str, Any] | None]
 
 
 class SlackPause(Base):
@@ -394,3 +397,25 @@ class SlackPause(Base):
     since: Mapped[datetime]
     next_check_at: Mapped[datetime]
     checks: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CrmPoll(Base):
+    """Reading deals back from the CRM: the high-water mark and who polls now (one row per CRM).
+
+    `since` is the last-modified time of the last change applied: a poll asks for changes at or
+    after it, so a poll cut short (a 429, a crash) resumes where it stopped. A replica takes
+    the poll by setting `lease_until` in one conditional UPDATE; the HTTP calls run outside
+    any transaction.
+    """
+
+    __tablename__ = "crm_polls"
+
+    provider: Mapped[str] = mapped_column(String(16), primary_key=True)
+    since: Mapped[datetime | None]
+    next_poll_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    polled_at: Mapped[datetime | None]  # the last poll that reached the end
+    changes: Mapped[int] = mapped_column(Integer, default=0)  # applied to signals, all time
+    unknown: Mapped[int] = mapped_column(Integer, default=0)  # deals naming no known signal
+    last_error: Mapped[str | None] = mapped_column(String(500))

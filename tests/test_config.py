@@ -417,6 +417,7 @@ crm:
   token_env: HUBSPOT_TOKEN
   pipeline: default
   stages: {handed_off: appointmentscheduled, contacted: qualifiedtobuy, won: closedwon, lost: closedlost}
+  poll_interval: 2m
 webhooks:
   - url: https://example.internal/hooks/signals
     secret_env: SIGNALBOT_WEBHOOK_SECRET
@@ -425,8 +426,12 @@ webhooks:
     assert config.crm == Crm(
         provider="hubspot", base_url="https://api.hubapi.com", token_env="HUBSPOT_TOKEN",
         stages=(("handed_off", "appointmentscheduled"), ("contacted", "qualifiedtobuy"),
-                ("won", "closedwon"), ("lost", "closedlost")))
+                ("won", "closedwon"), ("lost", "closedlost")),
+        poll_interval=timedelta(minutes=2))
     assert config.crm.stage("acknowledged") == "appointmentscheduled"
+    assert [config.crm.outcome_of(s) for s in ("closedwon", "closedlost", "qualifiedtobuy",
+                                               "appointmentscheduled", None)] == [
+        "won", "lost", "contacted", None, None]
     assert config.crm.stage("deferred") == "closedlost"
     assert config.webhooks == (Webhook("https://example.internal/hooks/signals",
                                        "SIGNALBOT_WEBHOOK_SECRET",
@@ -443,6 +448,7 @@ def test_salesforce_defaults(tmp_path: Path) -> None:
                                                           "SALESFORCE_CLIENT_SECRET")
     assert crm.session_timeout == timedelta(hours=1) and crm.token_env is None
     assert crm.stage("won") == "Closed Won" and crm.stage("contacted") == "Qualification"
+    assert crm.poll_interval == timedelta(minutes=5)
 
 
 @pytest.mark.parametrize(
@@ -460,6 +466,7 @@ def test_salesforce_defaults(tmp_path: Path) -> None:
         ("crm: {provider: salesforce, instance_url: 'https://x.my.salesforce.com',"
          " api_version: v62}\n", "crm.api_version", "not an API version"),
         ("crm: {provider: hubspot, tokn_env: X}\n", "crm.tokn_env", "did you mean 'token_env'"),
+        ("crm: {provider: hubspot, poll_interval: 10s}\n", "crm.poll_interval", "at least 30s"),
         ("webhooks:\n  - url: https://x.example/h\n", "webhooks[0].secret_env", "required"),
         ("webhooks:\n  - {url: https://x.example/h, secret_env: S, events: [won]}\n",
          "webhooks[0].events[0]", "'won' is not one of"),

@@ -118,3 +118,28 @@ def test_signalbot_crm_check_from_the_command_line(tmp_path: Path, hubspot):
     assert backfill.returncode == 0, backfill.stderr
     assert backfill.stdout == "queued 0 signal(s) handed off since 2026-01-01 for HubSpot; " \
                               "the worker sends them\n"
+
+
+def test_check_covers_reading_deals_back(sqlite_url, standin, hubspot, monkeypatch):
+    services = bot(sqlite_url, standin, monkeypatch, hubspot_crm(hubspot))
+    code, out = run_check(services)
+    assert code == 0 and "ok       reading deals back (CRM search): allowed" in out
+    hubspot.fail_next("deals.search", status=403, body={
+        "status": "error", "category": "MISSING_SCOPES",
+        "message": "This app hasn't been granted all required scopes to make this call."})
+    code, out = run_check(services)
+    assert code == 1
+    assert "FAIL     reading deals back (CRM search): refused" in out
+    assert "crm.objects.deals.read" in out
+
+
+def test_check_covers_reading_opportunities_back(sqlite_url, standin, salesforce,
+                                                 monkeypatch):
+    services = bot(sqlite_url, standin, monkeypatch, salesforce_crm(salesforce))
+    code, out = run_check(services)
+    assert code == 0, out
+    assert "ok       reading opportunities back (SOQL on LastModifiedDate): allowed" in out
+    salesforce.fail_next("query", status=400, body=[{
+        "errorCode": "INVALID_TYPE", "message": "sObject type 'Opportunity' is not supported."}])
+    code, out = run_check(services)
+    assert code == 1 and "FAIL     reading opportunities back (SOQL): refused" in out

@@ -17,7 +17,8 @@ from protocol.config import (
 
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 _CRM_KEYS = ("provider", "base_url", "instance_url", "token_env", "pipeline", "stages",
-             "api_version", "client_id_env", "client_secret_env", "session_timeout", "timeout")
+             "api_version", "client_id_env", "client_secret_env", "session_timeout", "timeout",
+             "poll_interval")
 
 
 def _parse_crm(top: _Node) -> dict[str, Any]:
@@ -47,8 +48,16 @@ def _parse_crm(top: _Node) -> dict[str, Any]:
             node, "client_secret_env", "SALESFORCE_CLIENT_SECRET" if sf else None),
         session_timeout=node.duration("session_timeout", timedelta(hours=2)),
         timeout=node.duration("timeout", timedelta(seconds=10)),
+        poll_interval=_poll_interval(node),
     )
     return {"crm": crm}
+
+
+def _poll_interval(node: _Node) -> timedelta:
+    interval = node.duration("poll_interval", timedelta(minutes=5))
+    if interval < timedelta(seconds=30):
+        node.fail("poll_interval", "must be at least 30s (each poll is a CRM search)")
+    return interval
 
 
 def _http_url(node: _Node, name: str, default: str | None) -> str | None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Protocol
 
 from service.crm.mapping import DealFields, Field
@@ -15,6 +17,49 @@ class Written:
     record_id: str
     url: str | None
     created: bool
+
+
+@dataclass(frozen=True)
+class DealChange:
+    """A deal as a poll read it: the signal it names, and the fields signalbot follows."""
+
+    signal_key: str  # the external-id value (the signal's id, as text)
+    record_id: str
+    stage: str | None
+    amount: Decimal | None
+    owner: str | None  # the CRM owner/user id
+    owner_email: str | None
+    modified_at: datetime
+
+    @property
+    def state(self) -> dict[str, str | None]:
+        """What is compared with `CrmRecord.crm_state` (amounts normalised, as text)."""
+        return {"stage": self.stage, "amount": amount_text(self.amount), "owner": self.owner}
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of changed deals, oldest first; `cursor` fetches the next page (None: done)."""
+
+    changes: list[DealChange]
+    cursor: str | None
+
+
+def parse_amount(value: Decimal | float | str | None) -> Decimal | None:
+    """An amount from a CRM answer (text or number); None when absent or not a number."""
+    if value is None or value == "":
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def amount_text(value: Decimal | float | str | None) -> str | None:
+    """An amount as comparable text ('48000', '1250.5'); None when absent or not a number."""
+    number = parse_amount(value)
+    return None if number is None else format(number.normalize(), "f")
 
 
 @dataclass
@@ -55,3 +100,6 @@ class Provider(Protocol):
 
     def inspect(self, emails: dict[str, str]) -> Inspection:
         """Check token, pipeline, stages, custom fields and owners (Slack id -> e-mail)."""
+
+    def changes(self, since: datetime | None, cursor: str | None) -> Page:
+        """Deals carrying a signal id modified at or after `since`, oldest first, one page."""

@@ -4,11 +4,14 @@ Endpoints (CRM v3/v4): POST /crm/v3/objects/deals/batch/upsert with `idProperty`
 /crm/v3/owners/?email=, GET /crm/v3/objects/companies/{id}, POST .../companies/search, PUT
 /crm/v4/objects/deals/{id}/associations/default/companies/{id}, GET /crm/v3/properties/deals,
 GET /crm/v3/pipelines/deals/{pipeline}, GET /account-info/v3/details (portal id for links).
+Reading back: POST /crm/v3/objects/deals/search (deals with the signal id, modified since the
+high-water mark, oldest first, paged by `after`), GET /crm/v3/owners/{id} (the owner's e-mail).
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -16,11 +19,13 @@ import httpx
 from blocks.text import HOST
 from protocol.config import Crm
 from service.crm import http
-from service.crm.base import Inspection, Written
+from service.crm.base import DealChange, Inspection, Page, Written, parse_amount
 from service.crm.http import Permanent
 from service.crm.mapping import EXTERNAL_ID, FIELDS, DealFields, Field, clip
 
 GROUP = "dealinformation"  # HubSpot's default deal property group
+PAGE_SIZE = 100  # deals per search page (HubSpot allows up to 200)
+POLLED = ("dealstage", "amount", "hubspot_owner_id", "hs_lastmodifieddate", "pipeline")
 _TYPES = {"id": ("string", "text"), "text": ("string", "text"),
           "longtext": ("string", "textarea"), "url": ("string", "text")}
 
@@ -38,6 +43,8 @@ class HubSpot:
         self.client = pool.client("hubspot", self.base, crm.timeout)
         self._owners: dict[str, str] = {}
         self._portal: tuple[int, str] | None = None
+        self._emails: dict[str, str | None] = {}  # owner id -> e-mail
+        self.page_size = PAGE_SIZE
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -135,6 +142,56 @@ class HubSpot:
                               f"companies/{company}")
         return Written(record_id, self.record_url(record_id), bool(result.get("new")))
 
+    # -- reading back ----------------------------------------------------------------------
+
+    def search_body(self, since: datetime | None, cursor: str | None,
+                    limit: int | None = None) -> dict[str, Any]:
+        """The CRM search for deals of our pipeline carrying a signal id, modified since."""
+        filters: list[dict[str, Any]] = [
+            {"propertyName": EXTERNAL_ID.hubspot, "operator": "HAS_PROPERTY"},
+            {"propertyName": "pipeline", "operator": "EQ", "value": self.crm.pipeline}]
+        if since is not None:
+            filters.append({"propertyName": "hs_lastmodifieddate", "operator": "GTE",
+                            "value": str(int(since.timestamp() * 1000))})
+        body: dict[str, Any] = {
+            "filterGroups": [{"filters": filters}],
+            "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+            "properties": [EXTERNAL_ID.hubspot, *POLLED], "limit": limit or self.page_size}
+        if cursor:
+            body["after"] = cursor
+        return body
+
+    def changes(self, since: datetime | None, cursor: str | None) -> Page:
+        """One page of deals changed since `since` (oldest first)."""
+        found = self._call("POST", "/crm/v3/objects/deals/search",
+                           json=self.search_body(since, cursor)).json()
+        out = []
+        for deal in found.get("results", []):
+            props = deal.get("properties") or {}
+            key = props.get(EXTERNAL_ID.hubspot)
+            if not key:
+                continue
+            owner = props.get("hubspot_owner_id") or None
+            out.append(DealChange(
+                signal_key=str(key), record_id=str(deal["id"]), stage=props.get("dealstage"),
+                amount=parse_amount(props.get("amount")), owner=owner,
+                owner_email=self.owner_email(owner) if owner else None,
+                modified_at=_when(props.get("hs_lastmodifieddate") or deal["updatedAt"])))
+        after = ((found.get("paging") or {}).get("next") or {}).get("after")
+        return Page(out, str(after) if after else None)
+
+    def owner_email(self, owner: str) -> str | None:
+        """The e-mail of a HubSpot owner (cached); None when the owner is gone."""
+        if owner not in self._emails:
+            try:
+                found = self._call("GET", f"/crm/v3/owners/{owner}").json()
+            except Permanent as exc:
+                if exc.status != 404:
+                    raise
+                found = {}
+            self._emails[owner] = str(found["email"]).lower() if found.get("email") else None
+        return self._emails[owner]
+
     # -- signalbot crm check -------------------------------------------------------------
 
     def inspect(self, emails: dict[str, str]) -> Inspection:
@@ -148,6 +205,7 @@ class HubSpot:
         report.add(True, f"token: accepted (portal {portal})")
         self._check_pipeline(report)
         self._check_properties(report)
+        self._check_reading(report)
         for user, email in sorted(emails.items()):
             owner = self.owner_id(email)
             report.add(owner is not None, f"owner <@{user}> {email}: "
@@ -167,6 +225,16 @@ class HubSpot:
             stage = self.crm.stage(key)
             report.add(stage in known, f"stage {key} -> {stage}: "
                        + (str(known[stage]) if stage in known else "not in this pipeline"))
+
+    def _check_reading(self, report: Inspection) -> None:
+        try:
+            self._call("POST", "/crm/v3/objects/deals/search",
+                       json=self.search_body(None, None, limit=1))
+        except Permanent as exc:
+            report.add(False, f"reading deals back (CRM search): refused ({exc}); the token "
+                              "needs the crm.objects.deals.read scope")
+            return
+        report.add(True, "reading deals back (CRM search): allowed")
 
     def _check_properties(self, report: Inspection) -> None:
         found = self._call("GET", "/crm/v3/properties/deals").json().get("results", [])
@@ -201,3 +269,10 @@ def definition(item: Field) -> dict[str, Any]:
     if item is EXTERNAL_ID:
         body["hasUniqueValue"] = True
     return body
+
+
+def _when(value: str) -> datetime:
+    """A HubSpot datetime: ISO 8601 ("…T14:00:00.000Z") or epoch milliseconds."""
+    if value.isdigit():
+        return datetime.fromtimestamp(int(value) / 1000, UTC)
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)

@@ -6,6 +6,8 @@ session setting, 2 hours by default) after it was issued, less a margin, and onc
 the API answers 401 INVALID_SESSION_ID. Endpoints: PATCH /services/data/vXX.X/sobjects/
 Opportunity/Signalbot_Signal_Id__c/<id> (upsert), GET .../query?q=SOQL (users by e-mail,
 accounts by name), GET .../sobjects/Account/<id>, GET .../sobjects/Opportunity/describe.
+Reading back: SOQL on Opportunity with the external id set and LastModifiedDate at or after
+the high-water mark, oldest first; further pages through the answer's `nextRecordsUrl`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -21,7 +23,7 @@ import httpx
 
 from protocol.config import CRM_STAGE_KEYS, Crm
 from service.crm import http
-from service.crm.base import Inspection, Written
+from service.crm.base import DealChange, Inspection, Page, Written, parse_amount
 from service.crm.http import Permanent, Transient
 from service.crm.mapping import CUSTOM, EXTERNAL_ID, FIELDS, DealFields, Field, clip
 
@@ -125,6 +127,39 @@ class Salesforce:
         found = self.query(f"SELECT Id FROM Account WHERE Name = {soql_string(name)} LIMIT 2")
         return found[0]["Id"] if len(found) == 1 else None
 
+    # -- reading back ----------------------------------------------------------------------
+
+    def changes_soql(self, since: datetime | None, limit: int | None = None) -> str:
+        """Opportunities carrying a signal id, modified at or after `since`, oldest first."""
+        where = f"{EXTERNAL_ID.salesforce} != null"
+        if since is not None:
+            where += f" AND LastModifiedDate >= {soql_datetime(since)}"
+        soql = (f"SELECT Id, {EXTERNAL_ID.salesforce}, StageName, Amount, OwnerId, Owner.Email, "
+                f"LastModifiedDate FROM Opportunity WHERE {where} "
+                "ORDER BY LastModifiedDate ASC, Id ASC")
+        return soql + (f" LIMIT {limit}" if limit else "")
+
+    def changes(self, since: datetime | None, cursor: str | None) -> Page:
+        """One batch of the query (the first, or the one `cursor`, a nextRecordsUrl, names)."""
+        if cursor:
+            if not cursor.startswith(f"{self.api}/query/"):
+                raise Permanent(f"Salesforce: unexpected nextRecordsUrl {cursor[:80]!r}")
+            found = self._call("GET", cursor).json()
+        else:
+            found = self._call("GET", f"{self.api}/query",
+                               params={"q": self.changes_soql(since)}).json()
+        out = []
+        for row in found.get("records", []):
+            owner = row.get("Owner") or {}
+            out.append(DealChange(
+                signal_key=str(row[EXTERNAL_ID.salesforce]), record_id=str(row["Id"]),
+                stage=row.get("StageName"), amount=parse_amount(row.get("Amount")),
+                owner=row.get("OwnerId"),
+                owner_email=str(owner["Email"]).lower() if owner.get("Email") else None,
+                modified_at=sf_datetime(row["LastModifiedDate"])))
+        more = None if found.get("done", True) else found.get("nextRecordsUrl")
+        return Page(out, more)
+
     # -- the write -----------------------------------------------------------------------
 
     def body(self, deal: DealFields, owner: str | None, company: str | None) -> dict[str, Any]:
@@ -192,6 +227,7 @@ class Salesforce:
                 report.add(False, f"field {item.salesforce}: must be an External ID and Unique")
             else:
                 report.add(True, f"field {item.salesforce}: present")
+        self._check_reading(report)
         for user, email in sorted(emails.items()):
             owner = self.owner_id(email)
             report.add(owner is not None, f"owner <@{user}> {email}: "
@@ -199,6 +235,28 @@ class Salesforce:
         if report.missing:
             report.definitions = definitions(report.missing)
         return report
+
+    def _check_reading(self, report: Inspection) -> None:
+        if any(item.salesforce == EXTERNAL_ID.salesforce for item in report.missing):
+            report.add(False, "reading opportunities back (SOQL): needs the external id field")
+            return
+        try:
+            self.query(self.changes_soql(None, limit=1))
+        except Permanent as exc:
+            report.add(False, f"reading opportunities back (SOQL): refused ({exc}); the "
+                              "integration user needs Read on Opportunity and its fields")
+            return
+        report.add(True, "reading opportunities back (SOQL on LastModifiedDate): allowed")
+
+
+def soql_datetime(value: datetime) -> str:
+    """A SOQL dateTime literal in UTC (unquoted), e.g. 2026-11-23T14:00:00Z."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def sf_datetime(value: str) -> datetime:
+    """A Salesforce dateTime as the REST API returns it ("2026-11-23T14:00:00.000+0000")."""
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(UTC)
 
 
 def definitions(fields: list[Field]) -> str:

@@ -29,7 +29,7 @@ from protocol.routing import owner_of, pages_ae
 from protocol.sla import ClockState
 from service import webhooks
 from service.crm import http, records
-from service.crm.base import Provider, Written
+from service.crm.base import Provider, Written, amount_text
 from service.crm.delivery import Claimed, Delivery, Sender
 from service.crm.http import Permanent, Transient
 from service.crm.mapping import DealFields, deal_fields
@@ -111,7 +111,7 @@ def _prepare(session: Any, config: Config, provider: Provider, row: Claimed,
 
 
 def _write(d: Delivery, provider: Provider, job: _Job
-           ) -> tuple[Written, str | None, str | None, str | None]:
+           ) -> tuple[Written, str | None, str | None, str | None, str | None]:
     link = _permalink(d, job.card)
     deal = replace(job.deal, values={**job.deal.values, "slack_link": link}) if link \
         else job.deal
@@ -123,11 +123,11 @@ def _write(d: Delivery, provider: Provider, job: _Job
     if job.owner and not owner_id:
         problem = (f"no {provider.label} user has the e-mail {email}" if email
                    else "Slack has no e-mail for this person")
-    return written, problem, company, email if email != job.email else None
+    return written, problem, company, email if email != job.email else None, owner_id
 
 
 def _record(d: Delivery, row: Claimed, job: _Job, written: Written, problem: str | None,
-            company: str | None, new_email: str | None) -> None:
+            company: str | None, new_email: str | None, owner_id: str | None) -> None:
     now = d.clock()
     crm = d.config.crm
     with unit_of_work(d.factory) as session:
@@ -141,8 +141,11 @@ def _record(d: Delivery, row: Claimed, job: _Job, written: Written, problem: str
                                                        f"{job.version}", now))
         record.record_id, record.url = written.record_id, written.url or record.url
         record.company_id = company or record.company_id
+        newest = (record.synced_version or 0) <= job.version
         record.synced_version = max(record.synced_version or 0, job.version)
         record.synced_at, record.owner_problem = now, problem
+        if newest:  # what the CRM holds now, from us
+            record.crm_state = written_state(job.deal, owner_id, record.crm_state)
         record.last_error = record.last_error_at = None
         if problem:  # told once per signal and owner (the notice's key)
             out += _owner_notices(d.config, session, job, problem)
@@ -153,6 +156,15 @@ def _record(d: Delivery, row: Claimed, job: _Job, written: Written, problem: str
         finish(session, row.id, d.worker, row.attempt, status=OutboxStatus.SENT, sent_at=now,
                last_error=None, maybe_sent=False)
         enqueue(session, out, now)
+
+
+def written_state(deal: DealFields, owner_id: str | None,
+                  before: dict[str, Any] | None) -> dict[str, Any]:
+    """The deal's followed fields as this write left them (a field not sent stays as it was)."""
+    before = before or {}
+    owner = owner_id if owner_id is not None else before.get("owner")
+    amount = amount_text(deal.amount) if deal.amount is not None else before.get("amount")
+    return {"stage": deal.stage, "amount": amount, "owner": owner}
 
 
 def _again(label: str, signal_id: int, suffix: str, due: datetime) -> Outgoing:
