@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bot import accounts_cli, admin_cli, crm_cli, reports_cli, serve_cli
+from bot import accounts_cli, admin_cli, crm_cli, quarterly_cli, reports_cli, serve_cli
 from bot.app import TokenRejected
 from bot.config import ConfigError, load_config
 from bot.logs import setup as setup_logging
@@ -15,7 +15,7 @@ from bot.serve_cli import SchemaOutOfDate
 from bot.services import Services
 from bot.settings import Settings, SettingsError
 
-CLI_MODULES = (serve_cli, crm_cli, accounts_cli, reports_cli, admin_cli)
+CLI_MODULES = (serve_cli, crm_cli, accounts_cli, reports_cli, admin_cli, quarterly_cli)
 
 
 def main(argv: list[str] | None = None) -> int:

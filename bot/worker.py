@@ -15,6 +15,7 @@ from bot.delivery import Deliverer, make_client
 from bot.services import Services
 from service.crm_poll import poll_crm
 from service.digest import enqueue_weekly_digest
+from service.quarterly import enqueue_quarterly_review
 from service.sweep import sweep
 from service.triggers import periodic as evaluate_triggers
 from storage.db import is_postgres
@@ -22,9 +23,9 @@ from storage.db import is_postgres
 log = logging.getLogger(__name__)
 SWEEP_BATCH = 500
 # Idempotent checks run with every sweep: the weekly digest post, product-data triggers,
-# reading deals back from the CRM (each does nothing until it is due).
+# reading deals back from the CRM, the quarterly review (each does nothing until it is due).
 PERIODIC: tuple[Callable[[Services], Any], ...] = (enqueue_weekly_digest, evaluate_triggers,
-                                                   poll_crm)
+                                                   poll_crm, enqueue_quarterly_review)
 
 
 class Worker:

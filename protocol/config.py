@@ -11,6 +11,7 @@ from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from protocol.calendar import BusinessHours
+from protocol.credit import CreditPolicy
 from protocol.policy import DEFAULT_RUBRIC, Routing, Rubric, SlaPolicy, SlaWindow, Triggers
 
 CRM_PROVIDERS = ("none", "hubspot", "salesforce")
@@ -118,6 +119,7 @@ class Config:
     triggers: Triggers = field(default_factory=Triggers)
     crm: Crm = field(default_factory=Crm)
     webhooks: tuple[Webhook, ...] = ()
+    credit: CreditPolicy = field(default_factory=CreditPolicy)
     source: str | None = None  # the file it came from, for messages
 
     @cached_property

@@ -557,3 +557,39 @@ triggers:
 def test_bad_triggers(tmp_path: Path, text: str, key: str, problem: str) -> None:
     error = error_for(tmp_path, text)
     assert (error.key, problem in error.problem) == (key, True), error.problem
+
+
+# --- credit (README: The quarterly review) --------------------------------------------------
+
+
+def test_the_credit_section_from_the_readme(tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    from protocol.credit import CreditPolicy
+
+    assert load_config(None).credit == CreditPolicy()
+    config = load_config(write(tmp_path, """
+credit:
+  csm_rate: 0.3
+  attainment_floor: 0.75
+  channel: C0REVOPS01
+"""))
+    assert config.credit == CreditPolicy(csm_rate=Decimal("0.3"), attainment_floor=0.75,
+                                         channel="C0REVOPS01")
+    assert load_config(write(tmp_path, "credit: {spiff: 1500}\n")).credit.spiff == Decimal(1500)
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        ("credit: {csm_rate: 25}\n", "credit.csm_rate", "between 0 and 1"),
+        ("credit: {csm_rate: lots}\n", "credit.csm_rate", "not a number"),
+        ("credit: {spiff: -5}\n", "credit.spiff", "negative"),
+        ("credit: {attainment_floor: 80}\n", "credit.attainment_floor", "between 0 and 1"),
+        ("credit: {channel: revops}\n", "credit.channel", "channel id"),
+        ("credit: {rate: 0.2}\n", "credit.rate", "unknown key"),
+    ],
+)  # fmt: skip
+def test_bad_credit(tmp_path: Path, text: str, key: str, problem: str) -> None:
+    error = error_for(tmp_path, text)
+    assert (error.key, problem in error.problem) == (key, True), error.problem

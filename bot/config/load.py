@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from bot.config.sections_credit import _parse_credit
 from bot.config.sections_crm import _parse_crm, _parse_webhooks
 from bot.config.sections_team import (
     _parse_digest,
@@ -42,6 +43,7 @@ _SECTIONS = {
     "crm": _parse_crm,
     "webhooks": _parse_webhooks,
     "visibility": _parse_visibility,
+    "credit": _parse_credit,
 }
 
 
