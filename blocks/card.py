@@ -12,7 +12,7 @@ from protocol import stages
 from protocol.catalogue import URGENCY_EMOJI, URGENCY_NAMES, category_label, kind_label
 from protocol.policy import SlaWindow
 from protocol.qualification import Qualification
-from protocol.routing import Ownership, csm_closes, pages_ae
+from protocol.routing import Ownership, csm_closes, pages_ae, upgrades
 from protocol.sla import RUNNING, ClockState
 
 CLOCK_VERBS = {
@@ -30,6 +30,7 @@ RECORD_OUTCOME = "signal_record_outcome"
 REASSIGN = "signal_reassign"
 NUDGE = "signal_nudge"
 REQUALIFY = "signal_requalify"
+CHANGE_MODEL = "signal_change_model"
 
 
 def signal_card(
@@ -173,4 +174,7 @@ def _buttons(signal: SignalView, audience: str) -> list[Block]:
     if audience == "manager" and "reassign" in allowed:
         return [button("Reassign", REASSIGN, value), button("Nudge the AE", NUDGE, value)]
     owns = audience == "ae" or (audience == "csm" and csm_closes(signal.ownership))
-    return owner_buttons(signal) if owns else []
+    buttons = owner_buttons(signal) if owns else []
+    if audience in ("ae", "csm") and signal.stage in stages.WITH_AE and upgrades(signal.ownership):
+        buttons.append(button("Change ownership model", CHANGE_MODEL, value))
+    return buttons

@@ -242,7 +242,20 @@ def _signals(week: Week, before: Week, s: _Style) -> _Part:
         ("By type", " · ".join(
             f"{category_label(c)} {_short(now.by_category.get(c, 0), then.by_category.get(c, 0))}"
             for c in categories) or "—"),
+        ("Ownership upgrades", _upgrades(week.upgrades, before.upgrades)),
     ))
+
+
+def _upgrades(now: dict[str, int], then: dict[str, int]) -> str:
+    """'2 (1 before): CS-led → AE closes 1 · AE closes → joint 1'."""
+    total = _counted(sum(now.values()), sum(then.values()))
+    moves = " · ".join(f"{_MODEL.get(a, a)} → {_MODEL.get(b, b)} {n}"
+                       for (a, b), n in sorted((tuple(k.split(">", 1)), n)
+                                               for k, n in now.items()))
+    return f"{total}: {moves}" if moves else total
+
+
+_MODEL = {"cs_led": "CS-led", "ae": "AE closes", "joint": "joint"}
 
 
 def _sla(d: Digest, s: _Style) -> list[_Part]:

@@ -18,6 +18,7 @@ from protocol.stages import OUTCOME_LABELS
 SIGNAL_MODAL = "signal_modal"
 OUTCOME_MODAL = "outcome_modal"
 REASSIGN_MODAL = "reassign_modal"
+OWNERSHIP_MODAL = "ownership_modal"
 REQUALIFY_MODAL = "requalify_modal"
 ACTION = "value"  # every input's action_id: the block_id says which field it is
 
@@ -178,6 +179,28 @@ def reassign_modal(signal_id: int, account: str) -> dict[str, Any]:
         _text_input("reason", "Reason", LIMITS["reason"], None, multiline=True),
     ]
     return _modal(REASSIGN_MODAL, "Reassign signal", "Reassign", blocks, {"signal": signal_id})
+
+
+def ownership_modal(signal_id: int, account: str, current: str, choices: list[tuple[str, str]],
+                    ae_id: str | None) -> dict[str, Any]:
+    """Move the deal up a model (`choices`: (value, label)), pick the AE, say why."""
+    ae_element: dict[str, Any] = {"type": "users_select", "action_id": ACTION}
+    if ae_id:
+        ae_element["initial_user"] = ae_id
+    blocks = [
+        section(f"The *{escape(account)}* signal is *{escape(current)}* now. A deal can outgrow "
+                "its model: moving to *AE closes* pages the AE with the normal hand-off and "
+                "SLAs; a *joint motion* makes the AE and the CSM co-owners."),
+        _input("model", "New model", {"type": "radio_buttons", "action_id": ACTION,
+                                      "options": [option(label, value)
+                                                  for value, label in choices]}),
+        _input("ae", "AE", ae_element, optional=bool(ae_id),
+               hint="Who closes (Model B) or co-owns (Model C) the deal."),
+        _text_input("reason", "Reason", LIMITS["reason"], None, multiline=True,
+                    placeholder="e.g. the seat add turned into a three-team rollout"),
+    ]
+    return _modal(OWNERSHIP_MODAL, "Change ownership model", "Change", blocks,
+                  {"signal": signal_id})
 
 
 def _modal(callback_id: str, title: str, submit: str, blocks: list[Block], meta: dict[str, Any]):

@@ -10,11 +10,13 @@ from slack_bolt import Ack, App
 from sqlalchemy.orm import Session
 
 from blocks import card
-from blocks.modal import outcome_modal, reassign_modal, requalify_modal
+from blocks.modal import outcome_modal, ownership_modal, reassign_modal, requalify_modal
 from handlers.interaction import ViewBuilder, answer, commit_then_ack, gate_modal, open_modal
 from protocol import stages
+from protocol.routing import MODEL_LABELS, upgrades
 from service import signals
 from service.capture import check_requalify
+from service.ownership import check_change
 from service.runtime import Runtime
 from service.signals import NotAllowed, check_owner
 from storage.models import Signal
@@ -33,6 +35,7 @@ def register(app: App) -> None:
     app.action(card.RECORD_OUTCOME)(ack=open_outcome, lazy=[open_modal])
     app.action(card.REASSIGN)(ack=open_reassign, lazy=[open_modal])
     app.action(card.REQUALIFY)(ack=open_requalify, lazy=[open_modal])
+    app.action(card.CHANGE_MODEL)(ack=open_change_model, lazy=[open_modal])
 
 
 def acknowledge(ack: Ack, body: dict[str, Any], actor: str, subject_id: int | None,
@@ -68,6 +71,11 @@ def open_reassign(ack: Ack, body: dict[str, Any], context, services: Runtime) ->
 def open_requalify(ack: Ack, body: dict[str, Any], context, services: Runtime) -> None:
     """Gate and build the update-qualification modal."""
     gate_modal(services, ack, body, context, _for_signal(_requalify_view), REFUSALS)
+
+
+def open_change_model(ack: Ack, body: dict[str, Any], context, services: Runtime) -> None:
+    """Gate and build the change-ownership-model modal (the CSM or the acting AE)."""
+    gate_modal(services, ack, body, context, _for_signal(_change_model_view), REFUSALS)
 
 
 def _press(services: Runtime, ack: Ack, body: dict[str, Any], actor: str,
@@ -113,6 +121,13 @@ def _reassign_view(services: Runtime, session: Session, signal: Signal, actor: s
     check_owner(session, services.config, signal, actor)
     stages.check_move("reassign", signal.stage)
     return reassign_modal(signal.id, signal.account.name)
+
+
+def _change_model_view(services: Runtime, session: Session, signal: Signal, actor: str) -> dict:
+    check_change(session, services.config, signal, actor)
+    choices = [(m.value, MODEL_LABELS[m]) for m in upgrades(signal.ownership)]
+    return ownership_modal(signal.id, signal.account.name, MODEL_LABELS[signal.ownership],
+                           choices, signal.ae_id)
 
 
 def _requalify_view(services: Runtime, session: Session, signal: Signal, actor: str) -> dict:

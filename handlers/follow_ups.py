@@ -1,4 +1,4 @@
-"""Submissions of the follow-up modals: outcome, reassign, update qualification."""
+"""Submissions of the follow-up modals: outcome, reassign, update qualification, change model."""
 
 from __future__ import annotations
 
@@ -7,21 +7,24 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from blocks import limits
-from blocks.modal import OUTCOME_MODAL, REASSIGN_MODAL, REQUALIFY_MODAL
+from blocks.modal import OUTCOME_MODAL, OWNERSHIP_MODAL, REASSIGN_MODAL, REQUALIFY_MODAL
 from handlers.forms import Form
 from protocol import stages
 from protocol.record import LIMITS, visible
+from protocol.routing import upgrades
 from service.capture import update_qualification
+from service.ownership import change_ownership
 from service.runtime import Runtime
 from service.signals import NotAllowed, reassign, record_outcome
 from storage.queries import signal_for_update
 
 
 def register(app: App) -> None:
-    """Listen for the three follow-up modals."""
+    """Listen for the follow-up modals."""
     app.view(OUTCOME_MODAL)(submit_outcome)
     app.view(REASSIGN_MODAL)(submit_reassign)
     app.view(REQUALIFY_MODAL)(submit_requalify)
+    app.view(OWNERSHIP_MODAL)(submit_change_model)
 
 
 def submit_outcome(ack: Ack, view: dict[str, Any], actor: str, subject_id: int | None,
@@ -40,6 +43,12 @@ def submit_requalify(ack: Ack, view: dict[str, Any], actor: str, subject_id: int
                      services: Runtime) -> None:
     """Update the qualification checklist."""
     _submit(services, ack, view, actor, subject_id, _requalify)
+
+
+def submit_change_model(ack: Ack, view: dict[str, Any], actor: str, subject_id: int | None,
+                        services: Runtime) -> None:
+    """Move the deal up an ownership model."""
+    _submit(services, ack, view, actor, subject_id, _change_model)
 
 
 def _submit(services: Runtime, ack: Ack, view: dict[str, Any], actor: str,
@@ -110,6 +119,25 @@ def _reassign(services: Runtime, session, signal, form: Form, actor: str) -> dic
     if new_ae == signal.ae_id:
         return {"new_ae": "This signal is already with them: pick someone else."}
     reassign(session, services.config, signal, new_ae, reason, actor, services.now())
+    return {}
+
+
+def _change_model(services: Runtime, session, signal, form: Form, actor: str
+                  ) -> dict[str, str]:
+    model, ae, reason = form.option("model"), form.user("ae"), form.text("reason")
+    errors = {}
+    if model not in {m.value for m in upgrades(signal.ownership)}:
+        errors["model"] = "Pick the model the deal moves up to."
+    if not (ae or signal.ae_id):
+        errors["ae"] = "Pick the AE who takes it."
+    if not reason:
+        errors["reason"] = "Say why, so the AE and the CSM know."
+    elif len(reason) > LIMITS["reason"]:
+        errors["reason"] = f"Keep this under {LIMITS['reason']} characters."
+    if errors:
+        return errors
+    change_ownership(session, services.config, signal, model, actor, services.now(),
+                     reason=reason, ae_id=ae)
     return {}
 
 

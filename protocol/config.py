@@ -29,7 +29,8 @@ CRM_DEFAULT_STAGES = {
 # The stage keys a deal moved in the CRM can set on its signal (read back by polling).
 POLLED_STAGE_KEYS = ("won", "lost", "contacted")
 # The signal events written to the CRM and posted to webhooks (a webhook may pick some).
-SYNCED_EVENTS = ("handed_off", "acknowledged", "contacted", "reassigned", "escalated", "outcome")
+SYNCED_EVENTS = ("handed_off", "acknowledged", "contacted", "reassigned", "escalated", "outcome",
+                 "ownership_changed")
 
 
 @dataclass(frozen=True)

@@ -231,6 +231,7 @@ class Week:
     escalations: Escalations
     outcomes: Outcomes
     funnel: Funnel
+    upgrades: dict[str, int] = field(default_factory=dict)  # "cs_led>ae" -> ownership changes
 
 
 @dataclass

@@ -40,3 +40,20 @@ def csm_closes(ownership: str) -> bool:
 def owner_of(ownership: str, csm_id: str | None, ae_id: str | None) -> str | None:
     """Whose signal it is to close: the CSM on a CS-led deal, else the AE."""
     return ae_id if pages_ae(ownership) else csm_id
+
+
+# A deal can outgrow its model: CS-led (A) -> AE closes (B) -> joint motion (C), never back.
+MODEL_LABELS = {
+    Ownership.CS_LED: "CS-led (Model A)",
+    Ownership.AE: "AE closes (Model B)",
+    Ownership.JOINT: "Joint motion (Model C)",
+}
+_ORDER = (Ownership.CS_LED, Ownership.AE, Ownership.JOINT)
+
+
+def upgrades(current: str) -> tuple[Ownership, ...]:
+    """The models a signal owned under `current` may move up to (none from joint)."""
+    try:
+        return _ORDER[_ORDER.index(Ownership(current)) + 1:]
+    except ValueError:
+        return ()

@@ -148,6 +148,7 @@ def week_figures(session: Session, start: datetime, end: datetime, now: datetime
         start=start, end=end, signals=signal_counts(session, start, end), ack=ack,
         contact=contact, per_ae=per_ae, escalations=escalations(session, start, end),
         outcomes=outcomes(session, start, end), funnel=funnel(session, start, end),
+        upgrades=ownership_upgrades(session, start, end),
     )
 
 
@@ -317,6 +318,17 @@ def funnel(
         stmt = stmt.where(Signal.ae_id.in_(owners))
     row = session.execute(stmt).one()
     return Funnel(*row)
+
+
+def ownership_upgrades(session: Session, start: datetime, end: datetime) -> dict[str, int]:
+    """Ownership models changed in [start, end), as "from>to" -> count (a few rows a week)."""
+    rows = session.scalars(select(SignalEvent.detail).where(
+        SignalEvent.kind == "ownership_changed", _between(SignalEvent.at, start, end)))
+    counts: dict[str, int] = {}
+    for detail in rows:
+        key = f"{(detail or {}).get('from')}>{(detail or {}).get('to')}"
+        counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def csm_quality(session: Session, start: datetime, end: datetime) -> list[CsmQuality]:

@@ -2,6 +2,7 @@
 
 Each post carries:
 - `X-Signalbot-Event`: the event (handed_off, acknowledged, contacted, reassigned, escalated,
+  ownership_changed,
   outcome);
 - `X-Signalbot-Delivery`: a delivery id, the same on every retry of one event (deduplicate on
   it: delivery is at least once);

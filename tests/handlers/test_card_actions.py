@@ -266,3 +266,14 @@ def test_a_refusal_reveals_neither_owner_nor_stage(slack):
     assert len(said) == 4
     for text in said:
         assert "not yours" in text and AE not in text and "acknowledged" not in text.lower()
+
+
+def test_open_change_model_directly(sqlite_services):
+    from handlers.card_actions import open_change_model
+    from tests.handlers.direct import hand_off
+
+    signal = hand_off(sqlite_services)
+    context = gate(open_change_model, card.CHANGE_MODEL, signal.id, CSM, sqlite_services)
+    assert context["modal_view"]["callback_id"] == "ownership_modal"
+    refused = gate(open_change_model, card.CHANGE_MODEL, signal.id, AE2, sqlite_services)
+    assert "modal_view" not in refused

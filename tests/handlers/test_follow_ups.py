@@ -63,3 +63,22 @@ def test_a_submission_for_a_vanished_signal_is_refused_on_the_modal(sqlite_servi
     submit_reassign(ack, body["view"], AE, 999, sqlite_services)
     _, kwargs = ack.once
     assert kwargs["errors"] == {"new_ae": "That signal no longer exists."}
+
+
+def test_submit_change_model_makes_ae_and_csm_co_owners(sqlite_services):
+    from blocks.modal import ownership_modal
+    from handlers.follow_ups import submit_change_model
+
+    signal = hand_off(sqlite_services)
+    view = opened(ownership_modal(signal.id, "Globex Corp", "AE closes (Model B)",
+                                  [("joint", "Joint motion (Model C)")], AE))
+    ack = Acks()
+    body = submission(view, CSM, {"model": "cs_led", "ae": AE, "reason": "Back to CS"})
+    submit_change_model(ack, body["view"], CSM, signal.id, sqlite_services)
+    assert ack.once == ((), {"response_action": "errors",
+                             "errors": {"model": "Pick the model the deal moves up to."}})
+    ack = Acks()
+    body = submission(view, CSM, {"model": "joint", "ae": AE, "reason": "Three teams now"})
+    submit_change_model(ack, body["view"], CSM, signal.id, sqlite_services)
+    assert ack.once == ((), {})
+    assert only_signal(sqlite_services).ownership == "joint"

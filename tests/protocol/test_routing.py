@@ -34,3 +34,12 @@ def test_what_each_ownership_implies():
     assert owner_of(Ownership.CS_LED, "csm", "ae") == "csm"
     assert owner_of(Ownership.JOINT, "csm", "ae") == "ae"
     assert owner_of("ae", "csm", "ae") == "ae"  # stored values are plain strings
+
+
+def test_a_model_only_moves_up() -> None:
+    from protocol.routing import MODEL_LABELS, upgrades
+
+    assert upgrades("cs_led") == (Ownership.AE, Ownership.JOINT)
+    assert upgrades("ae") == (Ownership.JOINT,)
+    assert upgrades("joint") == () and upgrades("nonsense") == ()
+    assert MODEL_LABELS[Ownership.AE] == "AE closes (Model B)"
