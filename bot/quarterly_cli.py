@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import sys
+from typing import Any
 
 from blocks.quarterly import review_blocks, review_text
+from bot.progress import is_terminal, print_json, print_table
 from bot.services import Services
 from protocol.credit import Quarter, parse_quarter, quarter_of
 from service.quarterly import build_review, post_review, write_review_csv
@@ -29,6 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     quarter.add_argument("--format", choices=["text", "csv", "slack"], default="text",
                          help="text (default), csv (columns in README), or slack (the post's "
                               "JSON payload)")
+    quarter.add_argument("--json", action="store_true",
+                         help="one JSON object, for scripts: the CSV's rows as objects")
     quarter.add_argument("--post", action="store_true",
                          help="queue the post to credit.channel (once per quarter)")
     quarter.set_defaults(handler=quarter_command)
@@ -49,7 +55,11 @@ def quarter_command(args: argparse.Namespace, services: Services) -> int:
               else f"The review of {quarter.label} was already posted.")
         return 0
     review = build_review(services, quarter)
-    if args.format == "csv":
+    if args.json:
+        print_json({"quarter": quarter.label, "rows": _rows(review)})
+    elif args.format == "text" and is_terminal(sys.stdout):
+        _tables(review)
+    elif args.format == "csv":
         write_review_csv(review, sys.stdout)
     elif args.format == "slack":
         text, blocks = review_blocks(review)
@@ -57,3 +67,26 @@ def quarter_command(args: argparse.Namespace, services: Services) -> int:
     else:
         print(review_text(review), end="")
     return 0
+
+
+def _rows(review: Any) -> list[dict[str, str]]:
+    """The review's CSV rows as objects (one per CSM, role csm, and per AE, role ae)."""
+    buffer = io.StringIO()
+    write_review_csv(review, buffer)
+    buffer.seek(0)
+    return list(csv.DictReader(buffer))
+
+
+def _tables(review: Any) -> None:
+    """The review in a terminal: its summary, then a rich table for CSMs and one for AEs."""
+    print(review_text(review).split("\n\n", 1)[0] + "\n")
+    rows = _rows(review)
+    csm_columns = ["slack_id", "name", "logged", "qualified", "handed_off", "won", "won_arr",
+                   "signal_credit", "signal_quality"]
+    ae_columns = ["slack_id", "name", "handoffs", "ack_attainment", "contact_attainment",
+                  "escalations", "median_hours_to_contact", "flagged"]
+    for role, title, columns in (("csm", "CSMs: signal credit and quality", csm_columns),
+                                 ("ae", "AEs: SLA attainment", ae_columns)):
+        mine = [r for r in rows if r["role"] == role]
+        if mine:
+            print_table(title, columns, [[r.get(c, "") for c in columns] for r in mine])

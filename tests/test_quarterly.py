@@ -167,6 +167,20 @@ def test_report_quarter_as_text_csv_and_slack(sqlite_url, standin, capsys):
     assert len(payload["blocks"]) <= 50 and "2026Q4" in payload["text"]
 
 
+def test_report_quarter_json_and_tables_in_a_terminal(sqlite_url, standin, capsys, monkeypatch):
+    services = services_for(sqlite_url, standin)
+    quarter_of_activity(services, standin)
+    with freeze_time("2027-01-05 12:00:00"):
+        data = json.loads(run(services, capsys, "--json"))
+        table = run(services, capsys, "--format", "csv")
+        monkeypatch.setattr("bot.quarterly_cli.is_terminal", lambda out: True)
+        shown = run(services, capsys)
+    assert data["quarter"] == "2026Q4"
+    assert data["rows"] == list(csv.DictReader(io.StringIO(table)))  # the CSV's rows, as objects
+    assert "Quarterly RevOps review — 2026Q4" in shown
+    assert "CSMs: signal credit and quality" in shown and "AEs: SLA attainment" in shown
+
+
 def test_the_review_is_posted_once_after_the_quarter_ends(sqlite_url, standin):
     services = services_for(sqlite_url, standin)
     replica = services_for(sqlite_url, standin)
