@@ -7,7 +7,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bot import accounts_cli, admin_cli, crm_cli, quarterly_cli, reports_cli, serve_cli
+from bot import (
+    accounts_cli,
+    admin_cli,
+    crm_cli,
+    outbox_cli,
+    quarterly_cli,
+    reports_cli,
+    serve_cli,
+)
 from bot.app import TokenRejected
 from bot.config import ConfigError, load_config
 from bot.logs import setup as setup_logging
@@ -15,15 +23,19 @@ from bot.serve_cli import SchemaOutOfDate
 from bot.services import Services
 from bot.settings import Settings, SettingsError
 
-CLI_MODULES = (serve_cli, crm_cli, accounts_cli, reports_cli, admin_cli, quarterly_cli)
+CLI_MODULES = (serve_cli, outbox_cli, crm_cli, accounts_cli, reports_cli, admin_cli, quarterly_cli)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     args = parser().parse_args(argv)
-    setup_logging(args.verbose)
     try:
         settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"signalbot: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(args.verbose, fmt=settings.runtime.log_format)
+    try:
         config = load_config(args.config or settings.config_path)
         services = Services.build(settings, config)
         return args.handler(args, services)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import socket
+import threading
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from blocks.charts import CHART, without_charts
+from bot import logs, metrics
 from bot.clock import utcnow
 from bot.config import Config
 from service import slack_pause
@@ -112,10 +114,14 @@ class Deliverer:
         self.blocked_until: dict[str, datetime] = {}
         self.recent: dict[str, deque[datetime]] = defaultdict(deque)
         self.paused = False
+        self.stopping = threading.Event()  # set on shutdown: try no more rows, release them
 
     def deliver_due(self, limit: int = 50) -> Tally:
-        """Claim up to `limit` due rows and try each once (no Slack rows while paused)."""
+        """Claim up to `limit` due rows and try each once (no Slack rows while paused; none
+        once `stopping` is set)."""
         tally = Tally()
+        if self.stopping.is_set():
+            return tally
         self.paused = not self._slack_ready()
         with unit_of_work(self.factory) as session:
             rows = [_detach(r) for r in claim_due(session, now=self.clock(), worker=self.worker,
@@ -123,8 +129,8 @@ class Deliverer:
                                                    skip_slack=self.paused)]
         deferred: list[tuple[Claimed, datetime]] = []
         for row in rows:
-            if self.paused and row.kind.startswith("slack."):
-                deferred.append((row, self.clock()))  # paused mid-pass: put back untried
+            if self.stopping.is_set() or (self.paused and row.kind.startswith("slack.")):
+                deferred.append((row, self.clock()))  # untried (stopping, or paused mid-pass)
                 continue
             try:
                 self._attempt(row, tally)
@@ -180,13 +186,14 @@ class Deliverer:
         self.paused = True
 
     def _release(self, deferred: list[tuple[Claimed, datetime]]) -> None:
-        """Put paced or rate-limited rows back, untried, in one transaction."""
+        """Put paced, rate-limited or (on shutdown) unattempted rows back, untried."""
         if not deferred:
             return
         with unit_of_work(self.factory) as session:
             for row, until in deferred:
                 finish(session, row.id, self.worker, row.attempt, status=OutboxStatus.PENDING,
-                       next_try_at=until, attempts=row.attempt - 1)
+                       next_try_at=until, attempts=row.attempt - 1, claimed_by=None,
+                       lease_until=None)
 
     def drain(self, max_passes: int = 100) -> Tally:
         """Deliver until nothing due is left (tests, the demo, `signalbot worker --once`)."""
@@ -203,6 +210,15 @@ class Deliverer:
     # -- one attempt ---------------------------------------------------------------------
 
     def _attempt(self, row: Claimed, tally: Tally) -> None:
+        before = (tally.sent, tally.skipped, tally.held, tally.retried)
+        with logs.context(outbox_id=row.id, signal_id=row.signal_id):
+            self._attempt_once(row, tally)
+        after = (tally.sent, tally.skipped, tally.held, tally.retried)
+        for result, was, now in zip(("sent", "skipped", "held", "retried"), before, after,
+                                    strict=True):
+            metrics.count_delivery(row.kind, result, now - was)
+
+    def _attempt_once(self, row: Claimed, tally: Tally) -> None:
         try:
             outcome = SENDERS[row.kind](self, row)
         except Deferred:
@@ -244,6 +260,7 @@ class Deliverer:
         status = exc.response.status_code
         error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
         tally.errors.append(error or str(status))
+        metrics.SLACK_ERRORS.labels(error or f"HTTP {status}").inc()
         if error in slack_pause.TOKEN_ERRORS:
             needed = exc.response.get("needed") if isinstance(exc.response.data, dict) else None
             self._pause(row, error, needed)

@@ -17,6 +17,7 @@ import time
 from collections import deque
 from typing import Any
 
+from bot.metrics import INGEST_EVENTS
 from bot.services import Services
 from service.ingest import ingest, parse_json
 
@@ -88,6 +89,9 @@ def route(services: Services):
             return 413, _error(f"at most {rules.max_events} events a request, got {len(events)}")
         with services.unit_of_work() as session:
             result = ingest(session, rules, events, services.now())
+        for outcome, amount in (("accepted", result.accepted), ("duplicate", result.duplicates),
+                                ("rejected", len(result.rejected))):
+            INGEST_EVENTS.labels(outcome).inc(amount)
         return 202, result.as_dict()
 
     return handle

@@ -1,15 +1,19 @@
-"""`signalbot run`, `worker`, `db` and `status`: serving Slack, the worker, the schema."""
+"""`signalbot run`, `web`, `socket`, `worker`, `db` and `status`: serving Slack, the worker,
+the schema. `run` supervises the others (bot/supervisor.py); docs/deploy.md shows the layout.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import signal as os_signal
+import sys
 import threading
 
 from bot.progress import print_json, print_table
 from bot.routes import routes
 from bot.services import Services
+from storage.backup import BackupError, backup_sqlite
 from storage.db import schema_state, upgrade
 from storage.outbox import backlog
 
@@ -21,23 +25,30 @@ class SchemaOutOfDate(Exception):
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add `run`, `worker`, `db` and `status`."""
+    """Add `run`, `web`, `socket`, `worker`, `db` and `status`."""
     run = sub.add_parser("run", help="serve Slack (Socket Mode or HTTP) and run the worker")
     mode = run.add_mutually_exclusive_group()
     mode.add_argument("--http", action="store_const", const="http", dest="mode")
     mode.add_argument("--socket", action="store_const", const="socket", dest="mode")
-    run.add_argument("--host", default="0.0.0.0")
-    run.add_argument("--port", type=int, default=3000)
+    _server_arguments(run)
     run.add_argument("--migrate", action="store_true", help="apply migrations before starting")
     run.add_argument("--no-worker", action="store_true",
                      help="web only: leave the sweep and deliveries to `signalbot worker`")
     run.set_defaults(handler=_run)
+    web = sub.add_parser("web", help="only the HTTP server (what `run` starts; for split hosts)")
+    _server_arguments(web)
+    web.add_argument("--no-slack", action="store_true",
+                     help="no /slack/events (Socket Mode: the `socket` process talks to Slack)")
+    web.set_defaults(handler=_web)
+    sub.add_parser("socket", help="only the Socket Mode connection (what `run --socket` "
+                   "starts)").set_defaults(handler=_socket)
     worker = sub.add_parser("worker", help="run only the SLA sweep and deliveries")
     worker.add_argument("--once", action="store_true", help="one catch-up pass, then exit")
     worker.add_argument("--migrate", action="store_true")
     worker.set_defaults(handler=_worker)
-    db = sub.add_parser("db", help="database schema")
-    db.add_argument("action", choices=["upgrade", "check"])
+    db = sub.add_parser("db", help="database schema; online SQLite backup")
+    db.add_argument("action", choices=["upgrade", "check", "backup"])
+    db.add_argument("file", nargs="?", help="backup: the copy to write (SQLite only)")
     db.set_defaults(handler=_db)
     status = sub.add_parser("status", help="delivery backlog and schema state")
     status.add_argument("--json", action="store_true", help="one JSON object, for scripts")
@@ -56,40 +67,84 @@ def _ensure_schema(services: Services, migrate: bool) -> None:
         )
 
 
+def _server_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument("--port", type=int, default=3000, help="0: any free port (logged)")
+    parser.add_argument("--workers", type=int, help="web processes (default: $SIGNALBOT_WORKERS, "
+                        "else the number of cores)")
+    parser.add_argument("--threads", type=int, help="threads per web process (default: 8)")
+
+
 def _run(args: argparse.Namespace, services: Services) -> int:
-    from bot.app import create_app, socket_mode_handler
-    from bot.web import serve, wsgi_app
-    from bot.worker import Worker
+    """The supervisor: web server, one worker, and the Socket Mode connection if used."""
+    from bot.app import create_app
+    from bot.supervisor import Child, supervise
 
     mode = args.mode or services.settings.mode()
     services.settings.require_for(mode)
     _ensure_schema(services, args.migrate)
-    app = create_app(services)
-    worker = None if args.no_worker else Worker(services)
-    if worker:
-        worker.start()
-    application = wsgi_app(services, app if mode == "http" else None, routes(services))
-    server = serve(application, args.host, args.port)
-    log.info("signalbot %s mode; HTTP on %s:%s (/healthz%s)", mode, args.host, args.port,
-             ", /slack/events" if mode == "http" else "")
-    _stop_on_signals(server)
-    try:
-        if mode == "socket":
-            handler = socket_mode_handler(app, services.settings.slack_app_token)
-            handler.connect()
-        server.serve_forever()
-    finally:
-        if worker:
-            worker.stop()
+    create_app(services)  # a refused token stops here, once, with the README's advice
+    services.engine.dispose()
+    base = [sys.executable, "-m", "bot.cli", *_global_arguments(args)]
+    web = [*base, "web", "--host", args.host, "--port", str(args.port)]
+    for flag in ("workers", "threads"):
+        if getattr(args, flag) is not None:
+            web += [f"--{flag}", str(getattr(args, flag))]
+    children = [Child("web", web + (["--no-slack"] if mode == "socket" else []), essential=True)]
+    if mode == "socket":
+        children.append(Child("socket", [*base, "socket"]))
+    if not args.no_worker:
+        children.append(Child("worker", [*base, "worker"]))
+    log.info("signalbot %s mode: %s", mode, ", ".join(c.name for c in children))
+    return supervise(children, services.settings.runtime.shutdown_grace)
+
+
+def _global_arguments(args: argparse.Namespace) -> list[str]:
+    return (["--config", args.config] if args.config else []) + (["-v"] if args.verbose else [])
+
+
+def _web(args: argparse.Namespace, services: Services) -> int:
+    """gunicorn serving the bot; each web worker builds its own Services after the fork."""
+    from bot.app import create_app
+    from bot.runtime_settings import with_overrides
+    from bot.server import Server
+    from bot.web import wsgi_app
+
+    settings, config = services.settings, services.config
+    settings.require_for("worker" if args.no_slack else "http")
+    _ensure_schema(services, False)
+    services.engine.dispose()
+    runtime = with_overrides(settings.runtime,
+                             {"web_workers": args.workers, "threads": args.threads})
+
+    def load():
+        mine = Services.build(settings, config)
+        app = None if args.no_slack else create_app(mine)
+        return wsgi_app(mine, app, routes(mine))
+
+    Server(runtime, args.host, args.port, load).run()
     return 0
 
 
-def _stop_on_signals(server) -> None:
-    def stop(_signum, _frame):
-        threading.Thread(target=server.shutdown, daemon=True).start()
+def _socket(args: argparse.Namespace, services: Services) -> int:
+    """The one Socket Mode connection; stops on SIGTERM."""
+    from bot.app import create_app, socket_mode_handler
 
+    services.settings.require_for("socket")
+    _ensure_schema(services, False)
+    handler = socket_mode_handler(create_app(services), services.settings.slack_app_token)
+    handler.connect()
+    log.info("Socket Mode connected")
+    _wait_for_stop()
+    handler.close()
+    return 0
+
+
+def _wait_for_stop() -> None:
+    stopped = threading.Event()
     for sig in (os_signal.SIGTERM, os_signal.SIGINT):
-        os_signal.signal(sig, stop)
+        os_signal.signal(sig, lambda *_: stopped.set())
+    stopped.wait()
 
 
 def _worker(args: argparse.Namespace, services: Services) -> int:
@@ -102,15 +157,15 @@ def _worker(args: argparse.Namespace, services: Services) -> int:
         worker.catch_up()
         return 0
     worker.start()
-    stopped = threading.Event()
-    for sig in (os_signal.SIGTERM, os_signal.SIGINT):
-        os_signal.signal(sig, lambda *_: stopped.set())
-    stopped.wait()
-    worker.stop()
+    _wait_for_stop()
+    worker.stop(services.settings.runtime.shutdown_grace)
+    log.info("worker stopped")
     return 0
 
 
 def _db(args: argparse.Namespace, services: Services) -> int:
+    if args.action == "backup":
+        return _backup(args, services)
     if args.action == "upgrade":
         upgrade(services.settings.database_url)
         print("database schema is up to date")
@@ -118,6 +173,21 @@ def _db(args: argparse.Namespace, services: Services) -> int:
     current, head = schema_state(services.engine)
     print(f"schema {current or 'empty'}; code expects {head}")
     return 0 if current == head else 1
+
+
+def _backup(args: argparse.Namespace, services: Services) -> int:
+    """`signalbot db backup FILE`: an online copy of the SQLite database (the bot may run)."""
+    if not args.file:
+        print("signalbot db backup: name the file to write, e.g. signalbot-backup.db",
+              file=sys.stderr)
+        return 2
+    try:
+        pages = backup_sqlite(services.engine, args.file)
+    except BackupError as exc:
+        print(f"signalbot db backup: {exc}", file=sys.stderr)
+        return 2
+    print(f"backed up {pages} pages to {args.file}")
+    return 0
 
 
 def _status(args: argparse.Namespace, services: Services) -> int:
@@ -133,6 +203,7 @@ def _status(args: argparse.Namespace, services: Services) -> int:
         ("schema", (current or "empty") + ("" if current == head else f" (code expects {head})")),
         ("oldest due, unsent", outbox["oldest_due_unsent"] or "none"),
         ("its age", f"{outbox['oldest_due_age_s']:,.1f}s"),
+        ("due, not yet sent", outbox["due"]),
         ("held (not retried)", outbox["held"]),
     ])
     return 0

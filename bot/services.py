@@ -33,8 +33,10 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings, config: Config) -> Services:
-        """Engine and session factory for `settings.database_url`."""
-        engine = make_engine(settings.database_url)
+        """Engine and session factory for `settings.database_url`; one pool per process."""
+        pool = {} if settings.database_url.startswith("sqlite") else {
+            "pool_size": settings.runtime.db_pool_size, "max_overflow": settings.runtime.threads}
+        engine = make_engine(settings.database_url, **pool)
         return cls(settings=settings, config=config, engine=engine, factory=session_factory(engine))
 
     @contextmanager

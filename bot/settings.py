@@ -10,6 +10,8 @@ from typing import Any
 
 from dotenv import dotenv_values
 
+from bot.runtime_settings import Runtime, runtime_from
+
 DEFAULT_DATABASE_URL = "sqlite:///signalbot.db"  # a file in the working directory
 MODES = ("http", "socket", "worker")
 MIN_INGEST_TOKEN = 32  # characters; a guessable bearer token is no lock
@@ -49,6 +51,7 @@ class Settings:
     slack_api_url: str | None = None  # None: Slack's own; otherwise ends with "/"
     config_path: str | None = None
     ingest_token: str | None = field(default=None, repr=False)
+    runtime: Runtime = field(default_factory=Runtime)  # server, pools, shutdown, metrics, logs
 
     @classmethod
     def from_env(
@@ -61,7 +64,7 @@ class Settings:
 
         The real environment wins over the file. With an explicit `environ` (as in tests) no
         `.env` is read unless `dotenv_path` is given too; `dotenv_path=None` never reads one.
-        Raises SettingsError for a malformed DATABASE_URL or SLACK_API_URL.
+        Raises SettingsError for a malformed DATABASE_URL, SLACK_API_URL or SIGNALBOT_* value.
         """
         if dotenv_path is _UNSET:
             dotenv_path = _DEFAULT_DOTENV if environ is None else None
@@ -71,6 +74,9 @@ class Settings:
             value = (values.get(name) or "").strip()
             return value or None
 
+        runtime, problems, names = runtime_from(get)
+        if problems:
+            raise SettingsError(problems, names)
         return cls(
             slack_bot_token=get("SLACK_BOT_TOKEN"),
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),
@@ -79,6 +85,7 @@ class Settings:
             slack_api_url=normalise_slack_api_url(get("SLACK_API_URL")),
             config_path=get("SIGNALBOT_CONFIG"),
             ingest_token=get("SIGNALBOT_INGEST_TOKEN"),
+            runtime=runtime,
         )
 
     def mode(self) -> str:

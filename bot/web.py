@@ -1,4 +1,4 @@
-"""The HTTP face of the bot: Slack's requests, /healthz, and room for other routes."""
+"""The HTTP face of the bot: Slack's requests, the probes, and room for other routes."""
 
 from __future__ import annotations
 
@@ -15,7 +15,11 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.guard import guarded
 from bot.ingest_http import PATH as INGEST
+from bot.metrics import instrument
+from bot.metrics import respond as metrics_response
 from bot.services import Services
+from service.slack_pause import slack_paused
+from storage import heartbeats
 from storage.db import ping, schema_state
 from storage.outbox import backlog
 
@@ -42,30 +46,70 @@ def health(services: Services) -> tuple[int, dict[str, Any]]:
     }
 
 
+def readiness(services: Services) -> tuple[int, dict[str, Any]]:
+    """200 when this process can serve: database reachable, schema current, a worker alive,
+    Slack accepted the bot token in the last few minutes (storage/heartbeats.py) and Slack
+    delivery is not paused over the token (service/slack_pause.py)."""
+    try:
+        ping(services.engine)
+        current, head = schema_state(services.engine)
+        with services.unit_of_work() as session:
+            checks = heartbeats.readiness(heartbeats.latest(session), services.now())
+        paused = slack_paused(services)
+    except Exception as exc:  # noqa: BLE001 - report, never raise, from a probe
+        return 503, {"ok": False, "database": f"unreachable: {type(exc).__name__}"}
+    checks = {"database": "ok",
+              "schema": "ok" if current == head else f"at {current}, code needs {head}",
+              **checks}
+    if paused:
+        checks["slack_token"] = f"Slack delivery paused: {paused}"
+    ok = all(value == "ok" for value in checks.values())
+    return (200 if ok else 503), {"ok": ok, **checks}
+
+
 def wsgi_app(
     services: Services, app: App | None, routes: dict[tuple[str, str], Route] | None = None
 ):
-    """A WSGI application: POST /slack/events (when `app`), GET /healthz, extra `routes`.
+    """A WSGI application: POST /slack/events (when `app`), GET /healthz, /livez, /readyz,
+    /metrics, extra `routes`.
 
-    Every route sits behind `bot.guard.guarded`: bodies over their path's cap get 413 unread.
+    Every route sits behind `bot.guard.guarded`: bodies over their path's cap get 413 unread;
+    a request whose body does not arrive in time (bot/server.py) is answered 408.
     """
-    slack = SlackRequestHandler(app) if app else None
+    slack = instrument(SlackRequestHandler(app)) if app else None
     extra = dict(routes or {})
 
     def application(environ: dict[str, Any], start_response) -> Iterable[bytes]:
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
         if path == "/slack/events" and slack is not None:
             return slack(environ, start_response)
+        if (method, path) == ("GET", "/metrics"):
+            return metrics_response(services, environ, start_response)
+        if (method, path) == ("GET", "/livez"):
+            return _json(start_response, 200, {"ok": True})
+        if (method, path) == ("GET", "/readyz"):
+            return _json(start_response, *readiness(services))
         if (method, path) == ("GET", "/healthz"):
             return _json(start_response, *health(services))
         if (method, path) in extra:
             return _json(start_response, *extra[(method, path)](environ))
         return _json(start_response, 404, {"ok": False, "error": "not found"})
 
-    return guarded(application, {INGEST[1]: services.config.triggers.max_body})
+    capped = guarded(application, {INGEST[1]: services.config.triggers.max_body})
+
+    def answer_timeouts(environ: dict[str, Any], start_response) -> Iterable[bytes]:
+        try:
+            return capped(environ, start_response)
+        except TimeoutError:
+            log.warning("%s %s: the request body did not arrive in time; answered 408",
+                        environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""))
+            return _json(start_response, 408, {"ok": False, "error": "request timeout"},
+                         close=True)
+
+    return answer_timeouts
 
 
-def _json(start_response, status: int, body: dict[str, Any]) -> list[bytes]:
+def _json(start_response, status: int, body: dict[str, Any], close: bool = False) -> list[bytes]:
     data = json.dumps(body).encode()
     reason = {
         200: "OK",
@@ -73,14 +117,14 @@ def _json(start_response, status: int, body: dict[str, Any]) -> list[bytes]:
         400: "Bad Request",
         401: "Unauthorized",
         404: "Not Found",
+        408: "Request Timeout",
         413: "Payload Too Large",
         429: "Too Many Requests",
         503: "Service Unavailable",
     }
-    start_response(
-        f"{status} {reason.get(status, 'Status')}",
-        [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
-    )
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+    start_response(f"{status} {reason.get(status, 'Status')}",
+                   headers + ([("Connection", "close")] if close else []))
     return [data]
 
 
@@ -94,15 +138,11 @@ class _QuietHandler(WSGIRequestHandler):
         log.debug("%s - %s", self.address_string(), format % args)
 
 
-def serve(application, host: str, port: int) -> WSGIServer:
-    """A threaded WSGI server (not yet serving: call `serve_forever`)."""
-    return make_server(
+def serve_in_thread(application, host: str = "127.0.0.1", port: int = 0) -> WSGIServer:
+    """In-process test and demo server (wsgiref) in a daemon thread; production serves with
+    gunicorn (bot/server.py). Returns the server (its port in `server_port`)."""
+    server = make_server(
         host, port, application, server_class=_ThreadingServer, handler_class=_QuietHandler
     )
-
-
-def serve_in_thread(application, host: str = "127.0.0.1", port: int = 0) -> WSGIServer:
-    """Start serving in a daemon thread; returns the server (its port in `server_port`)."""
-    server = serve(application, host, port)
     threading.Thread(target=server.serve_forever, daemon=True, name="http").start()
     return server

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
+from bot import metrics
 from bot.delivery import Deliverer, make_client
 from bot.services import Services
 from service.crm_poll import poll_crm
@@ -18,6 +22,7 @@ from service.digest import enqueue_weekly_digest
 from service.quarterly import enqueue_quarterly_review
 from service.sweep import sweep
 from service.triggers import periodic as evaluate_triggers
+from storage import heartbeats
 from storage.db import is_postgres
 
 log = logging.getLogger(__name__)
@@ -42,6 +47,7 @@ class Worker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.periodic = tuple(periodic)
+        self._token_checked: datetime | None = None
 
     def sweep_once(self) -> int:
         """Run every due SLA step (in batches) and queue what it causes; returns clocks handled."""
@@ -50,16 +56,19 @@ class Worker:
         if lock:
             lock.acquire()
         try:
-            total = 0
+            total, started = 0, time.perf_counter()
             while True:
+                steps: Counter[str] = Counter()
                 with self.services.unit_of_work() as session:
                     handled = sweep(session, self.services.config, self.services.now(),
-                                    limit=SWEEP_BATCH)
+                                    limit=SWEEP_BATCH, steps=steps)
+                metrics.count_steps(steps)  # after the commit: what was really decided
                 total += handled
                 if handled < SWEEP_BATCH:
                     break
             for check in self.periodic:
                 self._safe(lambda check=check: check(self.services))  # isolated from the others
+            metrics.SWEEP_SECONDS.observe(time.perf_counter() - started)
         finally:
             if lock:
                 lock.release()
@@ -72,25 +81,59 @@ class Worker:
         self.sweep_once()
         self.deliverer.drain()
 
+    def heartbeat(self) -> None:
+        """Say this worker is alive; ask Slack about the token when the last answer is old."""
+        now = self.services.now()
+        token: tuple[bool, str | None] | None = None
+        if self._token_checked is None or now - self._token_checked >= \
+                heartbeats.TOKEN_CHECK_EVERY:
+            token = self._check_token()
+            self._token_checked = now
+        with self.services.unit_of_work() as session:
+            heartbeats.record(session, heartbeats.WORKER, now)
+            if token is not None:
+                heartbeats.record(session, heartbeats.SLACK_TOKEN, now, ok=token[0],
+                                  detail=token[1])
+
+    def _check_token(self) -> tuple[bool, str | None] | None:
+        """(accepted, error) from auth.test; None when Slack could not be asked."""
+        try:
+            self.client.auth_test()
+        except SlackApiError as exc:
+            error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+            if exc.response.status_code >= 500 or exc.response.status_code == 429:
+                return None  # Slack is busy, not refusing: keep the last answer
+            return False, error or f"HTTP {exc.response.status_code}"
+        except Exception as exc:  # noqa: BLE001 - network trouble says nothing about the token
+            log.warning("could not ask Slack about the token: %s", type(exc).__name__)
+            return None
+        return True, None
+
     def start(self) -> None:
         """Catch up, then sweep on the configured interval and deliver continuously."""
+        self._safe(self.heartbeat)
         self._safe(self.catch_up)
         interval = self.services.config.sweep_interval.total_seconds()
         self.scheduler = BackgroundScheduler(timezone=UTC)
         self.scheduler.add_job(self._safe_sweep, "interval", seconds=interval, coalesce=True,
                                max_instances=1, misfire_grace_time=None, id="sla-sweep")
+        self.scheduler.add_job(lambda: self._safe(self.heartbeat), "interval",
+                               seconds=heartbeats.WORKER_EVERY.total_seconds(), coalesce=True,
+                               max_instances=1, id="heartbeat")
         self.scheduler.start()
         self._thread = threading.Thread(target=self._deliver_loop, daemon=True, name="delivery")
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop the scheduler and the delivery loop."""
+    def stop(self, grace: float = 10.0) -> None:
+        """Stop the scheduler and the delivery loop; the attempt in flight finishes, rows
+        claimed but not yet tried are released at once (not after their lease)."""
         self._stop.set()
+        self.deliverer.stopping.set()
         self.services.wake()
         if self.scheduler:
             self.scheduler.shutdown(wait=False)
         if self._thread:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=grace)
 
     def _safe_sweep(self) -> None:
         self._safe(self.sweep_once)

@@ -9,6 +9,7 @@ stored: `next_step_at` is NULL for every clock with nothing left to do.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import datetime
 
 from sqlalchemy import select
@@ -39,8 +40,12 @@ REMINDER_TEXT = {
 CLOCK_NAMES = {"ack": "acknowledge", "contact": "customer contact"}
 
 
-def sweep(session: Session, config: Config, now: datetime, limit: int = 500) -> int:
-    """Run the due steps of up to `limit` clocks; return how many clocks were handled."""
+def sweep(session: Session, config: Config, now: datetime, limit: int = 500,
+          steps: Counter[str] | None = None) -> int:
+    """Run the due steps of up to `limit` clocks; return how many clocks were handled.
+
+    `steps`, when given, counts what was decided: "reminder", "escalation:<level>".
+    """
     stmt = (
         select(Deadline)
         .where(Deadline.next_step_at <= now)
@@ -57,7 +62,8 @@ def sweep(session: Session, config: Config, now: datetime, limit: int = 500) -> 
     out: list[Outgoing] = []
     with session.no_autoflush:  # writes go out together at commit, not one by one
         for deadline in due:
-            out += _advance(session, config, deadline, roster, escalated, now)
+            out += _advance(session, config, deadline, roster, escalated, now,
+                            Counter() if steps is None else steps)
     enqueue(session, out, now)
     return len(due)
 
@@ -87,6 +93,7 @@ def _advance(
     roster: dict[str, str],
     escalated: set[tuple[int, int]],
     now: datetime,
+    taken: Counter[str],
 ) -> list[Outgoing]:
     signal = session.get(Signal, deadline.signal_id)
     settled = deadline.state in (ClockState.MET, ClockState.CANCELLED)
@@ -100,8 +107,11 @@ def _advance(
     for step in to_run:
         if step.kind == "remind":
             out.append(_reminder(deadline, signal, steps.index(step)))
+            taken["reminder"] += 1
         else:
-            out += _escalate(session, config, deadline, signal, step, roster, escalated, now)
+            decided = _escalate(session, config, deadline, signal, step, roster, escalated, now)
+            taken[f"escalation:{step.level}"] += 1 if decided else 0
+            out += decided
     return out
 
 

@@ -419,3 +419,31 @@ class CrmPoll(Base):
     changes: Mapped[int] = mapped_column(Integer, default=0)  # applied to signals, all time
     unknown: Mapped[int] = mapped_column(Integer, default=0)  # deals naming no known signal
     last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class Heartbeat(Base):
+    """What a background process last reported, for /readyz in every web process.
+
+    `worker`: the sweep and delivery process is alive (written every few seconds).
+    `slack_token`: whether Slack accepted the bot token when last asked (`ok`), and when.
+    """
+
+    __tablename__ = "heartbeats"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime]
+    ok: Mapped[bool] = mapped_column(Boolean, default=True)
+    detail: Mapped[str | None] = mapped_column(String(200))
+
+
+class OutboxAction(Base):
+    """An operator's `signalbot outbox retry` or `drop` of one row: who, when and why."""
+
+    __tablename__ = "outbox_actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(Integer, index=True)
+    action: Mapped[str] = mapped_column(String(16))  # retry | drop
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    at: Mapped[datetime]

@@ -22,6 +22,7 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     HELD = "held"  # refused for good (a semantic error): an admin was told, `retry` re-queues
     SKIPPED = "skipped"  # no longer applies (the clock was met, the person is gone)
+    DROPPED = "dropped"  # `signalbot outbox drop`: never sent (outbox_actions says who, why)
 
 
 @dataclass
@@ -124,16 +125,17 @@ def finish(session: Session, row_id: int, worker: str, attempt: int, **values: A
 
 
 def backlog(session: Session, now: datetime) -> dict[str, Any]:
-    """What /healthz reports: the oldest due-but-unsent item and the held count."""
-    oldest = session.scalar(
-        select(func.min(OutboxMessage.due_at)).where(
+    """What /healthz reports: the oldest due-but-unsent item, how many are due, held count."""
+    oldest, due = session.execute(
+        select(func.min(OutboxMessage.due_at), func.count()).where(
             OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)),
             OutboxMessage.due_at <= now,
         )
-    )
+    ).one()
     held = session.scalar(select(func.count()).where(OutboxMessage.status == OutboxStatus.HELD))
     return {
         "oldest_due_unsent": oldest.isoformat() if oldest else None,
         "oldest_due_age_s": round((now - oldest).total_seconds(), 1) if oldest else 0.0,
         "held": held or 0,
+        "due": due or 0,
     }

@@ -127,7 +127,7 @@ def running_bot(tmp_path, standin):
         yield url
     finally:
         proc.terminate()
-        out, _ = proc.communicate(timeout=10)
+        out, _ = proc.communicate(timeout=30)  # web processes and the worker stop gracefully
         print(out[-5000:])
 
 

@@ -42,7 +42,8 @@ def test_status_table_and_json(tmp_path):
     assert "held (not retried)  0" in plain.stdout and "oldest due, unsent  none" in plain.stdout
     data = json.loads(signalbot("status", "--json", env=env, cwd=tmp_path).stdout)
     assert set(data) == {"schema", "schema_head", "outbox"}
-    assert data["outbox"] == {"oldest_due_unsent": None, "oldest_due_age_s": 0.0, "held": 0}
+    assert data["outbox"] == {"oldest_due_unsent": None, "oldest_due_age_s": 0.0, "held": 0,
+                              "due": 0}
     status, screen = _in_a_terminal(["status"], env, tmp_path)
     assert status == 0 and "held (not retried)" in screen and "┃" in screen + "│"
 
