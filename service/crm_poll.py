@@ -37,6 +37,9 @@ from storage.models import CrmPoll
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=10)  # a poller that died frees the poll after this
 MAX_PAGES = 50  # per poll; the rest waits for the next one (the mark moved)
+# Each poll looks this far behind its mark: a CRM's search index can show a change late, with a
+# modification time already behind the mark. Re-reading a change is harmless (not news twice).
+OVERLAP = timedelta(minutes=5)
 
 
 class Polling(Runtime, Protocol):
@@ -88,10 +91,11 @@ def poll_crm(services: Polling) -> PollResult:
 def _pages(services: Polling, provider: Provider, since: datetime | None,
            result: PollResult, me: str) -> None:
     cursor: str | None = None
+    look_from = since - OVERLAP if since else None
     for _ in range(MAX_PAGES):
-        page: Page = provider.changes(since, cursor)
+        page: Page = provider.changes(look_from, cursor)
         with services.unit_of_work() as session:
-            _apply(session, services.config, page, result, me, services.now())
+            _apply(session, services.config, page, result, me, services.now(), since)
         result.pages += 1
         cursor = page.cursor
         if not cursor:
@@ -99,8 +103,8 @@ def _pages(services: Polling, provider: Provider, since: datetime | None,
 
 
 def _apply(session: Session, config: Config, page: Page, result: PollResult, me: str,
-           now: datetime) -> None:
-    mark = None
+           now: datetime, since: datetime | None) -> None:
+    mark = since
     for change in page.changes:
         try:
             with session.begin_nested():

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from protocol.sla import ClockState
 from service import signals as ops
-from service.crm_poll import poll_crm
+from service.crm_poll import OVERLAP, poll_crm
 from service.digest import outcomes
 from standin.hubspot import rate_limited
 from storage.models import CrmPoll, Deadline, Person, Signal, SignalEvent
@@ -132,9 +132,29 @@ def test_a_poll_that_meets_a_429_resumes_where_it_stopped(
     searches = hubspot.calls_to("deals.search")
     resumed = searches[-1].json["filterGroups"][0]["filters"][-1]
     assert resumed == {"propertyName": "hs_lastmodifieddate", "operator": "GTE",
-                       "value": str(int(later(61).timestamp() * 1000))}
+                       "value": str(int((later(61) - OVERLAP).timestamp() * 1000))}
     for signal_id in ids:  # each deal applied once, whatever was read twice
         assert [e.kind for e in events(services, signal_id)].count("outcome") == 1
+
+
+def test_a_change_indexed_late_behind_the_mark_is_still_read(
+        sqlite_url, standin, hubspot, monkeypatch):
+    services = bot(sqlite_url, standin, monkeypatch, hubspot_crm(hubspot))
+    with freeze_time(START) as clock:
+        first, late = log(services, account="Early"), log(services, account="Late")
+        drain(services, standin)
+        hubspot.edit_deal(first, at=later(62), dealstage="closedlost")
+        clock.tick(timedelta(hours=2))
+        assert poll_crm(services).counts.get("changed") == 1
+        assert poll_state(services).since == later(62)
+        # HubSpot's search shows a change made at 61 only now, behind the mark of 62.
+        hubspot.edit_deal(late, at=later(61), dealstage="closedlost")
+        clock.tick(timedelta(minutes=10))
+        _due(services)
+        again = poll_crm(services)
+    assert again.counts == {"same": 1, "changed": 1}
+    assert signal(services, late).outcome == "lost"
+    assert poll_state(services).since == later(62)  # the mark never moves back
 
 
 def test_amount_and_owner_changes_update_the_signal(sqlite_url, standin, hubspot,
@@ -246,7 +266,8 @@ def test_won_in_salesforce_closes_the_signal(sqlite_url, standin, salesforce, mo
         _due(services)
         again = poll_crm(services)
     assert again.counts.get("changed") is None  # our writes back are not news
-    assert "LastModifiedDate >= 2026-11-23T15:00:00Z" in polls(salesforce)[-1].query["q"]
+    # the mark of 15:00, less the five minutes of overlap
+    assert "LastModifiedDate >= 2026-11-23T14:55:00Z" in polls(salesforce)[-1].query["q"]
 
 
 def polls(salesforce):
