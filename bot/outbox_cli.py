@@ -9,9 +9,11 @@ import sys
 from datetime import UTC, date, datetime, time
 from typing import TextIO
 
-from bot.progress import print_table
+from bot.progress import print_json, print_table, progress
 from bot.services import Services
 from storage import outbox_admin
+
+RETRY_BATCH = 200  # rows re-queued per transaction; Ctrl-C keeps the batches done
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing.add_argument("--kind", help="e.g. slack.post, slack.home, crm.upsert, webhook")
     listing.add_argument("--signal", type=int, metavar="N", help="rows of signal N")
     listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--json", action="store_true", help="rows as JSON, for scripts")
     retry = sub.add_parser("retry", help="re-queue held rows (same keys: nothing goes twice)")
     retry.add_argument("ids", nargs="*", type=int, metavar="ID")
     retry.add_argument("--held", action="store_true", help="every held row")
@@ -56,6 +59,9 @@ def _list(args: argparse.Namespace, services: Services, out: TextIO) -> int:
         found = outbox_admin.rows(session, statuses=statuses, kind=args.kind,
                                   signal_id=args.signal, limit=args.limit)
         history = outbox_admin.actions(session, [row.id for row in found])
+    if args.json:
+        print_json([_as_dict(row, history.get(row.id, [])) for row in found], out=out)
+        return 0
     if not found:
         print("no outbox rows match", file=out)
         return 0
@@ -65,6 +71,14 @@ def _list(args: argparse.Namespace, services: Services, out: TextIO) -> int:
     print_table("signalbot outbox", ["id", "status", "kind", "signal", "target", "tries",
                                      "due (UTC)", "last error", "operator actions"], rows, out=out)
     return 0
+
+
+def _as_dict(row, history: list) -> dict:
+    return {"id": row.id, "status": row.status, "kind": row.kind, "signal": row.signal_id,
+            "target": row.target, "attempts": row.attempts, "due_at": row.due_at.isoformat(),
+            "last_error": row.last_error,
+            "actions": [{"action": a.action, "actor": a.actor, "at": a.at.isoformat(),
+                         "reason": a.reason} for a in history]}
 
 
 def _action(action) -> str:
@@ -79,9 +93,18 @@ def _retry(args: argparse.Namespace, services: Services, out: TextIO) -> int:
     since = datetime.combine(args.since, time(), UTC) if args.since else None
     with services.unit_of_work() as session:
         ids = args.ids or outbox_admin.held_since(session, since)
-        done, refused = outbox_admin.retry(session, ids, _actor(args), args.reason,
-                                           services.now())
-    services.wake()
+    done, refused = [], []
+    with progress("outbox retry", total=len(ids), unit="rows",
+                  kept="the rows re-queued so far stay re-queued") as tracker:
+        for start in range(0, len(ids), RETRY_BATCH):  # one transaction a batch
+            batch = ids[start:start + RETRY_BATCH]
+            with services.unit_of_work() as session:
+                requeued, left = outbox_admin.retry(session, batch, _actor(args), args.reason,
+                                                    services.now())
+            done += requeued
+            refused += left
+            services.wake()
+            tracker.advance(len(batch))
     for row_id in done:
         print(f"#{row_id} re-queued", file=out)
     for item in refused:

@@ -4,6 +4,7 @@ database, once; a drop that sticks; every action recorded with who, when and why
 from __future__ import annotations
 
 import io
+import json
 
 from freezegun import freeze_time
 from sqlalchemy import select
@@ -54,6 +55,10 @@ def test_held_messages_are_listed_retried_once_and_the_retry_recorded(services, 
 
         code, text = outbox(services, "list", "--all", "--signal", str(sid))
     assert "retry by robin at 2026-11-23 14:00 UTC: channel fixed" in text
+    code, text = outbox(services, "list", "--all", "--signal", str(sid), "--json")
+    rows = json.loads(text)
+    assert code == 0 and {row["status"] for row in rows} == {"sent"}
+    assert [a["actor"] for row in rows for a in row["actions"]].count("robin") == 2
     assert outbox(services, "list", "--held")[1].strip() == "no outbox rows match"
 
 
@@ -77,3 +82,19 @@ def test_a_dropped_row_is_never_sent_and_says_who_dropped_it(services, standin):
 def test_retry_needs_ids_or_held(services, capsys):
     assert outbox(services, "retry")[0] == 2
     assert "give row ids, or --held" in capsys.readouterr().err
+
+
+def test_retry_of_many_held_rows_goes_in_batches_with_progress(services, standin, capsys,
+                                                              monkeypatch):
+    from bot import outbox_cli
+    monkeypatch.setattr(outbox_cli, "RETRY_BATCH", 2)
+    with freeze_time("2026-11-23 14:00:00"):
+        for n in range(3):
+            log(services, account=f"Account {n}")
+        standin.fail_next("chat.postMessage", times=6, error="channel_not_found")
+        worker(services, standin).catch_up()
+        code, text = outbox(services, "retry", "--held", "--by", "robin")
+        assert code == 0 and "6 re-queued, 0 left alone" in text
+        assert "outbox retry: 6/6 rows" in capsys.readouterr().err  # plain progress, no tty
+        worker(services, standin).catch_up()
+    assert len(cards(standin, AE)) == 3 and standin.duplicates() == []
