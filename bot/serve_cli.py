@@ -13,6 +13,7 @@ import threading
 from bot.progress import print_json, print_table
 from bot.routes import routes
 from bot.services import Services
+from service.slack_pause import slack_paused
 from storage.backup import BackupError, backup_sqlite
 from storage.db import schema_state, upgrade
 from storage.outbox import backlog
@@ -195,6 +196,7 @@ def _status(args: argparse.Namespace, services: Services) -> int:
     with services.unit_of_work() as session:
         report = {"schema": current, "schema_head": head,
                   "outbox": backlog(session, services.now())}
+    report["slack_paused"] = slack_paused(services)  # why Slack delivery waits, or None
     if args.json:
         print_json(report)
         return 0
@@ -205,5 +207,7 @@ def _status(args: argparse.Namespace, services: Services) -> int:
         ("its age", f"{outbox['oldest_due_age_s']:,.1f}s"),
         ("due, not yet sent", outbox["due"]),
         ("held (not retried)", outbox["held"]),
+        ("Slack delivery", f"paused: {report['slack_paused']}" if report["slack_paused"]
+         else "running"),
     ])
     return 0

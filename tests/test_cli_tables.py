@@ -41,11 +41,28 @@ def test_status_table_and_json(tmp_path):
     assert plain.returncode == 0, plain.stderr
     assert "held (not retried)  0" in plain.stdout and "oldest due, unsent  none" in plain.stdout
     data = json.loads(signalbot("status", "--json", env=env, cwd=tmp_path).stdout)
-    assert set(data) == {"schema", "schema_head", "outbox"}
+    assert set(data) == {"schema", "schema_head", "outbox", "slack_paused"}
+    assert data["slack_paused"] is None and "Slack delivery      running" in plain.stdout
     assert data["outbox"] == {"oldest_due_unsent": None, "oldest_due_age_s": 0.0, "held": 0,
                               "due": 0}
     status, screen = _in_a_terminal(["status"], env, tmp_path)
     assert status == 0 and "held (not retried)" in screen and "┃" in screen + "│"
+
+
+def test_status_says_when_slack_delivery_is_paused(tmp_path):
+    from datetime import UTC, datetime
+
+    from service.slack_pause import pause
+    from storage.db import make_engine, session_factory, unit_of_work
+
+    env = _ready(tmp_path)
+    engine = make_engine(env["DATABASE_URL"])
+    with unit_of_work(session_factory(engine)) as session:
+        pause(session, "token_revoked", None, datetime.now(UTC))
+    engine.dispose()
+    data = json.loads(signalbot("status", "--json", env=env, cwd=tmp_path).stdout)
+    assert "token_revoked" in data["slack_paused"] and "SLACK_BOT_TOKEN" in data["slack_paused"]
+    assert "paused: Slack refused" in signalbot("status", env=env, cwd=tmp_path).stdout
 
 
 def test_admin_show_table_and_json(tmp_path):

@@ -156,3 +156,15 @@ def test_events_arrive_over_socket_mode(sock):
     assert sock.socket.send_request(event).ack is not None
     sock.worker.deliverer.drain()
     wait_for(lambda: sock.standin.published_home(AE))
+
+
+def test_an_event_redelivered_after_a_drop_is_answered_once(sock):
+    """Slack sends an unacked Events API envelope again (retry_attempt 1) on a new connection."""
+    event = {"type": "message", "channel_type": "im", "user": AE, "text": "hello?",
+             "channel": sock.standin.dm_channel(AE), "ts": "1795000000.000100"}
+    built = slack_requests.event_callback(SECRET, event=event)
+    assert sock.socket.send_request(built, drop_after_send=True).ack is None
+    wait_for(lambda: sock.socket.hellos >= 2, timeout=15)
+    assert sock.socket.send_request(built, retry_attempt=1).ack is not None
+    sock.worker.deliverer.drain()
+    assert len(sock.standin.dm_messages(AE)) == 1
