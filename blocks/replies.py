@@ -9,7 +9,7 @@ from blocks.kit import Block, context, section
 from blocks.text import duration, escape, mention
 from blocks.views import SignalView
 from protocol.catalogue import URGENCIES, URGENCY_EMOJI, URGENCY_NAMES
-from protocol.policy import SlaWindow
+from protocol.policy import SlaWindow, Team
 from protocol.stages import STAGE_LABELS
 
 HELP = """*signalbot* turns what you hear on a call into a hand-off Sales must act on.
@@ -62,15 +62,28 @@ def list_reply(signals: Sequence[SignalView], total: int) -> dict:
     }
 
 
-def roster_reply(roster: dict[str, str], admins: Sequence[str], gaps: Sequence[str]) -> dict:
-    """Who reports to whom, the admins, and AEs with open hand-offs but no manager."""
+def roster_reply(
+    roster: dict[str, str],
+    admins: Sequence[str],
+    gaps: Sequence[str],
+    teams: Sequence[Team] = (),
+) -> dict:
+    """Who reports to whom, the admins, AEs with open hand-offs but no manager, the teams."""
     pairs = sorted(roster.items())[: limits.ROSTER_LINES]
     lines = [f"{mention(p)} → {mention(m)}" for p, m in pairs]
     text = "*Roster* (person → manager)\n" + ("\n".join(lines) or "_empty_")
     text += "\n*Admins:* " + (", ".join(mention(a) for a in admins) or "_none configured_")
     if gaps:
         text += "\n*Roster gaps* (open hand-offs, no manager): " + ", ".join(map(mention, gaps))
+    if teams:
+        text += "\n*Teams*\n" + "\n".join(_team_line(t) for t in teams[: limits.ROSTER_LINES])
     return {"response_type": "ephemeral", "text": text[: limits.MESSAGE_TEXT]}
+
+
+def _team_line(team: Team) -> str:
+    members = ", ".join(mention(m) for m in team.members) or "_no listed members_"
+    group = f" (user group <!subteam^{team.group}>)" if team.group else ""
+    return f"• *{escape(team.name)}*: {members}{group}"
 
 
 def ephemeral(text: str) -> dict:

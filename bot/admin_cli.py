@@ -41,6 +41,8 @@ def roster_report(services: Services) -> dict[str, Any]:
                    for p, m in sorted(roster.items())],
         "admins": [{"person": a, "name": name(a)} for a in config.admins],
         "gaps": [{"person": g, "name": name(g)} for g in gaps],
+        "teams": [{"name": t.name, "members": list(t.members), "group": t.group}
+                  for t in config.teams],
     }
 
 
@@ -55,6 +57,10 @@ def show_command(args: argparse.Namespace, services: Services) -> int:
                 [(r["person"], r["name"], r["manager"], r["manager_name"], r["set_in"])
                  for r in report["roster"]])
     print_table("Admins", ["person", "name"], [(a["person"], a["name"]) for a in report["admins"]])
+    if report["teams"]:
+        print_table("Teams (in the config's order)", ["team", "members", "user group"],
+                    [(t["name"], ", ".join(t["members"]) or "-", t["group"] or "-")
+                     for t in report["teams"]])
     if report["gaps"]:
         print_table("Roster gaps: open hand-offs, no manager (their misses go to the admins)",
                     ["person", "name"], [(g["person"], g["name"]) for g in report["gaps"]])

@@ -12,7 +12,15 @@ from zoneinfo import ZoneInfo
 
 from protocol.calendar import BusinessHours
 from protocol.credit import CreditPolicy
-from protocol.policy import DEFAULT_RUBRIC, Routing, Rubric, SlaPolicy, SlaWindow, Triggers
+from protocol.policy import (
+    DEFAULT_RUBRIC,
+    Routing,
+    Rubric,
+    SlaPolicy,
+    SlaWindow,
+    Team,
+    Triggers,
+)
 
 CRM_PROVIDERS = ("none", "hubspot", "salesforce")
 CRM_STAGE_KEYS = ("handed_off", "acknowledged", "contacted", "won", "lost", "deferred", "not_ready")
@@ -108,6 +116,7 @@ class Config:
     sweep_interval: timedelta = timedelta(seconds=30)
     managers: dict[str, str] = field(default_factory=dict)
     admins: tuple[str, ...] = ()
+    teams: tuple[Team, ...] = ()  # in the config's order; a person is in at most one
     digest_channel: str | None = None
     digest_visibility: str = "team"  # who may preview /signal digest: team | managers | admins
     account_visibility: str = "team"  # what the account type-ahead offers: team | owners
@@ -122,6 +131,15 @@ class Config:
     webhooks: tuple[Webhook, ...] = ()
     credit: CreditPolicy = field(default_factory=CreditPolicy)
     source: str | None = None  # the file it came from, for messages
+
+    @cached_property
+    def team_of_member(self) -> dict[str, str]:
+        """Slack id -> the name of the team that lists them as a member."""
+        return {member: team.name for team in self.teams for member in team.members}
+
+    def team_named(self, name: str) -> Team | None:
+        """The team called `name` (case-insensitive), or None."""
+        return next((t for t in self.teams if t.name.casefold() == name.casefold()), None)
 
     @cached_property
     def sla_policy(self) -> SlaPolicy:

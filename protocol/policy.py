@@ -87,6 +87,19 @@ class Triggers:
 
 
 @dataclass(frozen=True)
+class Team:
+    """A team of the config's `teams:`: its members by Slack id, optionally a Slack user group.
+
+    A person is in at most one team (the config refuses a member listed twice). Members of
+    `group` (a user group id, S...) count as the team's too, where that membership is resolved.
+    """
+
+    name: str
+    members: tuple[str, ...] = ()
+    group: str | None = None
+
+
+@dataclass(frozen=True)
 class SlaWindow:
     """The clocks one urgency runs: acknowledge and contact for Hot/Warm, review for Watch."""
 

@@ -24,6 +24,9 @@ from tests.test_progress import _in_a_terminal
 ROSTER = """roster:
   managers: {U0AE00001: U0MGR0001, U0AE00002: U0MGR0001}
   admins: [U0ADMIN001]
+teams:
+  - {name: Enterprise, members: [U0AE00001], group: S0ENTERPR}
+  - {name: SMB, members: [U0AE00002]}
 """
 
 
@@ -73,10 +76,15 @@ def test_admin_show_table_and_json(tmp_path):
                     "manager_name": None, "set_in": "config"},
                    {"person": "U0AE00002", "name": None, "manager": "U0MGR0001",
                     "manager_name": None, "set_in": "config"}],
-        "admins": [{"person": "U0ADMIN001", "name": None}], "gaps": []}
+        "admins": [{"person": "U0ADMIN001", "name": None}], "gaps": [],
+        "teams": [{"name": "Enterprise", "members": ["U0AE00001"], "group": "S0ENTERPR"},
+                  {"name": "SMB", "members": ["U0AE00002"], "group": None}]}
     plain = signalbot("admin", "show", env=env, cwd=tmp_path).stdout.splitlines()
     assert plain[0] == "Roster (person → manager)"
     assert plain[2].split() == ["U0AE00001", "—", "U0MGR0001", "—", "config"]
+    teams = plain.index("Teams (in the config's order)")
+    assert plain[teams + 2].split() == ["Enterprise", "U0AE00001", "S0ENTERPR"]
+    assert plain[teams + 3].split() == ["SMB", "U0AE00002", "-"]
     status, screen = _in_a_terminal(["admin", "show"], env, tmp_path)
     assert status == 0 and "U0MGR0001" in screen and "\x1b[" in screen
 

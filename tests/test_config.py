@@ -593,3 +593,53 @@ credit:
 def test_bad_credit(tmp_path: Path, text: str, key: str, problem: str) -> None:
     error = error_for(tmp_path, text)
     assert (error.key, problem in error.problem) == (key, True), error.problem
+
+
+# --- teams ---------------------------------------------------------------------------------
+
+
+def test_teams_in_order_with_members_and_group(tmp_path: Path) -> None:
+    from bot.config import Team
+
+    config = load_config(write(tmp_path, """teams:
+  - name: Enterprise
+    members: [U0AE00001, U0MGR0001]
+    group: S0ENTAES1
+  - {name: SMB, members: [U0AE00002]}
+  - {name: Pooled, group: S0POOL001}
+"""))
+    assert config.teams == (
+        Team("Enterprise", ("U0AE00001", "U0MGR0001"), "S0ENTAES1"),
+        Team("SMB", ("U0AE00002",)),
+        Team("Pooled", (), "S0POOL001"),
+    )
+    assert config.team_of_member == {"U0AE00001": "Enterprise", "U0MGR0001": "Enterprise",
+                                     "U0AE00002": "SMB"}
+    assert config.team_named("smb") == config.teams[1]
+    assert load_config(None).teams == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        ("teams: {name: A}\n", "teams", "expected a list"),
+        ("teams:\n  - {members: [U0AE00001]}\n", "teams[0].name", "every team needs a name"),
+        ("teams:\n  - {name: '  ', members: [U0AE00001]}\n", "teams[0].name", "is required"),
+        ("teams:\n  - {name: A, members: [U0AE00001]}\n  - {name: a, members: [U0AE00002]}\n",
+         "teams[1].name", "'a' is already the name of another team"),
+        ("teams:\n  - {name: A, members: [U0AE00001]}\n  - {name: B, members: [U0AE00001]}\n",
+         "teams[1].members", "U0AE00001 is already a member of team 'A'"),
+        ("teams:\n  - {name: A, members: [U0AE00001, U0AE00001]}\n", "teams[0].members[1]",
+         "listed twice"),
+        ("teams:\n  - {name: A, members: [jane]}\n", "teams[0].members[0]",
+         "not a Slack user id"),
+        ("teams:\n  - {name: A, group: '@sales'}\n", "teams[0].group",
+         "not a Slack user group id"),
+        ("teams:\n  - {name: A}\n", "teams[0].members", "no members and no group"),
+        ("teams:\n  - {name: A, member: [U0AE00001]}\n", "teams[0].member",
+         "did you mean 'members'"),
+    ],
+)
+def test_bad_teams(tmp_path: Path, text: str, key: str, problem: str) -> None:
+    error = error_for(tmp_path, text)
+    assert (error.key, problem in error.problem) == (key, True), error.problem

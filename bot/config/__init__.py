@@ -28,6 +28,7 @@ from protocol.policy import (
     Routing,
     Rubric,
     SlaWindow,
+    Team,
     Tier,
     Triggers,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "Routing",
     "Rubric",
     "SlaWindow",
+    "Team",
     "Tier",
     "Triggers",
     "Webhook",

@@ -12,6 +12,7 @@ from bot.config.sections_team import (
     _parse_qualification,
     _parse_roster,
     _parse_routing,
+    _parse_teams,
     _parse_visibility,
 )
 from bot.config.sections_time import (
@@ -34,6 +35,7 @@ _SECTIONS = {
     "business_hours": _parse_business_hours,
     "scheduler": _parse_scheduler,
     "roster": _parse_roster,
+    "teams": _parse_teams,
     "digest": _parse_digest,
     "qualification": _parse_qualification,
     "watch": _parse_watch,

@@ -10,9 +10,11 @@ from blocks import limits
 from bot.config.times import parse_schedule
 from bot.config.yaml_source import _NUMBER, _describe, _fail, _items, _Node, _node
 from protocol.config import DEFAULT_CONFIG
-from protocol.policy import Criterion, Routing, Rubric
+from protocol.policy import Criterion, Routing, Rubric, Team
 
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+_GROUP_ID = re.compile(r"S[A-Z0-9]{2,}")
+_TEAM_NAME_LENGTH = 60
 _CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,}")
 _CRITERION_KEY = re.compile(r"[a-z0-9_]+")
 
@@ -64,6 +66,49 @@ def _find_cycle(managers: Mapping[str, str]) -> list[str] | None:
             chain.append(current)
             current = managers[current]
     return None
+
+
+def _parse_teams(top: _Node) -> dict[str, Any]:
+    """`teams:`, a list of {name, members, group}; names unique, a person in one team only."""
+    items = _items(top, "teams", dict)
+    if items is None:
+        return {}
+    teams: list[Team] = []
+    member_of: dict[str, str] = {}
+    for key, raw in items:
+        node = _node(top.file, key, raw, ("name", "members", "group"))
+        team = _team(node)
+        twin = next((t for t in teams if t.name.casefold() == team.name.casefold()), None)
+        if twin is not None:
+            node.fail("name", f"{team.name!r} is already the name of another team")
+        for member in team.members:
+            if member in member_of:
+                node.fail("members", f"{member} is already a member of team {member_of[member]!r}; "
+                          "a person belongs to one team")
+            member_of[member] = team.name
+        teams.append(team)
+    return {"teams": tuple(teams)}
+
+
+def _team(node: _Node) -> Team:
+    name = (node.get("name", str) or "").strip()
+    if not name:
+        node.fail("name", "is required: every team needs a name")
+    if len(name) > _TEAM_NAME_LENGTH:
+        node.fail("name", f"is {len(name)} characters; at most {_TEAM_NAME_LENGTH}")
+    members: list[str] = []
+    for key, member in _items(node, "members", str) or []:
+        _check_user_id(node.file, key, member)
+        if member in members:
+            _fail(node.file, key, f"{member} is listed twice")
+        members.append(member)
+    group = node.get("group", str)
+    if group is not None and not _GROUP_ID.fullmatch(group):
+        node.fail("group", f"{group!r} is not a Slack user group id (like S0123ABCD; "
+                  "usergroups.list shows it)")
+    if not members and group is None:
+        node.fail("members", f"team {name!r} has no members and no group")
+    return Team(name=name, members=tuple(members), group=group)
 
 
 def _parse_digest(top: _Node) -> dict[str, Any]:

@@ -137,3 +137,16 @@ def test_only_admins_see_the_roster(slack):
     refused = reply(slack.command(CSM, "admin show"))
     assert "Only the signalbot admins" in refused["text"] and MGR not in refused["text"]
     assert f"<@{MGR}>" in reply(slack.command(ADMIN, "admin show"))["text"]
+
+
+def test_admin_show_lists_the_teams_in_order(slack):
+    from dataclasses import replace
+
+    from protocol.policy import Team
+
+    slack.services.config = replace(slack.services.config, teams=(
+        Team("Enterprise <EMEA>", (AE,), "S0ENTAES1"), Team("SMB", (AE2,))))
+    text = reply(slack.command(ADMIN, "admin show"))["text"]
+    teams = text[text.index("*Teams*"):]
+    assert f"• *Enterprise &lt;EMEA&gt;*: <@{AE}> (user group <!subteam^S0ENTAES1>)" in teams
+    assert teams.index("Enterprise") < teams.index(f"• *SMB*: <@{AE2}>")
