@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 
 import handlers
 from bot.delivery import make_client
+from bot.metrics import name_request
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ def create_app(services: Services, client: WebClient | None = None) -> App:
         url_verification_enabled=True,
         raise_error_for_unhandled_request=False,
     )
+    app.use(name_request)  # the kind and id of each request, for the metrics and the logs
     handlers.register(app, services)
     return app
 

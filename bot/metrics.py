@@ -16,7 +16,8 @@ import io
 import os
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from typing import Any
 
 from prometheus_client import (
@@ -78,6 +79,11 @@ def request_kind(body: bytes, content_type: str | None) -> tuple[str, str | None
         parsed = parse_body(body.decode("utf-8"), content_type)
     except Exception:  # noqa: BLE001 - an unreadable body is Bolt's to refuse
         return "unknown", None
+    return kind_of(parsed)
+
+
+def kind_of(parsed: dict[str, Any]) -> tuple[str, str | None]:
+    """(kind, Slack's id for it) of a parsed Slack request body."""
     kinds = (("slash_command", payload.is_slash_command),
              ("view_submission", payload.is_view_submission),
              ("block_action", payload.is_action), ("options_load", payload.is_options),
@@ -86,27 +92,45 @@ def request_kind(body: bytes, content_type: str | None) -> tuple[str, str | None
     return kind, parsed.get("trigger_id") or parsed.get("event_id")
 
 
+_NAMED: ContextVar[dict[str, Any] | None] = ContextVar("signalbot_slack_request", default=None)
+
+
+def name_request(body: dict[str, Any], next: Callable[[], Any]) -> Any:  # noqa: A002 - Bolt's name
+    """Bolt middleware: the request's kind for the metrics and its id for the logs, from the
+    body Bolt already parsed (the payload is not decoded twice on the ack path)."""
+    kind, slack_id = kind_of(body)
+    named = _NAMED.get()
+    if named is not None:
+        named["kind"] = kind
+    with logs.context(request_id=slack_id or uuid.uuid4().hex[:12]):
+        return next()
+
+
 def instrument(slack):
-    """Wrap the Slack WSGI handler: ack latency by kind, outcome, a request id in the logs."""
+    """Wrap the Slack WSGI handler: ack latency by kind, outcome. The kind is named by the
+    `name_request` middleware; a request refused before it (a bad signature) is parsed here."""
 
     def handler(environ: dict[str, Any], start_response) -> Iterable[bytes]:
         started = time.perf_counter()
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length > 0 else b""
         environ["wsgi.input"] = io.BytesIO(body)
-        kind, slack_id = request_kind(body, environ.get("CONTENT_TYPE"))
         status: list[int] = []
+        named: dict[str, Any] = {}
 
         def recording(line: str, headers, exc_info=None):
             status.append(int(line.split(" ", 1)[0]))
             return start_response(line, headers, exc_info)
 
-        with logs.context(request_id=slack_id or uuid.uuid4().hex[:12]):
-            try:
-                answer = slack(environ, recording)
-            except Exception:
-                SLACK_REQUESTS.labels(kind, "error").inc()
-                raise
+        token = _NAMED.set(named)
+        try:
+            answer = slack(environ, recording)
+        except Exception:
+            SLACK_REQUESTS.labels(_kind(named, body, environ), "error").inc()
+            raise
+        finally:
+            _NAMED.reset(token)
+        kind = _kind(named, body, environ)
         code = status[0] if status else 500
         SLACK_REQUESTS.labels(kind, _OUTCOMES.get(code, "error" if code >= 500 else str(code)))\
             .inc()
@@ -114,6 +138,12 @@ def instrument(slack):
         return answer
 
     return handler
+
+
+def _kind(named: dict[str, Any], body: bytes, environ: dict[str, Any]) -> str:
+    if "kind" in named:
+        return named["kind"]
+    return request_kind(body, environ.get("CONTENT_TYPE"))[0]
 
 
 class _Backlog:

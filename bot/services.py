@@ -15,6 +15,7 @@ from bot.clock import utcnow
 from bot.config import Config
 from bot.settings import Settings
 from service.crm.connections import Connections
+from storage.cache import Caches
 from storage.db import make_engine, session_factory, unit_of_work
 
 
@@ -30,6 +31,7 @@ class Services:
     delivery_due: threading.Event = field(default_factory=threading.Event)
     connections: Connections = field(default_factory=Connections)  # CRM and webhook clients
     sweep_lock: threading.Lock = field(default_factory=threading.Lock)  # SQLite: one at a time
+    caches: Caches = field(default_factory=Caches)  # time zones, known people (storage/cache.py)
 
     @classmethod
     def build(cls, settings: Settings, config: Config) -> Services:
@@ -41,9 +43,9 @@ class Services:
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
-        """One transaction, committed on success."""
+        """One transaction, committed on success; this process's read caches are lent to it."""
         with unit_of_work(self.factory) as session:
-            yield session
+            yield self.caches.lend(session)
 
     def __deepcopy__(self, memo: dict) -> Services:
         """The process's one wiring: Bolt copies a request's context for lazy listeners, and

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import html
+import logging
 import re
+import time
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from blocks import replies
 from blocks.modal import Prefill, signal_modal
@@ -27,6 +30,12 @@ from storage.queries import (
 )
 
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+log = logging.getLogger(__name__)
+# Slack's trigger_id lives 3 s. A lazy listener starting later than this after the command
+# (a loaded process) skips the database look-up and opens the modal with what was typed.
+PREFILL_BUDGET = 1.0
+RETRY = ("Slack gave up waiting for the form to open (it must open within 3 seconds of "
+         "`/signal`), so nothing was started. Please run `/signal` again.")
 
 
 def register(app: App) -> None:
@@ -48,31 +57,50 @@ def signal_command(ack: Ack, command: dict[str, Any], context, services: Runtime
     if word == "digest":
         return ack(digest_preview(services, actor))
     context["modal_for"] = text  # the form is built after the ack, in open_capture_modal
+    context["asked_at"] = time.monotonic()
     ack()
 
 
-def open_capture_modal(client: WebClient, command: dict[str, Any], context,
-                       services: Runtime) -> None:
-    """Lazy, after the ack: the capture modal, pre-filled from `/signal <account> <urgency>`."""
-    if "modal_for" in context:
-        prefill = _prefill(services, context["modal_for"], command["user_id"])
-        view = signal_modal(services.config.rubric, services.config.sla, prefill)
+def open_capture_modal(client: WebClient, command: dict[str, Any], context, services: Runtime,
+                       respond: Respond | None = None) -> None:
+    """Lazy, after the ack: the capture modal, pre-filled from `/signal <account> <urgency>`.
+
+    The trigger expires 3 s after the command: when this starts late (a loaded process), the
+    modal opens without the database look-up; if Slack still refuses the expired trigger,
+    the person is told to run `/signal` again instead of seeing nothing.
+    """
+    if "modal_for" not in context:
+        return
+    asked = context.get("asked_at")
+    late = asked is not None and time.monotonic() - asked > PREFILL_BUDGET
+    prefill = _prefill(services, context["modal_for"], command["user_id"], look_up=not late)
+    view = signal_modal(services.config.rubric, services.config.sla, prefill)
+    try:
         client.views_open(trigger_id=command["trigger_id"], view=view)
+    except SlackApiError as exc:
+        if exc.response.get("error") != "expired_trigger_id" or respond is None:
+            raise
+        log.warning("/signal: the modal could not open in time (expired_trigger_id); "
+                    "the person was asked to run it again")
+        respond(**replies.ephemeral(RETRY))
 
 
-def _prefill(services: Runtime, text: str, actor: str) -> Prefill:
+def _prefill(services: Runtime, text: str, actor: str, look_up: bool = True) -> Prefill:
+    """What the modal starts with; `look_up` False: only what was typed (no database)."""
     words = text.split()
     urgency = None
     if words and words[-1].lower() in URGENCIES:
         urgency = words.pop().lower()
     account_name = " ".join(words) or None
     ae_id = crm_id = None
-    with services.unit_of_work() as session:
-        picker = registry_has_accounts(session)
-        account = find_account(session, account_name) if account_name else None
-        if account is not None and may_see_account(services.config, account, actor):
-            account_name, crm_id = account.name, account.crm_id
-            ae_id = remembered_ae(session, account)
+    picker = False
+    if look_up:
+        with services.unit_of_work() as session:
+            picker = registry_has_accounts(session)  # cached per process once true
+            account = find_account(session, account_name) if account_name else None
+            if account is not None and may_see_account(services.config, account, actor):
+                account_name, crm_id = account.name, account.crm_id
+                ae_id = remembered_ae(session, account)
     return Prefill(account=account_name, urgency=urgency, ae_id=ae_id, crm_id=crm_id,
                    account_picker=picker, metadata={"source": "slash"})
 

@@ -24,6 +24,7 @@ from service.account_fields import (
     storable,
 )
 from service.bulk import among, chunks, queue_accounts
+from storage.cache import caches_of
 from storage.models import Account
 from storage.queries import name_key
 
@@ -151,8 +152,17 @@ def search(
 
 
 def registry_has_accounts(session: Session) -> bool:
-    """True once any account is known: the `/signal` modal then offers a type-ahead."""
-    return session.scalar(select(Account.id).limit(1)) is not None
+    """True once any account is known: the `/signal` modal then offers a type-ahead.
+
+    A yes is kept by this process's caches (storage/cache.py) for a minute: accounts are
+    not removed in practice, and the modal must open within Slack's 3 s."""
+    caches = caches_of(session)
+    if caches is not None and caches.registry.get("any") is True:
+        return True
+    found = session.scalar(select(Account.id).limit(1)) is not None
+    if found and caches is not None:
+        caches.registry.put("any", True)
+    return found
 
 
 def queue_evaluation(session: Session, account_ids: Iterable[int], now: datetime) -> None:

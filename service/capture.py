@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from blocks.text import escape, mention
@@ -29,7 +28,7 @@ from service.signals import refuse
 from service.trigger_actions import mark_acted
 from storage.models import QualificationAnswer, Signal
 from storage.outbox import Outgoing, enqueue
-from storage.queries import person, upsert_account
+from storage.queries import ensure_person, upsert_account
 
 
 @dataclass
@@ -49,30 +48,41 @@ def log_signal(
     now: datetime,
     submission_key: str | None = None,
 ) -> Logged:
-    """Save the CSM's record, then hand it off if qualified or keep it as a watch item."""
-    if submission_key:
-        existing = session.scalar(select(Signal).where(Signal.submission_key == submission_key))
-        if existing is not None:
-            return Logged(existing, False, qualification_of(config, existing))
+    """Save the CSM's record, then hand it off if qualified or keep it as a watch item.
+
+    A `submission_key` already stored is refused by its unique index (IntegrityError at the
+    signal's insert): the caller, which commits, treats that as "already saved" (no read
+    first: a double submit is rare, every submission would pay for the look).
+    The statements are few and each kind is written once: the account (read, or
+    inserted), the signal with its answers, then at commit the events, clocks and outbox
+    rows; people and time zones come from this process's caches (storage/cache.py).
+    """
     # Logging never changes the account's owners: they come from the registry (import, CRM,
     # an admin). Anyone may log on any account; the owner CSM hears of it.
     account = upsert_account(session, draft.account, now, crm_id=draft.crm_id)
+    ensure_person(session, actor)
     signal = _new_signal(draft, account.id, actor, now, submission_key)
+    signal.answers = _answers(draft.answers, actor, now)
     session.add(signal)
-    session.flush()
-    _set_answers(session, signal, draft.answers, actor, now)
-    person(session, actor)
-    owner = account.csm_id if account.csm_id not in (None, actor) else None
-    data = {"source": draft.source, **({"account_csm": owner} if owner else {})}
-    record_event(session, signal, "logged", actor, now, None, stages.SIGNAL, data)
-    mark_acted(session, draft.source, signal.id, actor, now)  # logged from a product trigger
-    out = [outgoing.card(signal, "csm", actor, "Signal logged")]
-    if owner:
-        out.append(_tell_owner(signal, account.name, owner, actor))
-    qualification = evaluate(config.rubric, draft.answers)
-    out += _route(session, config, signal, qualification, actor, now)
-    enqueue(session, out, now)
+    session.flush()  # the signal's id, for its events, clocks and messages
+    with session.no_autoflush:  # one flush at commit: no read below needs these rows
+        owner = account.csm_id if account.csm_id not in (None, actor) else None
+        data = {"source": draft.source, **({"account_csm": owner} if owner else {})}
+        record_event(session, signal, "logged", actor, now, None, stages.SIGNAL, data)
+        mark_acted(session, draft.source, signal.id, actor, now)  # logged from a trigger
+        out = [outgoing.card(signal, "csm", actor, "Signal logged")]
+        if owner:
+            out.append(_tell_owner(signal, account.name, owner, actor))
+        qualification = evaluate(config.rubric, draft.answers)
+        out += _route(session, config, signal, qualification, actor, now)
+        enqueue(session, out, now)
     return Logged(signal, True, qualification)
+
+
+def _answers(answers: dict[str, bool], actor: str, now: datetime) -> list[QualificationAnswer]:
+    """A new signal's checklist, built with it (nothing to read first)."""
+    return [QualificationAnswer(criterion=key, met=met, answered_by=actor, answered_at=now)
+            for key, met in answers.items()]
 
 
 def _tell_owner(signal: Signal, account: str, owner: str, actor: str) -> Outgoing:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from protocol.config import Config
 from protocol.sla import RUNNING, ClockState, clock_windows, due_at, plan_steps
+from storage.cache import MISSING, caches_of
 from storage.models import Deadline, Person, Signal
 
 
@@ -51,14 +52,26 @@ def add_clock(
 
 
 def tz_of(session: Session, user_id: str | None, config: Config) -> ZoneInfo:
-    """The person's Slack time zone, else the config's."""
-    found = session.get(Person, user_id) if user_id else None
-    if found and found.tz:
+    """The person's Slack time zone, else the config's. A known zone is kept by this process's
+    caches for a few minutes (storage/cache.py): the ack path asks for the AE's every time."""
+    name = _tz_name(session, user_id) if user_id else None
+    if name:
         try:
-            return ZoneInfo(found.tz)
+            return ZoneInfo(name)
         except (ValueError, KeyError):
             pass
     return config.timezone
+
+
+def _tz_name(session: Session, user_id: str) -> str | None:
+    caches = caches_of(session)
+    name = caches.tz.get(user_id) if caches is not None else MISSING
+    if name is MISSING:
+        found = session.get(Person, user_id)
+        name = found.tz if found else None
+        if name and caches is not None:
+            caches.tz.put(user_id, name)
+    return name
 
 
 def open_clocks(session: Session, signal: Signal, *clocks: str) -> list[Deadline]:

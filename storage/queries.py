@@ -9,6 +9,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from protocol.stages import OPEN_STAGES
+from storage.cache import MISSING, caches_of
 from storage.db import insert_for, is_postgres
 from storage.models import Account, Person, Signal
 
@@ -69,6 +70,18 @@ def person(session: Session, slack_id: str) -> Person:
             slack_id=slack_id, deactivated=False))
         found = session.get(Person, slack_id)
     return found
+
+
+def ensure_person(session: Session, slack_id: str) -> None:
+    """That the person has a row (created, unknown profile, if new). A row seen committed is
+    remembered by this process's caches: people are never deleted, so it is not asked again."""
+    caches = caches_of(session)
+    if caches is not None and caches.people.get(slack_id) is not MISSING:
+        return
+    if session.get(Person, slack_id) is None:
+        person(session, slack_id)  # created in this transaction: not remembered until seen
+    elif caches is not None:
+        caches.people.put(slack_id, True)
 
 
 def managers(session: Session, configured: Mapping[str, str]) -> dict[str, str]:
