@@ -104,7 +104,8 @@ def create_app(engine: Engine, client: WebClient, modal: dict[str, Any]) -> App:
         with engine.begin() as conn:
             conn.execute(insert.values(
                 submission_key=f"view:{view['id']}", csm_id=body["user"]["id"],
-                created_at=datetime.now(UTC), **fields))
+                account=fields["account"], ae_id=fields["ae"], buyer_name=fields["buyer_name"],
+                created_at=datetime.now(UTC)))
         ack()
         notify.submit(_dm, client, fields)
 

@@ -1,9 +1,11 @@
 """Open-loop load: signed `/signal` commands and modal submissions at a fixed rate.
 
 Run as its own process (`python -m bench.loadgen SPEC OUT`) so its event loop does not share
-a GIL with the Slack stand-in. Every request is built and signed before the clock starts;
-request i leaves at start + i / rate whatever happened to the earlier ones (open loop), and
-its latency is measured from the moment it left to the last byte of the answer.
+a GIL with the Slack stand-in. Every submission is built and signed before the clock starts;
+a `/signal` command is signed as it leaves, because its trigger_id carries the time it was
+issued and Slack (and the stand-in) refuse a trigger older than 3 s. Request i leaves at
+start + i / rate whatever happened to the earlier ones (open loop), and its latency is
+measured from the moment it left to the last byte of the answer.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def build(spec: dict[str, Any]) -> list[tuple[str, str, str, dict[str, str]]]:
         account = f"Bench Account {rng.randrange(300)}"
         view_id = f"V{spec['prefix']}{i:07d}" if kind != "command" else ""
         if kind == "command":
-            built = command(user, f"{account} hot")
+            built = (f"{account} hot", user)  # signed as it leaves (_fire)
         else:
             changes = {"buyer_name": None} if kind == "invalid" else {}
             built = submission(spec["view"], view_id, user, signal_values(account, ae, **changes))
@@ -57,8 +59,10 @@ def classify(kind: str, response: httpx.Response) -> str:
 
 
 async def _fire(client: httpx.AsyncClient, url: str, request: tuple, planned: float,
-                results: list[dict[str, Any]]) -> None:
+                results: list[dict[str, Any]], response_url: str | None = None) -> None:
     kind, view_id, body, headers = request
+    if kind == "command":  # a fresh trigger_id, as Slack issues it with the command
+        body, headers = command(headers, body, response_url=response_url)
     loop = asyncio.get_running_loop()
     lag = loop.time() - planned
     start = time.perf_counter()
@@ -84,7 +88,8 @@ async def run(spec: dict[str, Any]) -> list[dict[str, Any]]:
         for i, request in enumerate(requests):
             planned = start + i / spec["rate"]
             await asyncio.sleep(max(0.0, planned - loop.time()))
-            tasks.append(asyncio.create_task(_fire(client, url, request, planned, results)))
+            tasks.append(asyncio.create_task(
+                _fire(client, url, request, planned, results, spec.get("response_url"))))
         await asyncio.gather(*tasks)
     return results
 

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from blocks import card
 from storage.models import Person, SignalEvent
 from tests.people import ADMIN, AE, AE2, CSM, MGR, VP
+from tests.support import wait_for
 
 
 def reply(response) -> dict:
@@ -150,3 +151,40 @@ def test_admin_show_lists_the_teams_in_order(slack):
     teams = text[text.index("*Teams*"):]
     assert f"• *Enterprise &lt;EMEA&gt;*: <@{AE}> (user group <!subteam^S0ENTAES1>)" in teams
     assert teams.index("Enterprise") < teams.index(f"• *SMB*: <@{AE2}>")
+
+
+def test_an_expired_trigger_asks_the_person_to_run_signal_again(slack):
+    import time
+
+    from standin import views
+
+    stale = views.new_trigger_id(issued_at=time.time() - 5)  # Slack's trigger lives 3 s
+    response = slack.command(CSM, "Initech hot", trigger_id=stale,
+                             response_url=slack.standin.response_url("late"))
+    assert response.status_code == 200
+    [(key, body)] = wait_for(lambda: slack.standin.responses)
+    assert key == "late" and body["response_type"] == "ephemeral"
+    assert "run `/signal` again" in body["text"]
+    assert slack.standin.views_opened() == []
+
+
+def test_a_late_modal_opens_with_what_was_typed_without_the_database(sqlite_services, standin):
+    import time
+
+    from sqlalchemy import event
+
+    from bot.delivery import make_client
+    from handlers.signal_command import PREFILL_BUDGET, open_capture_modal
+    from tests.handlers.direct import command
+
+    statements = []
+    event.listen(sqlite_services.engine, "before_cursor_execute",
+                 lambda *args: statements.append(args[2]))
+    client = make_client("xoxb-test", standin.base_url)
+    context = {"modal_for": "Initech hot", "asked_at": time.monotonic() - PREFILL_BUDGET - 0.5}
+    open_capture_modal(client, command(CSM, "Initech hot"), context, sqlite_services)
+    [view] = standin.views_opened()
+    blocks = {b.get("block_id"): b for b in view["blocks"]}
+    assert blocks["account"]["element"]["initial_value"] == "Initech"
+    assert blocks["urgency"]["element"]["initial_option"]["value"] == "hot"
+    assert statements == []
