@@ -58,6 +58,11 @@ def chart_block(chart: Chart) -> Block:
             "chart": {"type": chart.kind, "series": series, "axis_config": axis}}
 
 
+def has_charts(blocks: list[Block] | None) -> bool:
+    """Whether any of `blocks` is a chart (what an older workspace may refuse)."""
+    return any(block.get("type") == CHART for block in blocks or [])
+
+
 def without_charts(blocks: list[Block]) -> list[Block]:
     """The blocks for a workspace that refuses the chart block: everything else stays (each
     chart is followed by its figures in words)."""

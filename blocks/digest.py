@@ -80,23 +80,40 @@ class _Part:
     table: Table | None = None
 
 
-def digest_blocks(digest: Digest) -> tuple[str, list[Block]]:
-    """The fallback text and Block Kit blocks of the channel post."""
+def digest_blocks(digest: Digest, quality_inline: bool = False) -> tuple[str, list[Block]]:
+    """The fallback text and Block Kit blocks of the channel post; the CSMs' signal quality
+    is in the next post (`quality_blocks`), or listed here with `quality_inline` (a preview
+    is one message)."""
     # names, not mentions, where known: a weekly post must not ping everyone it lists
     style = _Style(who=lambda user: _named(digest, user),
                    account=lambda name: escape(truncate(name, NAME)),
                    bold=lambda text: f"*{text}*", em=lambda text: f"_{text}_",
                    text=lambda words, limit: escape(truncate(words, limit)))
-    parts = _parts(digest, style)
+    parts = _parts(digest, style, quality=_QUALITY_INLINE if quality_inline else _QUALITY_NEXT)
     blocks = [_block(part) for part in parts]
-    return _fallback(digest, parts), blocks[:MAX_BLOCKS]
+    return _fallback(_summary(digest), parts), blocks[:MAX_BLOCKS]
 
 
-def _fallback(digest: Digest, parts: list[_Part]) -> str:
+def quality_blocks(digest: Digest) -> tuple[str, list[Block]] | None:
+    """The second channel post, right after the digest: signal quality per CSM as a table.
+
+    Slack draws one table a message (`only_one_table_allowed`), and the digest's table is
+    the per-AE SLA, so the CSMs' table travels in a message of its own. None without CSMs.
+    """
+    if not digest.csm_quality:
+        return None
+    title = f"Signal quality by CSM: {_span(digest.first_day, digest.last_day)}"
+    parts = [_Part("header", title),
+             _Part("context", "Routed signals that were won, last 90 days, most routed first"),
+             _Part("table", title="By CSM", table=_quality_table(digest))]
+    return _fallback(title + ".", parts), [_block(part) for part in parts]
+
+
+def _fallback(summary: str, parts: list[_Part]) -> str:
     """The message's `text`: the summary, then every chart's and table's figures in words
     (notifications show the start; screen readers and old clients read it all). Kept under
     FALLBACK characters: table rows past that are counted, not listed."""
-    lines = [_summary(digest)]
+    lines = [summary]
     for part in parts:
         if part.chart is not None:
             lines.append(chart_text(part.chart))
@@ -126,7 +143,7 @@ def digest_text(digest: Digest) -> str:
                    account=lambda name: name, bold=lambda text: text, em=lambda text: text,
                    text=lambda words, _limit: words)
     out: list[str] = []
-    for part in _parts(digest, style):
+    for part in _parts(digest, style, quality=_QUALITY_INLINE):
         out += _text(part)
     return "\n".join(out).strip() + "\n"
 
@@ -202,7 +219,12 @@ def _summary(d: Digest) -> str:
 # -- the content ----------------------------------------------------------------------------
 
 
-def _parts(d: Digest, s: _Style) -> list[_Part]:
+_QUALITY_INLINE, _QUALITY_NEXT = "inline", "next"
+
+
+def _parts(d: Digest, s: _Style, quality: str) -> list[_Part]:
+    """The digest's parts; the CSMs' signal quality `inline` (text) or as a pointer to the
+    `next` message, which carries it as a table (`quality_blocks`)."""
     parts = [
         _Part("header", f"Weekly expansion digest: {_span(d.first_day, d.last_day)}"),
         _Part("context", f"{d.first_day:%a} {_day(d.first_day)} to {d.last_day:%a} "
@@ -216,7 +238,7 @@ def _parts(d: Digest, s: _Style) -> list[_Part]:
         _Part("divider"),
         _outcomes(d.week, d.previous, s),
         *_funnels(d, s),
-        *_quality(d.csm_quality, s),
+        *(_quality(d.csm_quality, s) if quality == _QUALITY_INLINE else _quality_next(d, s)),
         *_triggers(d, s),
         _Part("divider"),
         *_stalled(d, s),
@@ -376,6 +398,21 @@ def _quality(rows: list[CsmQuality], s: _Style) -> list[_Part]:
     return [_Part("list", title=s.bold("Signal quality by CSM")
                   + " — routed signals that were won, last 90 days",
                   lines=tuple(_quality_line(r, s) for r in rows), total=len(rows))]
+
+
+def _quality_next(d: Digest, s: _Style) -> list[_Part]:
+    if not d.csm_quality:
+        return []
+    return [_Part("context", s.bold("Signal quality by CSM") + f" ({_n(len(d.csm_quality), 'CSM')}"
+                             "): in the next message")]
+
+
+def _quality_table(d: Digest) -> Table:
+    header = ("CSM", "Routed", "Won", "Won share", "Closed")
+    return fit_table(header, [
+        (d.people.get(row.csm_id, row.csm_id), f"{row.routed:,}", f"{row.won:,}",
+         _pct(row.share), f"{row.closed:,}")
+        for row in d.csm_quality])
 
 
 def _quality_line(row: CsmQuality, s: _Style) -> str:

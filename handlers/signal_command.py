@@ -14,7 +14,7 @@ from slack_sdk.errors import SlackApiError
 
 from blocks import replies
 from blocks.modal import Prefill, signal_modal
-from handlers.digest import digest_preview
+from handlers.digest import send_digest_preview
 from protocol.catalogue import URGENCIES
 from service.accounts import registry_has_accounts
 from service.roster import NotAdmin, roster_gaps, set_manager
@@ -39,8 +39,8 @@ RETRY = ("Slack gave up waiting for the form to open (it must open within 3 seco
 
 
 def register(app: App) -> None:
-    """`/signal` acks with its answer; opening the modal happens right after, lazily."""
-    app.command("/signal")(ack=signal_command, lazy=[open_capture_modal])
+    """`/signal` acks with its answer; the modal and the digest preview follow, lazily."""
+    app.command("/signal")(ack=signal_command, lazy=[open_capture_modal, send_digest_preview])
 
 
 def signal_command(ack: Ack, command: dict[str, Any], context, services: Runtime) -> None:
@@ -55,7 +55,8 @@ def signal_command(ack: Ack, command: dict[str, Any], context, services: Runtime
     if word == "admin":
         return ack(_admin(services, actor, command.get("text") or ""))
     if word == "digest":
-        return ack(digest_preview(services, actor))
+        context["digest_preview_for"] = actor  # computed after the ack: send_digest_preview
+        return ack()
     context["modal_for"] = text  # the form is built after the ack, in open_capture_modal
     context["asked_at"] = time.monotonic()
     ack()

@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from blocks.digest import digest_blocks
+from blocks.digest import digest_blocks, quality_blocks
 from protocol.config import Config
 from protocol.digest import (
     AeEscalations,
@@ -498,7 +498,8 @@ def build_digest(services: Runtime, week_of: date | None = None) -> Digest:
 def post_digest(
     services: Runtime, week_of: date | None = None, *, again: bool = False
 ) -> str | None:
-    """Queue the digest post to `digest_channel`; returns its outbox key.
+    """Queue the digest post to `digest_channel`, and right after it the CSMs' signal
+    quality table (`quality_blocks`; delivered in that order); returns the digest's key.
 
     None when no channel is configured, or when that week's digest is already queued (or
     sent) and `again` is false. The text and blocks are rendered now, into the payload.
@@ -514,9 +515,11 @@ def post_digest(
     with services.unit_of_work() as session:
         if session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key)):
             return None
-        text, blocks = digest_blocks(compute_digest(session, config, start, end, now))
-        enqueue(session, [Outgoing(key=key, kind="slack.post", target=config.digest_channel,
-                                   payload={"text": text, "blocks": blocks})], now)
+        digest = compute_digest(session, config, start, end, now)
+        posts = [(key, digest_blocks(digest)), (f"{key}:quality", quality_blocks(digest))]
+        enqueue(session, [Outgoing(key=k, kind="slack.post", target=config.digest_channel,
+                                   payload={"text": post[0], "blocks": post[1]})
+                          for k, post in posts if post is not None], now)
     services.wake()
     return key
 

@@ -707,6 +707,15 @@ class SlackStandin:
             payload: Any = json.loads(body or b"{}")
         except ValueError:
             payload = body.decode("utf-8", "replace")
+        if isinstance(payload, dict) and payload.get("blocks") is not None:
+            # a response_url answers a refusal as HTTP 400 with the bare error, no details
+            try:
+                check_message(payload, self.unsupported_blocks)
+            except SlackError as err:
+                with self._lock:
+                    self._rejections.append(Rejection("response_url", err.error, err.errors,
+                                                      payload))
+                return Reply(400, err.error)
         with self._lock:
             self._responses.append((key, payload))
         return Reply(200, "ok")

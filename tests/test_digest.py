@@ -11,7 +11,7 @@ import pytest
 from freezegun import freeze_time
 from sqlalchemy import func, insert, select
 
-from blocks.digest import digest_blocks, digest_text
+from blocks.digest import digest_blocks, digest_text, quality_blocks
 from bot.delivery import make_client
 from bot.worker import Worker
 from protocol.digest import Tally
@@ -393,9 +393,18 @@ def test_two_thousand_signals_fit_slack_and_add_up(services):
     text, blocks = digest_blocks(d)
     validate(blocks)
     body = str(blocks)
-    assert "and 27 more" in body and "and 13 more" in body  # 37 AEs, 23 CSMs: ten shown
+    assert "and 27 more" in body  # 37 AEs: ten shown in the lists
+    assert "Signal quality by CSM* (23 CSMs): in the next message" in body
     assert "&amp;" * 60 in body or "&amp;" * 59 in body
     assert len(text) <= 4000
+    quality_text, quality = quality_blocks(d)
+    validate(quality)
+    [table] = [b for b in quality if b["type"] == "table"]
+    assert len(table["rows"]) == 1 + 23 and len(quality_text) <= 4000
+    assert [c["text"] for c in table["rows"][0]] == ["CSM", "Routed", "Won", "Won share",
+                                                     "Closed"]
+    assert sum(int(row[1]["text"].replace(",", "")) for row in table["rows"][1:]) == \
+        sum(q.routed for q in d.csm_quality)
 
 
 # -- the weekly post -------------------------------------------------------------------------

@@ -201,8 +201,12 @@ def test_the_charted_digest_is_accepted_by_slack(slack):
     with freeze_time("2026-11-23 14:00:00"):
         assert post_digest(slack.services) == "digest:2026-11-16"
         slack.deliver()
-    [message] = slack.standin.messages("C0DIGEST01")
+    message, quality = slack.standin.messages("C0DIGEST01")  # in that order
     assert [b["chart"]["type"] for b in message["blocks"] if b["type"] == CHART] == ["line", "bar"]
+    assert "Signal quality by CSM* (1 CSM): in the next message" in str(message["blocks"])
+    assert quality["text"].startswith("Signal quality by CSM: 16–22 Nov 2026")
+    [table] = [b for b in quality["blocks"] if b["type"] == "table"]
+    assert [c["text"] for c in table["rows"][1]][1:] == ["2", "0", "0%", "0"]
     assert not slack.standin.rejections
 
 
@@ -216,7 +220,7 @@ def test_a_workspace_refusing_charts_gets_the_digest_once_without_them(slack):
     assert (tally.held, again.sent, again.held) == (0, 0, 0)  # (the cards' DMs went out too)
     [refused] = slack.standin.rejections
     assert refused.error == "invalid_blocks" and CHART in str(refused.errors)
-    [message] = slack.standin.messages("C0DIGEST01")
+    message, _quality = slack.standin.messages("C0DIGEST01")
     types = [b["type"] for b in message["blocks"]]
     assert CHART not in types and "table" in types
     words = str(message["blocks"])

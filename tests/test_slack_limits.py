@@ -26,6 +26,7 @@ from standin import requests as slack_requests
 from standin.limits import violations
 from standin.server import validate_view
 from storage.models import Signal
+from tests.handlers.test_digest import preview as digest_preview
 from tests.people import ADMIN, AE, CSM, MGR, roster_config
 from tests.support import VALID_SIGNAL, validate_message_blocks, wait_for
 
@@ -153,7 +154,7 @@ def test_every_surface_at_its_largest_passes_slacks_limits(slack):
         slack.sweep()
         slack.deliver()
         assert slack.standin.messages("C0DIGEST01")
-        preview = slack.command(MGR, "digest").json()
+        preview = digest_preview(slack, MGR)
         assert violations(preview["blocks"]) == []
     assert slack.standin.rejections == [], slack.standin.rejections[0].errors
     for message in slack.standin.all_posts():

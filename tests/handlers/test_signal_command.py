@@ -87,7 +87,7 @@ def test_signal_command_answers_words_and_leaves_the_modal_for_after_the_ack(sql
     assert "no open signals" in ack.once[0][0]["text"]
     ack = Acks()
     signal_command(ack, command(MGR, "digest"), context, sqlite_services)
-    assert ack.once[0][0]["response_type"] == "ephemeral"
+    assert ack.once == ((), {}) and context["digest_preview_for"] == MGR  # sent after the ack
     assert "modal_for" not in context
     ack = Acks()
     signal_command(ack, command(CSM, "Initech &amp; Co hot"), context, sqlite_services)

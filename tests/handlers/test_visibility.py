@@ -11,6 +11,7 @@ from bot.config import ConfigError, load_config
 from service.accounts import import_csv
 from standin import requests as slack_requests
 from tests.conftest import ADMIN, CSM, MGR, roster_config
+from tests.handlers.test_digest import preview
 
 STRANGER = "U0STRANGE1"
 
@@ -33,10 +34,10 @@ def options(slack, user: str, typed: str) -> list[str]:
 
 
 def test_the_digest_preview_follows_visibility_digest(slack):
-    refused = reply(slack.command(CSM, "digest"))
+    refused = preview(slack, CSM)
     assert "for managers and admins" in refused["text"] and "blocks" not in refused
-    assert reply(slack.command(MGR, "digest"))["blocks"]
-    assert reply(slack.command(ADMIN, "digest"))["blocks"]
+    assert preview(slack, MGR)["blocks"]
+    assert preview(slack, ADMIN)["blocks"]
 
 
 def test_the_type_ahead_offers_only_ones_own_accounts(slack):
