@@ -10,7 +10,7 @@ import signal as os_signal
 import sys
 import threading
 
-from bot.progress import print_json, print_table
+from bot.progress import Tracker, print_json, print_table, progress
 from bot.routes import routes
 from bot.services import Services
 from service.slack_pause import slack_paused
@@ -183,12 +183,21 @@ def _backup(args: argparse.Namespace, services: Services) -> int:
               file=sys.stderr)
         return 2
     try:
-        pages = backup_sqlite(services.engine, args.file)
+        with progress("db backup", unit="pages", kept="no copy was written") as tracker:
+            pages = backup_sqlite(services.engine, args.file, _reporter(tracker))
     except BackupError as exc:
         print(f"signalbot db backup: {exc}", file=sys.stderr)
         return 2
     print(f"backed up {pages} pages to {args.file}")
     return 0
+
+
+def _reporter(tracker: Tracker):
+    def report(copied: int, total: int) -> None:
+        if tracker.total != total:
+            tracker.set_total(total)
+        tracker.advance(copied - tracker.done)
+    return report
 
 
 def _status(args: argparse.Namespace, services: Services) -> int:
