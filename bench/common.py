@@ -156,6 +156,31 @@ def database(kind: str, name: str) -> Iterator[str]:
         admin.dispose()
 
 
+def keep_folder() -> str | None:
+    """SIGNALBOT_BENCH_KEEP=<folder>: keep the big history databases between runs (a SQLite
+    file in the folder, a `bench_keep_*` schema on PostgreSQL) and reuse them; building a
+    million signals takes minutes. Remove them by hand (`DROP SCHEMA bench_keep_... CASCADE`)."""
+    return os.environ.get("SIGNALBOT_BENCH_KEEP") or None
+
+
+def kept_database(kind: str, folder: str, name: str) -> str:
+    """The URL of a database kept between runs (created empty when new)."""
+    if kind == "sqlite":
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{Path(folder).resolve() / f'bench-{name}.db'}"
+    problem = pg_problem()
+    if problem:
+        raise Skip(f"PostgreSQL not reachable at {PG_URL} ({problem})")
+    schema = f"bench_keep_{name}"
+    admin = make_engine(PG_URL)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    finally:
+        admin.dispose()
+    return schema_url(schema)
+
+
 def is_pg(url_or_engine: str | Engine) -> bool:
     """True for a PostgreSQL URL or engine."""
     url = url_or_engine if isinstance(url_or_engine, str) else str(url_or_engine.url)

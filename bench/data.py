@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Connection, Engine, Table, text
 
-from bench.common import SHARED, database
+from bench.common import SHARED, database, keep_folder, kept_database
 from bot.config import Config
 from protocol.catalogue import CATEGORIES
 from storage.db import make_engine
@@ -416,6 +416,8 @@ def shared_history(db: str, signals: int, due: int = 1000) -> str:
     clocks, built once per `python -m bench` run and shared by the benchmarks that only
     read it (or roll back what they change); dropped when the run ends."""
     key = (db, signals, due)
+    if key not in _SHARED and (kept := keep_folder()):
+        _SHARED[key] = _kept_history(kept, db, signals, due)
     if key not in _SHARED:
         url = SHARED.enter_context(database(db, f"h{signals}"))
         SHARED.callback(_SHARED.pop, key, None)
@@ -426,3 +428,26 @@ def shared_history(db: str, signals: int, due: int = 1000) -> str:
             engine.dispose()
         _SHARED[key] = url
     return _SHARED[key]
+
+
+def _kept_history(folder: str, db: str, signals: int, due: int) -> str:
+    """`history` kept between runs (SIGNALBOT_BENCH_KEEP): a SQLite file in `folder`, or the
+    PostgreSQL schema `bench_keep_h<signals>_<due>`, built the first time and reused after.
+    Indexes the models gained since the build are added; nothing is dropped."""
+    url = kept_database(db, folder, f"h{signals}_{due}")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            built = engine.dialect.has_table(conn, "signals") and \
+                conn.execute(text("SELECT count(*) FROM deadlines")).scalar_one() > 0
+        if not built:
+            build(engine, signals, due=due, team=TEAM)
+        else:
+            with engine.begin() as conn:
+                for table in Base.metadata.sorted_tables:
+                    table.create(conn, checkfirst=True)
+                    for index in table.indexes:
+                        index.create(conn, checkfirst=True)
+    finally:
+        engine.dispose()
+    return url

@@ -54,7 +54,11 @@ def add_clock(
 def tz_of(session: Session, user_id: str | None, config: Config) -> ZoneInfo:
     """The person's Slack time zone, else the config's. A known zone is kept by this process's
     caches for a few minutes (storage/cache.py): the ack path asks for the AE's every time."""
-    name = _tz_name(session, user_id) if user_id else None
+    return zone_named(_tz_name(session, user_id) if user_id else None, config)
+
+
+def zone_named(name: str | None, config: Config) -> ZoneInfo:
+    """The time zone called `name` (a person's Slack zone), else the config's."""
     if name:
         try:
             return ZoneInfo(name)

@@ -1,30 +1,37 @@
 """The SLA sweep: run every reminder and escalation that has fallen due, exactly once.
 
-Deadlines are rows. The sweep takes the due ones (`FOR UPDATE SKIP LOCKED` on PostgreSQL,
-so replicas split the work), runs their steps, writes the messages into the outbox and
-moves each clock on, all in one transaction. Its cost follows what is due, not what is
-stored: `next_step_at` is NULL for every clock with nothing left to do.
+Deadlines are rows. A batch is set-based: one statement claims the due clocks with their
+signals (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so replicas split the work), two more read
+the roster and the escalations decided before; `protocol.sweep.decide` says what each clock
+does (pure); then each kind of row is written with one statement (escalations with
+`ON CONFLICT DO NOTHING`, events, signal versions, clocks, outbox rows), all in one
+transaction. Its cost follows what is due, not what is stored (`next_step_at` is NULL for
+every clock with nothing left to do), and its statement count does not follow what the
+batch holds (`tests/test_sweep_statements.py`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from blocks.text import duration, escape, mention
+from blocks.text import duration, escape, mention, when
 from protocol.config import Config
-from protocol.escalation import escalation_target
-from protocol.sla import ClockState, Step, due_steps, next_step_at, plan_steps
+from protocol.sla import ClockState
+from protocol.sweep import DueClock, Escalate, Move, Roster, decide
 from service import outgoing
-from service.clocks import tz_of
+from service.clocks import zone_named
 from service.crm import sync_items
 from service.history import record_event
-from storage.db import is_postgres
-from storage.models import Deadline, Escalation, Person, Signal
+from storage import sweep as rows
+from storage.models import Deadline, Signal
 from storage.outbox import Outgoing, enqueue
 from storage.queries import managers, person
 
@@ -46,157 +53,108 @@ def sweep(session: Session, config: Config, now: datetime, limit: int = 500,
 
     `steps`, when given, counts what was decided: "reminder", "escalation:<level>".
     """
-    stmt = (
-        select(Deadline)
-        .where(Deadline.next_step_at <= now)
-        .order_by(Deadline.next_step_at, Deadline.id)
-        .limit(limit)
-    )
-    if is_postgres(session):
-        stmt = stmt.with_for_update(skip_locked=True)
-    due = list(session.scalars(stmt))
+    due = rows.claim_due(session, now, limit)
     if not due:
         return 0
-    roster = managers(session, config.managers)
-    loaded, escalated = _preload(session, due)  # noqa: F841 - `loaded` keeps rows in the map
-    out: list[Outgoing] = []
-    with session.no_autoflush:  # writes go out together at commit, not one by one
-        for deadline in due:
-            out += _advance(session, config, deadline, roster, escalated, now,
-                            Counter() if steps is None else steps)
-    enqueue(session, out, now)
+    roster = Roster(managers(session, config.managers), config.admins)
+    decided: dict[int, set[int]] = defaultdict(set)
+    for deadline_id, level in rows.escalated(session, (row.id for row in due)):
+        decided[deadline_id].add(level)
+    moves = [(row, decide(_due_clock(row, config), config.sla_policy, roster, decided[row.id],
+                          now)) for row in due]
+    batch = _Batch(config, now, steps if steps is not None else Counter())
+    batch.inserted = rows.insert_escalations(session, [
+        _escalation_row(row, e, now) for row, move in moves for e in move.escalations])
+    for row, move in moves:
+        batch.take(row, move)
+    batch.write(session)
     return len(due)
 
 
-def _preload(session: Session, due: list[Deadline]) -> tuple[list, set[tuple[int, int]]]:
-    """Signals, owners and past escalations of the due clocks, in three queries.
-
-    The session's identity map holds rows weakly: the returned list keeps them there, so
-    the loop's `session.get` calls are answered without a query each.
-    """
-    signal_ids = {d.signal_id for d in due}
-    owners = {d.owner_id for d in due if d.owner_id}
-    loaded = list(session.scalars(select(Signal).where(Signal.id.in_(signal_ids))))
-    loaded += list(session.scalars(select(Person).where(Person.slack_id.in_(owners))))
-    rows = session.execute(
-        select(Escalation.deadline_id, Escalation.level)
-        .where(Escalation.deadline_id.in_([d.id for d in due]))
-    )
-    escalated = {(deadline_id, level) for deadline_id, level in rows}
-    return loaded, escalated
+def _due_clock(row: Row, config: Config) -> DueClock:
+    return DueClock(id=row.id, clock=row.clock, owner_id=row.owner_id,
+                    started_at=row.started_at, due_at=row.due_at, state=row.state,
+                    step=row.step, current=row.token == row.Signal.token,
+                    urgency=row.Signal.urgency, tz=zone_named(row.tz, config))
 
 
-def _advance(
-    session: Session,
-    config: Config,
-    deadline: Deadline,
-    roster: dict[str, str],
-    escalated: set[tuple[int, int]],
-    now: datetime,
-    taken: Counter[str],
-) -> list[Outgoing]:
-    signal = session.get(Signal, deadline.signal_id)
-    settled = deadline.state in (ClockState.MET, ClockState.CANCELLED)
-    if signal is None or deadline.token != signal.token or settled:
-        deadline.next_step_at = None
-        return []
-    steps = _steps(session, config, deadline, signal)
-    to_run, deadline.step = due_steps(steps, deadline.step, now)
-    deadline.next_step_at = next_step_at(steps, deadline.step)
-    out: list[Outgoing] = []
-    for step in to_run:
-        if step.kind == "remind":
-            out.append(_reminder(deadline, signal, steps.index(step)))
-            taken["reminder"] += 1
-        else:
-            decided = _escalate(session, config, deadline, signal, step, roster, escalated, now)
-            taken[f"escalation:{step.level}"] += 1 if decided else 0
-            out += decided
-    return out
+def _escalation_row(row: Row, escalate: Escalate, now: datetime) -> dict[str, Any]:
+    return {"signal_id": row.Signal.id, "deadline_id": row.id, "level": escalate.level,
+            "ae_id": row.owner_id, "to_ids": {"users": list(escalate.target.users)},
+            "reason": escalate.target.reason, "due_at": escalate.at, "decided_at": now}
 
 
-def _steps(session: Session, config: Config, deadline: Deadline, signal: Signal) -> list[Step]:
-    return plan_steps(
-        deadline.clock,
-        deadline.started_at,
-        deadline.due_at,
-        signal.urgency,
-        config.sla_policy,
-        tz_of(session, deadline.owner_id, config),
-    )
+@dataclass
+class _Batch:
+    """The rows one sweep batch writes, gathered clock by clock in the claim's order."""
+
+    config: Config
+    now: datetime
+    taken: Counter[str]
+    inserted: set[tuple[int, int]] = field(default_factory=set)  # (deadline, level) decided now
+    clocks: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    signals: dict[int, Signal] = field(default_factory=dict)  # those whose version moved
+    out: list[Outgoing] = field(default_factory=list)
+
+    def take(self, row: Row, move: Move) -> None:
+        """What `move` of the clock in `row` writes and sends."""
+        self.clocks.append({"did": row.id, "step": move.step, "next_at": move.next_step_at,
+                            "missed": bool(move.escalations)})
+        if move.reminder is not None:
+            self.out.append(_reminder(row, row.Signal, move.reminder))
+            self.taken["reminder"] += 1
+        for escalate in move.escalations:
+            if (row.id, escalate.level) in self.inserted:  # else another sweep decided it
+                self._escalate(row, row.Signal, escalate)
+
+    def _escalate(self, row: Row, signal: Signal, escalate: Escalate) -> None:
+        now, target, level = self.now, escalate.target, escalate.level
+        late = (now - row.due_at).total_seconds()
+        # The event bumps the signal's version (its cards re-render); written in bulk below.
+        set_committed_value(signal, "version", signal.version + 1)
+        set_committed_value(signal, "updated_at", now)
+        self.signals[signal.id] = signal
+        self.events.append({
+            "signal_id": signal.id, "at": now, "actor_id": None, "kind": "escalated",
+            "from_stage": signal.stage, "to_stage": signal.stage,
+            "detail": {"clock": row.clock, "level": level, "to": list(target.users),
+                       "reason": target.reason, "missed_by_s": int(late),
+                       "lateness_s": int((now - escalate.at).total_seconds())}})
+        if not target.users:
+            log.error("signal %s: SLA missed but no manager or admin to escalate to", signal.id)
+        sync = sync_items(self.config, signal, "escalated",  # the CRM record, webhooks
+                          {"clock": row.clock, "level": level, "to": list(target.users)})
+        self.out += [*_escalation_messages(row, signal, level, target.users, target.reason,
+                                           late),
+                     outgoing.refresh(signal), *sync]  # every card shows "missed, escalated"
+        self.taken[f"escalation:{level}"] += 1
+
+    def write(self, session: Session) -> None:
+        """One statement per kind of row."""
+        rows.add_events(session, self.events)
+        rows.bump_signals(session, [{"sid": s.id, "version": s.version, "at": s.updated_at}
+                                    for s in self.signals.values()])
+        rows.move_clocks(session, self.clocks)
+        enqueue(session, self.out, self.now)
 
 
-def _reminder(deadline: Deadline, signal: Signal, index: int) -> Outgoing:
-    from blocks.text import when
-
-    text = REMINDER_TEXT.get(deadline.clock, "Reminder").format(due=when(deadline.due_at))
-    audience = "csm" if deadline.clock == "revisit" else "ae"
+def _reminder(row: Row, signal: Signal, index: int) -> Outgoing:
+    text = REMINDER_TEXT.get(row.clock, "Reminder").format(due=when(row.due_at))
+    audience = "csm" if row.clock == "revisit" else "ae"
     item = outgoing.card(
         signal,
         audience,
-        deadline.owner_id or signal.csm_id,
+        row.owner_id or signal.csm_id,
         f":alarm_clock: {text}",
-        key_suffix=f":remind:{deadline.id}:{index}",
+        key_suffix=f":remind:{row.id}:{index}",
     )
-    item.guard_deadline_id = deadline.id
+    item.guard_deadline_id = row.id
     return item
 
 
-def _escalate(
-    session: Session,
-    config: Config,
-    deadline: Deadline,
-    signal: Signal,
-    step: Step,
-    roster: dict[str, str],
-    escalated: set[tuple[int, int]],
-    now: datetime,
-) -> list[Outgoing]:
-    if (deadline.id, step.level) in escalated:
-        return []  # decided before (the unique constraint is the last word)
-    escalated.add((deadline.id, step.level))
-    deadline.state = ClockState.MISSED
-    target = escalation_target(deadline.owner_id, step.level, roster, config.admins)
-    late = (now - deadline.due_at).total_seconds()
-    session.add(
-        Escalation(
-            signal_id=signal.id,
-            deadline_id=deadline.id,
-            level=step.level,
-            ae_id=deadline.owner_id,
-            to_ids={"users": list(target.users)},
-            reason=target.reason,
-            due_at=step.at,
-            decided_at=now,
-        )
-    )
-    record_event(
-        session,
-        signal,
-        "escalated",
-        None,
-        now,
-        signal.stage,
-        signal.stage,
-        {
-            "clock": deadline.clock,
-            "level": step.level,
-            "to": list(target.users),
-            "reason": target.reason,
-            "missed_by_s": int(late),
-            "lateness_s": int((now - step.at).total_seconds()),
-        },
-    )
-    if not target.users:
-        log.error("signal %s: SLA missed but no manager or admin to escalate to", signal.id)
-    messages = _escalation_messages(deadline, signal, step.level, target.users, target.reason, late)
-    sync = sync_items(config, signal, "escalated",  # the CRM record, webhooks
-                      {"clock": deadline.clock, "level": step.level, "to": list(target.users)})
-    return [*messages, outgoing.refresh(signal), *sync]  # every card shows "missed, escalated"
-
-
 def _escalation_messages(
-    deadline: Deadline,
+    deadline: Row,
     signal: Signal,
     level: int,
     users: tuple[str, ...],
