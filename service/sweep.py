@@ -99,7 +99,7 @@ class _Batch:
 
     def take(self, row: Row, move: Move) -> None:
         """What `move` of the clock in `row` writes and sends."""
-        self.clocks.append({"did": row.id, "step": move.step, "next_at": move.next_step_at,
+        self.clocks.append({"did": row.id, "to_step": move.step, "next_at": move.next_step_at,
                             "missed": bool(move.escalations)})
         if move.reminder is not None:
             self.out.append(_reminder(row, row.Signal, move.reminder))
@@ -133,7 +133,7 @@ class _Batch:
     def write(self, session: Session) -> None:
         """One statement per kind of row."""
         rows.add_events(session, self.events)
-        rows.bump_signals(session, [{"sid": s.id, "version": s.version, "at": s.updated_at}
+        rows.bump_signals(session, [{"sid": s.id, "to_version": s.version, "at": s.updated_at}
                                     for s in self.signals.values()])
         rows.move_clocks(session, self.clocks)
         enqueue(session, self.out, self.now)

@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from storage.db import insert_for, is_postgres
+from storage.bulk import insert_rows
+from storage.db import is_postgres
 from storage.models import OutboxMessage
 
 
@@ -58,9 +59,7 @@ def enqueue(session: Session, items: list[Outgoing], now: datetime) -> None:
         }
         for item in items
     ]
-    table = OutboxMessage.__table__
-    statement = insert_for(session, table).on_conflict_do_nothing(index_elements=["key"])
-    session.connection().execute(statement, rows)  # executemany: batched, compiled once
+    insert_rows(session, OutboxMessage.__table__, rows, conflict=["key"])  # one statement
 
 
 def queued(session: Session, key: str) -> bool:

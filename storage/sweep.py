@@ -1,7 +1,7 @@
 """The sweep's statements: claim the due clocks, then write each kind of row in one statement.
 
-Every function sends one statement whatever the batch holds (executemany, or one multi-row
-`INSERT`), so a sweep batch costs the same number of round trips for 10 clocks or 500.
+Every function sends one statement whatever the batch holds (`storage.bulk`), so a sweep
+batch costs the same number of round trips for 10 clocks or 500.
 """
 
 from __future__ import annotations
@@ -10,11 +10,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Row, bindparam, case, literal, select, update
+from sqlalchemy import Boolean, Integer, Row, case, literal, select
 from sqlalchemy.orm import Session
 
 from protocol.sla import ClockState
-from storage.db import insert_for, is_postgres
+from storage.bulk import insert_rows, update_rows
+from storage.db import is_postgres
 from storage.models import Deadline, Escalation, Person, Signal, SignalEvent
 
 
@@ -50,39 +51,29 @@ def escalated(session: Session, deadline_ids: Iterable[int]) -> set[tuple[int, i
 def insert_escalations(session: Session, rows: list[dict[str, Any]]) -> set[tuple[int, int]]:
     """Insert the escalations not decided before (`ON CONFLICT DO NOTHING` on deadline and
     level); returns (deadline id, level) of those this statement inserted."""
-    if not rows:
-        return set()
     table = Escalation.__table__
-    stmt = (insert_for(session, table).values(rows)
-            .on_conflict_do_nothing(index_elements=["deadline_id", "level"])
-            .returning(table.c.deadline_id, table.c.level))
-    return {(deadline_id, level) for deadline_id, level in session.execute(stmt)}
+    inserted = insert_rows(session, table, rows, conflict=("deadline_id", "level"),
+                           returning=(table.c.deadline_id, table.c.level))
+    return {(deadline_id, level) for deadline_id, level in inserted}
 
 
 def add_events(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Append to the signals' event log (`SignalEvent` columns as keys): one executemany."""
-    if rows:
-        session.execute(SignalEvent.__table__.insert(), rows)
+    """Append to the signals' event log (`SignalEvent` columns as keys)."""
+    insert_rows(session, SignalEvent.__table__, rows)
 
 
 def bump_signals(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Set `version` and `updated_at` of each signal (keys `sid`, `version`, `at`)."""
-    if not rows:
-        return
+    """Set `version` and `updated_at` of each signal (keys `sid`, `to_version`, `at`)."""
     table = Signal.__table__
-    session.execute(update(table).where(table.c.id == bindparam("sid"))
-                    .values(version=bindparam("version"),
-                            updated_at=bindparam("at", type_=table.c.updated_at.type)), rows)
+    update_rows(session, table, "sid", {"to_version": Integer(), "at": table.c.updated_at.type},
+                rows, lambda v: {"version": v["to_version"], "updated_at": v["at"]})
 
 
 def move_clocks(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Move each clock on (keys `did`, `step`, `next_at`, `missed`): its next step, and
-    `missed` when it escalated; its state is left alone otherwise. One executemany."""
-    if not rows:
-        return
+    """Move each clock on (keys `did`, `to_step`, `next_at`, `missed`): its next step, and
+    `missed` when it escalated; its state is left alone otherwise."""
     table = Deadline.__table__
-    missed = bindparam("missed", type_=Boolean)
-    state = case((missed, literal(ClockState.MISSED.value)), else_=table.c.state)
-    next_at = bindparam("next_at", type_=table.c.next_step_at.type)
-    session.execute(update(table).where(table.c.id == bindparam("did"))
-                    .values(step=bindparam("step"), next_step_at=next_at, state=state), rows)
+    types = {"to_step": Integer(), "next_at": table.c.next_step_at.type, "missed": Boolean()}
+    update_rows(session, table, "did", types, rows, lambda v: {
+        "step": v["to_step"], "next_step_at": v["next_at"],
+        "state": case((v["missed"], literal(ClockState.MISSED.value)), else_=table.c.state)})

@@ -1,0 +1,96 @@
+"""Many rows in one statement, whatever their number.
+
+On PostgreSQL the rows travel as one JSON parameter, read back with `json_to_recordset`:
+one statement, parsed and planned once, however many rows (an executemany is one
+execution per row on the server; a multi-row VALUES is a new statement per row count and
+runs into the 65,535-parameter limit). SQLite runs in process: an executemany there is
+one call and no round trips, so it keeps it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Column, Table, bindparam, cast, column, func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import TableValuedAlias
+
+from storage.db import insert_for, is_postgres
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"cannot send {type(value).__name__} in a JSON recordset")
+
+
+def recordset(name: str, types: Mapping[str, Any]) -> TableValuedAlias:
+    """`json_to_recordset(:rows) AS name(col type, ...)`: the rows given to `rows_param`."""
+    source = func.json_to_recordset(cast(bindparam("rows"), JSON))
+    columns = [column(key, type_) for key, type_ in types.items()]
+    return source.table_valued(*columns).render_derived(name=name, with_types=True)
+
+
+def rows_param(rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """The execute parameters of a statement reading `recordset(...)`."""
+    return {"rows": json.dumps(list(rows), default=_plain, separators=(",", ":"))}
+
+
+def _with_defaults(table: Table, rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list]:
+    """The columns written (those given, plus scalar Python defaults), rows completed."""
+    given = list(rows[0])
+    defaults = {c.name: c.default.arg for c in table.columns
+                if c.name not in given and c.default is not None and c.default.is_scalar}
+    names = given + list(defaults)
+    return names, [{**defaults, **row} for row in rows] if defaults else list(rows)
+
+
+def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]], *,
+                conflict: Sequence[str] | None = None,
+                returning: Sequence[Column] = ()) -> list[tuple]:
+    """INSERT `rows` (dicts with the same keys) into `table` in one statement; with
+    `conflict`, a row whose `conflict` columns already exist is skipped (ON CONFLICT DO
+    NOTHING). Returns the `returning` columns of the rows inserted."""
+    if not rows:
+        return []
+    names, rows = _with_defaults(table, rows)
+    connection = session.connection()  # Core: nothing of the session's is flushed first
+    if is_postgres(session):
+        source = recordset("r", {name: table.c[name].type for name in names})
+        stmt = insert_for(session, table).from_select(
+            names, select(*[source.c[name] for name in names]))
+        params: Any = rows_param(rows)
+    else:
+        stmt, params = insert_for(session, table), rows
+    if conflict is not None:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
+    if returning:
+        stmt = stmt.returning(*returning)
+        return [tuple(row) for row in connection.execute(stmt, params)]
+    connection.execute(stmt, params)
+    return []
+
+
+def update_rows(session: Session, table: Table, key: str, types: Mapping[str, Any],
+                rows: Sequence[Mapping[str, Any]], values: Callable[[Any], dict]) -> None:
+    """UPDATE `table` row by row in one statement: each of `rows` (keys: `key`, the table's
+    primary key, then `types`' names, none of them a column's name) sets what
+    `values(source)` says, where `source[name]` holds the row's value (a JSON recordset's
+    column on PostgreSQL, a bound parameter of an executemany on SQLite)."""
+    if not rows:
+        return
+    if is_postgres(session):
+        source = recordset("v", {key: table.c.id.type, **types})
+        stmt = table.update().where(table.c.id == source.c[key]).values(values(source.c))
+        session.connection().execute(stmt, rows_param(rows))
+        return
+    params = {name: bindparam(name, type_=type_) for name, type_ in types.items()}
+    stmt = table.update().where(table.c.id == bindparam(key)).values(values(params))
+    session.connection().execute(stmt, list(rows))
+
