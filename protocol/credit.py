@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from protocol.digest import share
+
 CREDIT_NOTE = ("Signal credit goes to the CSM who logged the signal; reassignments and covers "
                "split nothing.")
 
@@ -112,7 +114,7 @@ class CsmLine:
     @property
     def quality(self) -> float | None:
         """Share of their routed signals that closed won."""
-        return self.routed_won / self.routed if self.routed else None
+        return share(self.routed_won, self.routed)
 
 
 @dataclass
@@ -135,12 +137,12 @@ class AeLine:
     @property
     def ack_attainment(self) -> float | None:
         """Acknowledge clocks met within SLA / decided."""
-        return self.ack_met / self.ack_counted if self.ack_counted else None
+        return share(self.ack_met, self.ack_counted)
 
     @property
     def contact_attainment(self) -> float | None:
         """Contact clocks met within SLA / decided."""
-        return self.contact_met / self.contact_counted if self.contact_counted else None
+        return share(self.contact_met, self.contact_counted)
 
 
 def below_floor(line: AeLine, floor: float) -> bool:

@@ -11,6 +11,11 @@ from datetime import date, datetime
 from decimal import Decimal
 
 
+def share(part: float, whole: float) -> float | None:
+    """`part` as a share of `whole` (0-1); None when there is no whole to share."""
+    return part / whole if whole else None
+
+
 @dataclass
 class Tally:
     """SLA clocks of one kind: met within SLA, counted (decided), still pending."""
@@ -22,7 +27,7 @@ class Tally:
     @property
     def share(self) -> float | None:
         """Met / counted, or None when nothing was decided yet."""
-        return self.met / self.counted if self.counted else None
+        return share(self.met, self.counted)
 
     def add(self, other: Tally) -> None:
         """Add another tally into this one."""
@@ -121,7 +126,7 @@ class CsmQuality:
     @property
     def share(self) -> float | None:
         """Won / routed."""
-        return self.won / self.routed if self.routed else None
+        return share(self.won, self.routed)
 
 
 @dataclass
@@ -150,12 +155,12 @@ class TriggerConversion:
     @property
     def signal_share(self) -> float | None:
         """Signals / fired."""
-        return self.signals / self.fired if self.fired else None
+        return share(self.signals, self.fired)
 
     @property
     def won_share(self) -> float | None:
         """Won / signals."""
-        return self.won / self.signals if self.signals else None
+        return share(self.won, self.signals)
 
 
 @dataclass

@@ -20,11 +20,11 @@ from tests.crm_support import (  # noqa: F401 - fixtures
     hubspot_crm,
     hubspot_fixture,
 )
-from tests.flow import log, worker
+from tests.flow import log
 from tests.people import roster_config
 from tests.test_digest import build_history
 from tests.test_export import cli  # noqa: F401 - a fixture
-from tests.test_outbox_cli import outbox
+from tests.test_outbox_cli import outbox, six_held_in_batches_of_two
 
 
 def ctrl_c_on(monkeypatch, target, name: str, call: int) -> None:
@@ -42,15 +42,10 @@ def ctrl_c_on(monkeypatch, target, name: str, call: int) -> None:
 
 def test_outbox_retry_held_keeps_the_batches_before_ctrl_c(services, standin, capsys,
                                                           monkeypatch):
-    from bot import outbox_cli
     from storage import outbox_admin
 
-    monkeypatch.setattr(outbox_cli, "RETRY_BATCH", 2)
     with freeze_time("2026-11-23 14:00:00"):
-        for n in range(3):
-            log(services, account=f"Account {n}")
-        standin.fail_next("chat.postMessage", times=6, error="channel_not_found")
-        worker(services, standin).catch_up()
+        six_held_in_batches_of_two(services, standin, monkeypatch)
         ctrl_c_on(monkeypatch, outbox_admin, "retry", call=2)
         with pytest.raises(Interrupted) as stopped:
             outbox(services, "retry", "--held", "--by", "robin")

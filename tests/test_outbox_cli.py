@@ -84,15 +84,20 @@ def test_retry_needs_ids_or_held(services, capsys):
     assert "give row ids, or --held" in capsys.readouterr().err
 
 
-def test_retry_of_many_held_rows_goes_in_batches_with_progress(services, standin, capsys,
-                                                              monkeypatch):
+def six_held_in_batches_of_two(services, standin, monkeypatch) -> None:
+    """Three signals whose six DMs are held (channel_not_found); retries go two a batch."""
     from bot import outbox_cli
     monkeypatch.setattr(outbox_cli, "RETRY_BATCH", 2)
+    for n in range(3):
+        log(services, account=f"Account {n}")
+    standin.fail_next("chat.postMessage", times=6, error="channel_not_found")
+    worker(services, standin).catch_up()
+
+
+def test_retry_of_many_held_rows_goes_in_batches_with_progress(services, standin, capsys,
+                                                              monkeypatch):
     with freeze_time("2026-11-23 14:00:00"):
-        for n in range(3):
-            log(services, account=f"Account {n}")
-        standin.fail_next("chat.postMessage", times=6, error="channel_not_found")
-        worker(services, standin).catch_up()
+        six_held_in_batches_of_two(services, standin, monkeypatch)
         code, text = outbox(services, "retry", "--held", "--by", "robin")
         assert code == 0 and "6 re-queued, 0 left alone" in text
         assert "outbox retry: 6/6 rows" in capsys.readouterr().err  # plain progress, no tty
