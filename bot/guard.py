@@ -8,7 +8,9 @@
   not one whole number (absent, repeated, text) is refused with 401: Bolt would otherwise
   raise inside its signature check and its error handler answer 200.
 
-Refusals are logged as one line with the path and the declared size, never the body.
+Refusals are logged as one line with the path and the declared size, never the body, and
+told to `refused(path, reason)` (the metrics count them; a path with no cap of its own is
+named "other", so probes of random paths cannot grow the metric's labels).
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ SLACK_PATH = "/slack/events"
 SLACK_MAX_BODY = 512 * 1024  # Slack's own payloads are a few KB; a full modal, tens of KB
 DEFAULT_MAX_BODY = 64 * 1024
 WSGIApp = Callable[[dict[str, Any], Callable], Iterable[bytes]]
+Refused = Callable[[str, str], None]  # (path, reason: too_large | bad_timestamp)
 
 
-def guarded(application: WSGIApp, limits: dict[str, int] | None = None) -> WSGIApp:
+def guarded(application: WSGIApp, limits: dict[str, int] | None = None,
+            refused: Refused | None = None) -> WSGIApp:
     """`application` behind the body-size cap of each path and the Slack timestamp check."""
     caps = {SLACK_PATH: SLACK_MAX_BODY, **(limits or {})}
+    tell = refused or (lambda _path, _reason: None)
 
     def guard(environ: dict[str, Any], start_response) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -37,10 +42,12 @@ def guarded(application: WSGIApp, limits: dict[str, int] | None = None) -> WSGIA
         if length > cap:
             log.info("refused %s %s: body of %d bytes, the cap is %d",
                      environ.get("REQUEST_METHOD"), path, length, cap)
+            tell(path if path in caps else "other", "too_large")
             return _refuse(start_response, 413, "Payload Too Large",
                            f"the body is larger than {cap:,} bytes")
         if path == SLACK_PATH and not _one_timestamp(environ):
             log.info("refused %s: X-Slack-Request-Timestamp missing or not one number", path)
+            tell(path, "bad_timestamp")
             return _refuse(start_response, 401, "Unauthorized", "invalid request")
         environ["CONTENT_LENGTH"] = str(length)
         if "wsgi.input" in environ:

@@ -53,7 +53,15 @@ CRM_WRITES = Counter("signalbot_crm_writes", "CRM and webhook writes by kind and
                      ["kind", "result"])
 INGEST_EVENTS = Counter("signalbot_ingest_events", "Product events by result (accepted, "
                         "duplicate, rejected)", ["result"])
+HTTP_REFUSED = Counter("signalbot_http_refused", "Requests refused before their body was read "
+                       "(bot/guard.py), by path and reason (too_large, bad_timestamp)",
+                       ["path", "reason"])
 _OUTCOMES = {200: "acked", 401: "refused_signature", 413: "too_large", 404: "not_handled"}
+
+
+def count_refused(path: str, reason: str) -> None:
+    """A request the guard refused unread (`bot.guard.guarded`'s `refused`)."""
+    HTTP_REFUSED.labels(path, reason).inc()
 
 
 def count_delivery(kind: str, result: str, amount: int = 1) -> None:

@@ -15,7 +15,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.guard import guarded
 from bot.ingest_http import PATH as INGEST
-from bot.metrics import instrument
+from bot.metrics import count_refused, instrument
 from bot.metrics import respond as metrics_response
 from bot.services import Services
 from service.slack_pause import slack_paused
@@ -95,7 +95,8 @@ def wsgi_app(
             return _json(start_response, *extra[(method, path)](environ))
         return _json(start_response, 404, {"ok": False, "error": "not found"})
 
-    capped = guarded(application, {INGEST[1]: services.config.triggers.max_body})
+    capped = guarded(application, {INGEST[1]: services.config.triggers.max_body},
+                     refused=count_refused)
 
     def answer_timeouts(environ: dict[str, Any], start_response) -> Iterable[bytes]:
         try:

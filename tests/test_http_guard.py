@@ -6,6 +6,7 @@ import socket
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from bot.guard import SLACK_MAX_BODY
 from standin import requests as slack_requests
@@ -29,11 +30,20 @@ def raw_post(url: str, path: str, declared: int, sent: bytes, headers: str = "")
         return answer.decode()
 
 
-@pytest.mark.parametrize("path", ["/slack/events", "/ingest/v1/events", "/nowhere"])
-def test_an_oversized_body_is_refused_unread_on_every_route(slack, path):
+def refused(path: str, reason: str) -> float:
+    return REGISTRY.get_sample_value("signalbot_http_refused_total",
+                                     {"path": path, "reason": reason}) or 0.0
+
+
+@pytest.mark.parametrize(("path", "label"), [("/slack/events", "/slack/events"),
+                                             ("/ingest/v1/events", "/ingest/v1/events"),
+                                             ("/nowhere", "other")])
+def test_an_oversized_body_is_refused_unread_on_every_route(slack, path, label):
+    before = refused(label, "too_large")
     answer = raw_post(slack.url, path, declared=8_000_000, sent=b"x" * 1024)
     assert answer.startswith("HTTP/1.0 413") or answer.startswith("HTTP/1.1 413"), answer
     assert "larger than" in answer
+    assert refused(label, "too_large") - before == 1  # counted for /metrics, by route
 
 
 def test_an_unsigned_8mb_post_gets_413(slack):
@@ -61,8 +71,10 @@ def test_the_ingest_cap_follows_its_config(slack):
 def test_a_malformed_slack_timestamp_is_401_not_200(slack, timestamp):
     body, headers = slack_requests.slash_command(SECRET, user_id="U0CSM0001", text="help")
     headers = {**headers, "X-Slack-Request-Timestamp": timestamp}
+    before = refused("/slack/events", "bad_timestamp")
     response = httpx.post(f"{slack.url}/slack/events", content=body.encode(), headers=headers)
     assert response.status_code == 401
+    assert refused("/slack/events", "bad_timestamp") - before == 1
 
 
 def test_a_repeated_slack_timestamp_header_is_401(slack):
