@@ -76,3 +76,26 @@ def shown_after_update(old: dict[str, Any], shown: Shown, new: dict[str, Any]) -
         kept = bid in before and before[bid].get("action_id") == element.get("action_id")
         out[bid] = shown.get(bid) if kept else initial_value(element)
     return out
+
+
+def submission_answer_problems(view: dict[str, Any], answer: Any) -> list[str]:
+    """What Slack would not show of an app's answer to a view_submission: `response_action:
+    errors` must map block ids of the view's own input blocks to non-empty messages (an
+    unknown block id is an error nobody sees); `update` and `push` must carry a view."""
+    if not isinstance(answer, dict) or "response_action" not in answer:
+        return []
+    action = answer["response_action"]
+    if action == "errors":
+        errors = answer.get("errors")
+        if not isinstance(errors, dict) or not errors:
+            return ["errors: must be a non-empty object of block_id -> message"]
+        inputs = _inputs(view)
+        return [f"errors.{key}: not an input block of the view" for key in errors
+                if key not in inputs] + \
+               [f"errors.{key}: the message must be a non-empty string" for key, text in
+                errors.items() if not isinstance(text, str) or not text.strip()]
+    if action in ("update", "push"):
+        return [] if isinstance(answer.get("view"), dict) else [f"{action}: no view"]
+    if action == "clear":
+        return []
+    return [f"response_action: unknown value {action!r}"]

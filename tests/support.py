@@ -18,6 +18,7 @@ from standin import SlackStandin
 from standin import requests as slack_requests
 from standin.forms import state_values
 from standin.server import SlackError, check_message
+from standin.views import submission_answer_problems
 
 VALID_SIGNAL = {
     "account": "Globex Corp",
@@ -96,11 +97,15 @@ class SlackDriver:
         return wait_for(lambda: self.standin.views_opened()[before:])[-1]
 
     def submit(self, view: dict[str, Any], user: str, values: dict[str, Any], **kw):
-        return self.post(
+        response = self.post(
             slack_requests.view_submission(
                 self.secret, user_id=user, view=view, state_values=state_values(view, values), **kw
             )
         )
+        answered = response.json() if response.content and response.headers.get(
+            "content-type", "").startswith("application/json") else None
+        assert submission_answer_problems(view, answered) == [], answered
+        return response
 
     def press(self, action_id: str, signal_id: int, user: str, channel: str = "D0TEST", **kw):
         return self.post(

@@ -345,3 +345,22 @@ def test_bolt_routes_every_builder(standin: SlackStandin) -> None:
     statuses = [app.dispatch(BoltRequest(body=b, headers=h)).status for b, h in built]
     assert statuses == [200] * len(built)
     assert seen == ["command", "pm-1", "yes", "p1", "message_action", "ac", "app_home_opened"]
+
+
+def test_an_answer_naming_a_block_the_view_does_not_have_is_a_problem():
+    from standin.views import submission_answer_problems
+
+    view = {"type": "modal", "blocks": [
+        {"type": "input", "block_id": "buyer", "label": {"type": "plain_text", "text": "Buyer"},
+         "element": {"type": "plain_text_input", "action_id": "value"}},
+        {"type": "section", "block_id": "intro", "text": {"type": "mrkdwn", "text": "hi"}}]}
+    ok = {"response_action": "errors", "errors": {"buyer": "Name the person who decides"}}
+    assert submission_answer_problems(view, ok) == []
+    assert submission_answer_problems(view, None) == []  # an empty ack closes the modal
+    assert submission_answer_problems(view, {"response_action": "errors",
+                                             "errors": {"intro": "x", "buyer": " "}}) == [
+        "errors.intro: not an input block of the view",
+        "errors.buyer: the message must be a non-empty string"]
+    assert submission_answer_problems(view, {"response_action": "update"}) == ["update: no view"]
+    assert submission_answer_problems(view, {"response_action": "close"}) == [
+        "response_action: unknown value 'close'"]
