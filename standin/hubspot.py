@@ -15,6 +15,8 @@ further than 10,000 results), only the requested properties (plus the defaults) 
 from __future__ import annotations
 
 import itertools
+import time
+from collections import deque
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -76,6 +78,10 @@ class HubSpotStandin(RestStandin):
         self.owners: dict[str, dict[str, Any]] = {}
         self.companies: dict[str, dict[str, Any]] = {}
         self.associations: set[tuple[str, str]] = set()
+        self._sent: deque[float] = deque()  # when the requests of the rate window came
+        self.rate_refused = 0  # requests answered 429 for the burst limit
+        self.rate_max: int | None = None  # no burst limit unless a test sets one (limit_rate)
+        self.rate_interval = 10.0
         for method, path, name, handler in [
             ("POST", f"{V3}/objects/deals/batch/upsert", "upsert", self._upsert),
             ("GET", f"{V3}/owners/?", "owners", self._owners),
@@ -142,10 +148,33 @@ class HubSpotStandin(RestStandin):
                          "INVALID_AUTHENTICATION").answer
         return None
 
+    def limit_rate(self, per_interval: int, interval: float = 10.0) -> None:
+        """Enforce HubSpot's burst limit: `per_interval` requests in any `interval` seconds
+        (a private app's 100-190 a 10 s); the next one is refused with HubSpot's 429."""
+        with self.lock:
+            self.rate_max, self.rate_interval = per_interval, interval
+
     def handle(self, method: str, raw: str, headers: dict[str, str], body: bytes) -> Answer:
-        """Every answer carries the rate-limit headers."""
+        """Every answer carries the rate-limit headers; over the burst limit, a 429."""
+        now = time.monotonic()
+        with self.lock:
+            window, limit, interval = self._sent, self.rate_max, self.rate_interval
+            while window and window[0] <= now - interval:
+                window.popleft()
+            over = limit is not None and len(window) >= limit
+            if not over:
+                window.append(now)
+            left = max(0, (limit or 190) - len(window))
+        rates = {**RATE_HEADERS, "X-HubSpot-RateLimit-Max": str(limit or 190),
+                 "X-HubSpot-RateLimit-Remaining": str(0 if over else left),
+                 "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(interval * 1000))}
+        if over:
+            refused = rate_limited(retry_after=None)
+            with self.lock:
+                self.rate_refused += 1
+            return Answer(429, refused["body"], rates)
         answer = super().handle(method, raw, headers, body)
-        answer.headers = {**RATE_HEADERS, **answer.headers}
+        answer.headers = {**rates, **answer.headers}
         return answer
 
     def not_found(self, request: Request) -> Any:

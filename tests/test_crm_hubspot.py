@@ -98,6 +98,22 @@ def test_429_waits_what_hubspot_says_then_writes(sqlite_url, standin, hubspot, m
     assert len(hubspot.deals) == 1 and rows(services, "crm.upsert")[0].status == "sent"
 
 
+def test_the_burst_budget_is_kept_before_hubspot_refuses(sqlite_url, standin, hubspot,
+                                                        monkeypatch):
+    services = bot(sqlite_url, standin, monkeypatch, hubspot_crm(hubspot))
+    hubspot.limit_rate(6, interval=10.0)  # HubSpot's private-app burst limit, scaled down
+    with freeze_time(START) as clock:
+        for n in range(5):
+            log(services, account=f"Account {n}")
+        for _ in range(15):
+            drain(services, standin)
+            clock.tick(timedelta(seconds=4))
+    assert hubspot.rate_refused == 0  # paced by X-HubSpot-RateLimit-Remaining, never a 429
+    assert len(hubspot.deals) == 5
+    assert {r.status for r in rows(services, "crm.upsert")} == {"sent"}
+    assert len(hubspot.requests) > 6  # more than one window allows: the pacing was needed
+
+
 def test_500s_back_off_and_retry_without_a_second_deal(sqlite_url, standin, hubspot, monkeypatch):
     services = bot(sqlite_url, standin, monkeypatch, hubspot_crm(hubspot))
     hubspot.fail_next("upsert", times=3, status=500, keep=True,

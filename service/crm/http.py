@@ -7,7 +7,9 @@ connections: retried through the outbox, honouring the server's wait) and `Perma
 token, a missing property: held, admins told). A host that timed out, refused the connection
 or asked to wait (429/503 with Retry-After) is not called again until then: the rows behind
 it fail fast instead of each waiting out a timeout, so the delivery loop keeps Slack messages
-moving. Nothing here logs a header or a secret.
+moving. HubSpot's budget is kept before it runs out: an answer saying that its burst window
+has only RESERVE requests left (`X-HubSpot-RateLimit-Remaining`), or none for the day, rests
+the host until the window has passed. Nothing here logs a header or a secret.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dotenv import dotenv_values
 
 MAX_WAIT = 3600.0  # never wait longer than an hour on a server's say-so
 COOL_OFF = 30.0  # after a timeout or a refused connection, leave the host alone this long
+RESERVE = 2  # requests of HubSpot's burst window left to the portal's other integrations
 USER_AGENT = "signalbot (+https://github.com/signalbot)"
 
 
@@ -118,6 +121,7 @@ class Pool:
         except httpx.TransportError as exc:
             self._resting[host] = time.monotonic() + COOL_OFF
             raise Transient(f"{provider}: connection failed ({type(exc).__name__})") from None
+        self._pace(host, response.headers)
         if response.status_code == 429 or response.status_code >= 500:
             wait = retry_after(response.headers, rate_limited=response.status_code == 429)
             if wait:
@@ -134,6 +138,20 @@ class Pool:
             raise Permanent(f"{provider} HTTP {response.status_code}{f' {code}' if code else ''}: "
                             f"{message}", status=response.status_code, code=code)
         return response
+
+
+    def _pace(self, host: tuple[int, str], headers: httpx.Headers) -> None:
+        """Rest the host when HubSpot says its budget is (nearly) spent."""
+        wait = None
+        if headers.get("X-HubSpot-RateLimit-Daily-Remaining") == "0":
+            wait = MAX_WAIT
+        left = headers.get("X-HubSpot-RateLimit-Remaining", "")
+        interval = headers.get("X-HubSpot-RateLimit-Interval-Milliseconds", "")
+        if left.isdigit() and int(left) <= RESERVE and interval.isdigit():
+            wait = max(wait or 0.0, min(MAX_WAIT, int(interval) / 1000))
+        if wait:
+            with self._lock:
+                self._resting[host] = max(self._resting.get(host, 0.0), time.monotonic() + wait)
 
 
 def retry_after(headers: httpx.Headers, rate_limited: bool = True) -> float | None:
