@@ -91,7 +91,7 @@ def _fields(signal: SignalView) -> list[tuple[str, str]]:
         ("Named buyer", buyer),
         ("Timeline", timeline),
         ("CSM", mention(signal.csm_id)),
-        ("AE", mention(signal.ae_id) if pages_ae(signal.ownership) else "CS-led (no AE)"),
+        ("AE", _ae(signal)),
         ("Stage", stages.STAGE_LABELS.get(signal.stage, signal.stage)),
     ]
     if signal.est_arr is not None:
@@ -99,6 +99,14 @@ def _fields(signal: SignalView) -> list[tuple[str, str]]:
     if signal.ownership == Ownership.JOINT:
         pairs.append(("Ownership", "Joint motion: AE and CSM co-own"))
     return pairs
+
+
+def _ae(signal: SignalView) -> str:
+    if not pages_ae(signal.ownership):
+        return "CS-led (no AE)"
+    if signal.acting_ae_id and signal.stage in stages.WITH_AE:
+        return f"{mention(signal.ae_id)} (away) · acting: {mention(signal.acting_ae_id)}"
+    return mention(signal.ae_id)
 
 
 def _note_parts(note: str) -> list[str]:

@@ -13,7 +13,7 @@ from blocks.charts import chart_block, chart_text
 from blocks.digest import funnel_chart, sla_chart
 from blocks.kit import Block, actions, button, context, divider, header, section
 from blocks.text import duration, escape, mention, truncate, when
-from blocks.views import ClockView, EscalationView, SignalView
+from blocks.views import AwayLine, ClockView, EscalationView, SignalView
 from protocol import stages
 from protocol.catalogue import URGENCY_EMOJI, kind_label
 from protocol.digest import Funnel, WeekSla
@@ -76,6 +76,31 @@ def welcome_blocks() -> list[Block]:
     return [header("Welcome to signalbot"), section(WELCOME)]
 
 
+OPEN_AWAY = "away_open"  # "Going away?": opens the time-away form
+END_AWAY = "away_end"  # "I'm back" / "Cancel" on a period of one's own
+
+
+def away_blocks(mine: Sequence[AwayLine], covering: Sequence[AwayLine], offer: bool
+                ) -> list[Block]:
+    """Time away: the reader's own periods (with *I'm back* / *Cancel*), the people they cover
+    for now, and (for AEs and managers) *Going away?*."""
+    blocks: list[Block] = []
+    for line in mine:
+        cover = f"cover {mention(line.cover)}" if line.cover else "no cover (hand-offs go to " \
+            "your manager)"
+        label = "I'm back" if line.now else "Cancel"
+        text = (f":palm_tree: *You are away {line.span}* · {cover}" if line.now
+                else f":calendar: Time away planned: {line.span} · {cover}")
+        blocks.append(section(text, accessory=button(label, END_AWAY, line.person)))
+    for line in covering:
+        blocks.append(section(f":handshake: *Covering for {mention(line.person)} until "
+                              f"{line.until}*: you are the acting AE on their hand-offs (they "
+                              "are in your queue below)."))
+    if offer and not any(line.now for line in mine):
+        blocks.append(actions("home:away", [button("Going away?", OPEN_AWAY, "away")]))
+    return blocks
+
+
 def csm_blocks(logged: Listing, watch: Listing, now: datetime) -> list[Block]:
     """The CSM's signals and where each stands, then their watch items."""
     blocks: list[Block] = []
@@ -95,13 +120,15 @@ def csm_blocks(logged: Listing, watch: Listing, now: datetime) -> list[Block]:
     return blocks
 
 
-def ae_blocks(queue: Listing, watch: Listing, now: datetime) -> list[Block]:
-    """The AE's open hand-offs, nearest deadline first, then watch items for the account sync."""
+def ae_blocks(queue: Listing, watch: Listing, now: datetime, reader: str | None = None
+              ) -> list[Block]:
+    """The AE's open hand-offs (those they act on as cover included), nearest deadline first,
+    then watch items for the account sync."""
     blocks: list[Block] = []
     if queue.total:
         blocks.append(header("Your hand-off queue"))
         for item in queue.items:
-            blocks.append(section(_ae_line(item, now)))
+            blocks.append(section(_ae_line(item, now, reader)))
             blocks += _button_row("ae", item.signal, owner_buttons(item.signal))
         blocks += _more(queue)
     if watch.total:
@@ -207,9 +234,11 @@ def _watch_line(signal: SignalView) -> str:
     return f"{_title(signal)}\n:eyes: Watch item · {revisit} · AE {mention(signal.ae_id)}"
 
 
-def _ae_line(item: Item, now: datetime) -> str:
+def _ae_line(item: Item, now: datetime, reader: str | None = None) -> str:
     signal = item.signal
-    return (f"{_title(signal)}\nFrom {mention(signal.csm_id)} · {_stage(signal)}"
+    covering = (f" · acting for {mention(signal.ae_id)} (away)"
+                if reader and signal.acting_ae_id == reader and signal.ae_id != reader else "")
+    return (f"{_title(signal)}\nFrom {mention(signal.csm_id)} · {_stage(signal)}{covering}"
             f"{_clock_line(item.clock, now)}")
 
 

@@ -203,6 +203,31 @@ def ownership_modal(signal_id: int, account: str, current: str, choices: list[tu
                   {"signal": signal_id})
 
 
+AWAY_MODAL = "away_modal"
+
+
+def away_modal(person: str) -> dict[str, Any]:
+    """Time away: who (yourself, or for a manager/admin someone on their team), the first and
+    last day, the cover, a note."""
+    blocks = [
+        section("While you are away your *cover* is the acting AE: your hand-offs, cards, "
+                "reminders and buttons go to them, and everything comes back to you with a "
+                "summary when you return. With no cover, hand-offs go to your manager."),
+        _input("person", "Who is away", {"type": "users_select", "action_id": ACTION,
+                                         "initial_user": person},
+               hint="You, or (managers and admins) someone on your team."),
+        _input("first", "First day away", {"type": "datepicker", "action_id": ACTION},
+               optional=True, hint="Leave empty to start now."),
+        _input("last", "Last day away", {"type": "datepicker", "action_id": ACTION},
+               hint="Back the day after. Days in the away person's time zone."),
+        _input("cover", "Cover (acting AE)", {"type": "users_select", "action_id": ACTION},
+               optional=True, hint="An AE covers for an AE, a manager for a manager."),
+        _text_input("note", "Note", 300, None, optional=True, multiline=True,
+                    placeholder="e.g. Holiday, back on the 28th"),
+    ]
+    return _modal(AWAY_MODAL, "Time away", "Save", blocks, {})
+
+
 def _modal(callback_id: str, title: str, submit: str, blocks: list[Block], meta: dict[str, Any]):
     return {
         "type": "modal",

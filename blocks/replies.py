@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 
 from blocks import limits
 from blocks.kit import Block, context, section
-from blocks.text import duration, escape, mention
-from blocks.views import SignalView
+from blocks.text import duration, escape, mention, when
+from blocks.views import AwayLine, SignalView
 from protocol.catalogue import URGENCIES, URGENCY_EMOJI, URGENCY_NAMES
 from protocol.policy import SlaWindow, Team
 from protocol.stages import STAGE_LABELS
@@ -17,6 +17,8 @@ HELP = """*signalbot* turns what you hear on a call into a hand-off Sales must a
 • `/signal Acme hot` — the same, with the account and urgency filled in
 • `/signal list` — your open signals
 • `/signal digest` — preview this week's digest (only you see it)
+• `/signal away until 2026-12-24 cover @dana` — you are away; your cover acts for you \
+(`/signal back` ends it early)
 • `/signal admin show` — the roster (admins: `/signal admin manager @ae @manager`)
 • On any message: *⋯ → Log expansion signal* starts a signal from it."""
 
@@ -67,8 +69,10 @@ def roster_reply(
     admins: Sequence[str],
     gaps: Sequence[str],
     teams: Sequence[Team] = (),
+    away: Sequence[AwayLine] = (),
 ) -> dict:
-    """Who reports to whom, the admins, AEs with open hand-offs but no manager, the teams."""
+    """Who reports to whom, the admins, AEs with open hand-offs but no manager, the teams, and
+    who is away (or will be) with their cover."""
     pairs = sorted(roster.items())[: limits.ROSTER_LINES]
     lines = [f"{mention(p)} → {mention(m)}" for p, m in pairs]
     text = "*Roster* (person → manager)\n" + ("\n".join(lines) or "_empty_")
@@ -77,6 +81,12 @@ def roster_reply(
         text += "\n*Roster gaps* (open hand-offs, no manager): " + ", ".join(map(mention, gaps))
     if teams:
         text += "\n*Teams*\n" + "\n".join(_team_line(t) for t in teams[: limits.ROSTER_LINES])
+    if away:
+        text += "\n*Away* (cover acts for them):\n" + "\n".join(
+            f"• {mention(a.person)} {a.span}, "
+            + (f"cover {mention(a.cover)}" if a.cover else "no cover")
+            + f" · set by {mention(a.set_by)} {when(a.set_at)}" + (" · *now*" if a.now else "")
+            for a in away[: limits.ROSTER_LINES])
     return {"response_type": "ephemeral", "text": text[: limits.MESSAGE_TEXT]}
 
 

@@ -38,6 +38,20 @@ class SignalView:
     source: str
     message_link: str | None
     created_at: datetime
+    acting_ae_id: str | None = None  # who acts for the AE while they are away (protocol.away)
+
+
+@dataclass(frozen=True)
+class AwayLine:
+    """An away period as the roster answer and App Home show it."""
+
+    person: str
+    span: str  # '23 Nov–6 Dec', in the person's time zone
+    until: str  # '6 Dec'
+    cover: str | None
+    set_by: str
+    set_at: datetime
+    now: bool  # under way now (else ahead)
 
 
 @dataclass(frozen=True)

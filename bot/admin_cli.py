@@ -1,5 +1,6 @@
 """`signalbot admin show [--json]`: the roster in force (the config's, with the changes admins
-made in Slack), the admins, and the AEs holding open hand-offs with no manager — what
+made in Slack), the admins, the AEs holding open hand-offs with no manager, and who is away
+(under way or ahead) with their cover — what
 `/signal admin show` answers in Slack, for a terminal or a script."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from typing import Any
 
 from bot.progress import print_json, print_table
 from bot.services import Services
+from service.away import upcoming
 from service.roster import known_people, roster_gaps
 from storage.queries import managers
 
@@ -30,6 +32,11 @@ def roster_report(services: Services) -> dict[str, Any]:
         people = known_people(session)
         gaps = roster_gaps(session, config)
         changed = {slack_id for slack_id, p in people.items() if p.manager_set_by}
+        now = services.now()
+        away = [{"person": p.person_id, "starts": p.starts.isoformat(),
+                 "ends": p.ends.isoformat(), "cover": p.cover_id, "note": p.note,
+                 "set_by": p.set_by, "set_at": p.set_at.isoformat(), "now": p.starts <= now}
+                for p in upcoming(session, now, limit=500)]
 
     def name(slack_id: str | None) -> str | None:
         person = people.get(slack_id or "")
@@ -43,6 +50,7 @@ def roster_report(services: Services) -> dict[str, Any]:
         "gaps": [{"person": g, "name": name(g)} for g in gaps],
         "teams": [{"name": t.name, "members": list(t.members), "group": t.group}
                   for t in config.teams],
+        "away": [a | {"name": name(a["person"]), "cover_name": name(a["cover"])} for a in away],
     }
 
 
@@ -61,6 +69,11 @@ def show_command(args: argparse.Namespace, services: Services) -> int:
         print_table("Teams (in the config's order)", ["team", "members", "user group"],
                     [(t["name"], ", ".join(t["members"]) or "-", t["group"] or "-")
                      for t in report["teams"]])
+    if report["away"]:
+        print_table("Away: under way or ahead (the cover acts for them)",
+                    ["person", "name", "starts", "ends", "cover", "set by", "now"],
+                    [(a["person"], a["name"], a["starts"], a["ends"], a["cover"], a["set_by"],
+                      "yes" if a["now"] else "") for a in report["away"]])
     if report["gaps"]:
         print_table("Roster gaps: open hand-offs, no manager (their misses go to the admins)",
                     ["person", "name"], [(g["person"], g["name"]) for g in report["gaps"]])

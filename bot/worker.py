@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from bot import metrics
 from bot.delivery import Deliverer, make_client
 from bot.services import Services
+from service.away import periodic as away_changes
 from service.crm_poll import poll_crm
 from service.digest import enqueue_weekly_digest
 from service.quarterly import enqueue_quarterly_review
@@ -29,8 +30,9 @@ log = logging.getLogger(__name__)
 SWEEP_BATCH = 500
 # Idempotent checks run with every sweep: the weekly digest post, product-data triggers,
 # reading deals back from the CRM, the quarterly review (each does nothing until it is due).
-PERIODIC: tuple[Callable[[Services], Any], ...] = (enqueue_weekly_digest, evaluate_triggers,
-                                                   poll_crm, enqueue_quarterly_review)
+PERIODIC: tuple[Callable[[Services], Any], ...] = (away_changes, enqueue_weekly_digest,
+                                                   evaluate_triggers, poll_crm,
+                                                   enqueue_quarterly_review)
 
 
 class Worker:

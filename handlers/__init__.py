@@ -5,6 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from handlers import (
+    away,
     card_actions,
     context,
     direct_messages,
@@ -28,5 +29,6 @@ def register(app: App, services: Runtime) -> None:
     card_actions.register(app)
     follow_ups.register(app)
     home.register(app)
+    away.register(app)
     suggestions.register(app)
     direct_messages.register(app)

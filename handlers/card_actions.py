@@ -112,13 +112,13 @@ def _for_signal(build: Callable[[Runtime, Session, Signal, str], dict[str, Any]]
 
 
 def _outcome_view(services: Runtime, session: Session, signal: Signal, actor: str) -> dict:
-    check_owner(session, services.config, signal, actor)
+    check_owner(session, services.config, signal, actor, services.now())
     stages.check_move("outcome", signal.stage)
     return outcome_modal(signal.id, signal.account.name)
 
 
 def _reassign_view(services: Runtime, session: Session, signal: Signal, actor: str) -> dict:
-    check_owner(session, services.config, signal, actor)
+    check_owner(session, services.config, signal, actor, services.now())
     stages.check_move("reassign", signal.stage)
     return reassign_modal(signal.id, signal.account.name)
 

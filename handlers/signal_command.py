@@ -14,9 +14,11 @@ from slack_sdk.errors import SlackApiError
 
 from blocks import replies
 from blocks.modal import Prefill, signal_modal
+from handlers.away import away_command, back_command
 from handlers.digest import send_digest_preview
 from protocol.catalogue import URGENCIES
 from service.accounts import registry_has_accounts
+from service.away import away_lines
 from service.roster import NotAdmin, roster_gaps, set_manager
 from service.runtime import Runtime
 from service.views import signal_view
@@ -44,7 +46,8 @@ def register(app: App) -> None:
 
 
 def signal_command(ack: Ack, command: dict[str, Any], context, services: Runtime) -> None:
-    """Answer `help`, `list`, `admin …` and `digest`; anything else asks for the capture modal."""
+    """Answer `help`, `list`, `admin …`, `digest`, `away …` and `back`; anything else asks for
+    the capture modal."""
     text = html.unescape(command.get("text") or "").strip()
     word = text.split(" ", 1)[0].lower()
     actor = command["user_id"]
@@ -57,6 +60,9 @@ def signal_command(ack: Ack, command: dict[str, Any], context, services: Runtime
     if word == "digest":
         context["digest_preview_for"] = actor  # computed after the ack: send_digest_preview
         return ack()
+    if word in ("away", "back"):  # committed first; the worker is woken after the ack
+        ack((away_command if word == "away" else back_command)(services, actor, text))
+        return services.wake()
     context["modal_for"] = text  # the form is built after the ack, in open_capture_modal
     context["asked_at"] = time.monotonic()
     ack()
@@ -126,6 +132,7 @@ def _admin(services: Runtime, actor: str, raw: str) -> dict[str, Any]:
                 services.config.admins,
                 roster_gaps(session, services.config),
                 services.config.teams,
+                away_lines(session, services.config, services.now()),
             )
     if len(words) >= 2 and words[1].lower() == "manager" and len(users) in (1, 2):
         return _set_manager(services, actor, users[0], users[1] if len(users) == 2 else None)

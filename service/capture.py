@@ -21,6 +21,7 @@ from protocol.qualification import Qualification, evaluate
 from protocol.record import SignalDraft
 from protocol.routing import ownership, pages_ae
 from service import outgoing
+from service.away import page
 from service.clocks import add_clock, cancel_clocks, start_clocks
 from service.crm import sync_items
 from service.history import record_event
@@ -205,7 +206,7 @@ def _hand_off(
         return sync  # the CSM owns the close: no AE is paged, no AE clock runs
     start_clocks(session, config, signal, signal.ae_id, now)
     headline = f"New expansion hand-off from {mention(signal.csm_id)}"
-    return [outgoing.card(signal, "ae", signal.ae_id, headline), *sync]
+    return [*page(session, config, signal, headline, now), *sync]  # the AE, or who acts for them
 
 
 def _keep_watching(

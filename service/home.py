@@ -14,6 +14,7 @@ from blocks.home import (
     Listing,
     admin_blocks,
     ae_blocks,
+    away_blocks,
     chart_blocks,
     csm_blocks,
     home_view,
@@ -27,6 +28,7 @@ from protocol.digest import Funnel, WeekSla
 from protocol.routing import Ownership
 from protocol.sla import RUNNING
 from service import outgoing
+from service.away import home_lines
 from service.digest import funnel, sla_weeks, week_bounds
 from service.roster import roster_gaps
 from service.views import clock_view, escalation_view, signal_view
@@ -41,12 +43,15 @@ RECENTLY_CLOSED = timedelta(days=14)
 
 def render_home(session: Session, config: Config, user_id: str, now: datetime) -> dict[str, Any]:
     """The Home view of `user_id`: a section per role that applies, or a welcome."""
+    team = team_of(session, config, user_id)
+    mine, covering = home_lines(session, config, user_id, now)
+    roster = managers(session, config.managers)
+    queue = ae_queue(session, user_id)
     sections = [
         csm_blocks(csm_signals(session, user_id, now), csm_watch(session, user_id), now),
-        ae_blocks(ae_queue(session, user_id), ae_watch(session, user_id), now)
+        ae_blocks(queue, ae_watch(session, user_id), now, user_id)
         + chart_blocks(trend(session, config, now, [user_id]), None, "Your"),
     ]
-    team = team_of(session, config, user_id)
     if team:
         sections.append(manager_blocks(team_breaches(session, team, now), now)
                         + chart_blocks(trend(session, config, now, team),
@@ -56,15 +61,16 @@ def render_home(session: Session, config: Config, user_id: str, now: datetime) -
         sections.append(admin_blocks(roster_gaps(session, config), held_count(session))
                         + chart_blocks(trend(session, config, now),
                                        last_week_funnel(session, config, now), "Everyone's"))
-    if not any(sections):
+    if not any(sections) and not mine and not covering:
         return home_view(welcome_blocks())
-    return home_view(intro_blocks(now), *sections)
+    offer = user_id in roster or bool(team) or bool(queue.total)  # AEs and managers
+    return home_view(intro_blocks(now), away_blocks(mine, covering, offer), *sections)
 
 
 def home_refreshes(session: Session, config: Config, signal: Signal) -> list[Outgoing]:
-    """Home re-publications a change to `signal` causes: its CSM, AE, and (if escalated)
-    the AE's manager."""
-    users = [signal.csm_id, signal.ae_id]
+    """Home re-publications a change to `signal` causes: its CSM, AE (and acting AE), and (if
+    escalated) the AE's manager."""
+    users = [signal.csm_id, signal.ae_id, signal.acting_ae_id]
     escalated = session.scalar(select(Escalation.id).where(Escalation.signal_id == signal.id)
                                .limit(1))
     if escalated is not None and signal.ae_id:
@@ -159,7 +165,9 @@ def held_count(session: Session) -> int:
 
 
 def _owned_by(user_id: str) -> list[ColumnElement[bool]]:
-    return [Signal.ae_id == user_id, Signal.stage.in_(stages.WITH_AE),
+    """Hand-offs the person owns, or acts on while their AE is away."""
+    return [or_(Signal.ae_id == user_id, Signal.acting_ae_id == user_id),
+            Signal.stage.in_(stages.WITH_AE),
             Signal.ownership != Ownership.CS_LED]
 
 

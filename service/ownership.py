@@ -19,6 +19,7 @@ from protocol.config import Config
 from protocol.escalation import may_act_for
 from protocol.routing import MODEL_LABELS, Ownership, owner_of, upgrades
 from service import outgoing
+from service.away import page
 from service.clocks import cancel_clocks, start_clocks
 from service.crm import sync_items
 from service.history import move
@@ -37,7 +38,7 @@ def check_change(session: Session, config: Config, signal: Signal, actor: str) -
     Who is checked before the stage, so a refusal never reveals the signal's state.
     """
     acting = owner_of(signal.ownership, signal.csm_id, signal.ae_id)
-    if actor not in (signal.csm_id, signal.ae_id) and not may_act_for(
+    if actor not in (signal.csm_id, signal.ae_id, signal.acting_ae_id) and not may_act_for(
             actor, acting, managers(session, config.managers), config.admins):
         raise refuse(signal, acting, actor)
     if signal.stage not in stages.WITH_AE:
@@ -76,9 +77,9 @@ def change_ownership(session: Session, config: Config, signal: Signal, to: str, 
          stages.HANDED_OFF if paged else signal.stage, detail)
     account, why = escape(signal.account.name), escape(reason)
     label = MODEL_LABELS[signal.ownership]
-    if paged:
-        out.append(outgoing.card(signal, "ae", ae, f"{mention(actor)} moved this deal to "
-                                 f"*{label}*: it is yours to close. Reason: {why}"))
+    if paged:  # the AE, or while they are away whoever acts for them
+        out += page(session, config, signal, f"{mention(actor)} moved this deal to *{label}*: "
+                    f"it is yours to close. Reason: {why}", now)
     if signal.ownership == Ownership.JOINT:
         out.append(outgoing.card(signal, "csm", signal.csm_id,
                                  f"You now co-own this deal with {mention(ae)} "

@@ -15,15 +15,14 @@ from sqlalchemy.orm import Session
 from blocks.text import escape, mention
 from protocol import stages
 from protocol.config import Config
-from protocol.escalation import may_act_for
 from protocol.routing import Ownership, owner_of
 from service import outgoing
+from service.away import may_act, page
 from service.clocks import add_clock, cancel_clocks, meet, start_clocks
 from service.crm import sync_items
 from service.history import move, record_event
 from storage.models import Signal
 from storage.outbox import Outgoing, enqueue, queued
-from storage.queries import managers
 
 SLACK, CRM = "slack", "crm"  # where a step was taken: in Slack, or read back from the CRM
 
@@ -48,15 +47,19 @@ def refuse(signal: Signal, owner: str | None, actor: str) -> NotAllowed:
     return NotAllowed(owner, shown=actor in (signal.csm_id, signal.ae_id))
 
 
-def check_owner(session: Session, config: Config, signal: Signal, actor: str) -> None:
-    """Raise NotAllowed unless `actor` is the owner, above them on the roster, or an admin.
+def check_owner(session: Session, config: Config, signal: Signal, actor: str,
+                now: datetime | None = None) -> None:
+    """Raise NotAllowed unless `actor` is the owner, the acting AE (their cover while they are
+    away), above them on the roster, an admin, or (given `now`) covers for one of those.
 
     Called before any check of the stage, so a refusal never reveals the signal's state.
     """
     owner = owner_of(signal.ownership, signal.csm_id, signal.ae_id)
     if signal.ownership == Ownership.JOINT and actor == signal.csm_id:
         return
-    if not may_act_for(actor, owner, managers(session, config.managers), config.admins):
+    if actor == signal.acting_ae_id and signal.ae_id == owner:
+        return
+    if not may_act(session, config, actor, owner, now):
         raise refuse(signal, owner, actor)
 
 
@@ -64,7 +67,7 @@ def acknowledge(
     session: Session, config: Config, signal: Signal, actor: str, now: datetime
 ) -> None:
     """The AE has seen the hand-off: stop the acknowledge clock."""
-    check_owner(session, config, signal, actor)
+    check_owner(session, config, signal, actor, now)
     stages.check_move("acknowledge", signal.stage)
     meet(session, signal, now, "ack")
     signal.acknowledged_at = now
@@ -95,7 +98,7 @@ def log_contact(
     who needs no check (the CRM decided who may move the deal).
     """
     if source == SLACK:
-        check_owner(session, config, signal, actor)
+        check_owner(session, config, signal, actor, now)
     stages.check_move("contact", signal.stage)
     if signal.acknowledged_at is None:
         signal.acknowledged_at = now
@@ -130,7 +133,7 @@ def reassign(
     `source` CRM: the deal's owner was changed in the CRM (no owner check).
     """
     if source == SLACK:
-        check_owner(session, config, signal, actor)
+        check_owner(session, config, signal, actor, now)
     stages.check_move("reassign", signal.stage)
     if new_ae == signal.ae_id:
         raise stages.StageError(f"This signal is already with {mention(new_ae)}.")
@@ -154,12 +157,8 @@ def reassign(
     why = f" Reason: {escape(reason)}" if reason else ""
     out = [
         outgoing.refresh(signal),
-        outgoing.card(
-            signal,
-            "ae",
-            new_ae,
-            f"Reassigned to you by {mention(actor)} (was {mention(old_ae)}).{why}",
-        ),
+        *page(session, config, signal,
+              f"Reassigned to you by {mention(actor)} (was {mention(old_ae)}).{why}", now),
         outgoing.notice(
             f"reassigned:{signal.id}:{signal.token}:csm",
             signal.csm_id,
@@ -204,7 +203,7 @@ def record_outcome(
         raise ValueError(f"unknown outcome {outcome!r}")
     was = signal.outcome
     if source == SLACK:
-        check_owner(session, config, signal, actor)
+        check_owner(session, config, signal, actor, now)
     if source == SLACK or was is None:
         stages.check_move("outcome", signal.stage)
     cancel_clocks(session, signal, now)
@@ -244,20 +243,24 @@ def nudge(
     `press` is Slack's `action_ts` of the button press: a replay of the same press (a retry,
     or a captured request sent again) finds its message already queued and does nothing.
     """
-    if not may_act_for(actor, signal.ae_id, managers(session, config.managers), config.admins):
+    if not may_act(session, config, actor, signal.ae_id, now):
         raise refuse(signal, signal.ae_id, actor)
     if not stages.is_open(signal.stage) or signal.stage not in stages.WITH_AE:
         raise stages.StageError("There is nothing to nudge: the signal is not waiting on the AE.")
+    target = signal.acting_ae_id or signal.ae_id  # while the AE is away: whoever acts for them
+    if target == actor:
+        raise stages.StageError(f"{mention(signal.ae_id)} is away and this hand-off is with you: "
+                                "act on it, or reassign it.")
     key = f"nudge:{signal.id}:{actor}:{press or int(now.timestamp())}"
     text = (
         f"{mention(actor)} is asking about the *{escape(signal.account.name)}* hand-off "
         f"from {mention(signal.csm_id)}: please act on it now."
     )
-    item = outgoing.card(signal, "ae", signal.ae_id, text, key_suffix=f":{key}")
+    item = outgoing.card(signal, "ae", target, text, key_suffix=f":{key}")
     if queued(session, item.key):
         return
     record_event(
-        session, signal, "nudged", actor, now, signal.stage, signal.stage, {"ae": signal.ae_id}
+        session, signal, "nudged", actor, now, signal.stage, signal.stage, {"ae": target}
     )
     enqueue(session, [item], now)
 

@@ -17,7 +17,7 @@ def signal_view(signal: Signal) -> SignalView:
         ownership=signal.ownership, outcome=signal.outcome,
         outcome_reason=signal.outcome_reason, won_arr=signal.won_arr,
         revisit_on=signal.revisit_on, source=signal.source, message_link=signal.message_link,
-        created_at=signal.created_at,
+        created_at=signal.created_at, acting_ae_id=signal.acting_ae_id,
     )
 
 

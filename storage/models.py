@@ -178,6 +178,8 @@ class Signal(Base):
     source: Mapped[str] = mapped_column(String(64), default="slash")
     message_link: Mapped[str | None] = mapped_column(String(500))
     submission_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    # The cover acting for the AE while they are away (protocol.away); the AE stays the owner.
+    acting_ae_id: Mapped[str | None] = mapped_column(String(32))
     # Bumped by acknowledge and reassign: a queued reminder carrying an older token is void.
     token: Mapped[int] = mapped_column(Integer, default=1)
     # Bumped by every change: cards are re-rendered when it moves.
@@ -207,6 +209,7 @@ class Signal(Base):
         Index(None, "created_at"),
         Index(None, "closed_at"),  # the digest's outcomes of a week
         Index(None, "stage"),  # the digest's "stalled now"
+        Index(None, "acting_ae_id"),  # a cover's queue, the hand-back
     )
 
 
@@ -256,6 +259,9 @@ class Deadline(Base):
     clock: Mapped[str] = mapped_column(String(16))
     token: Mapped[int] = mapped_column(Integer)
     owner_id: Mapped[str | None] = mapped_column(String(32))
+    # Who holds the clock while the owner is away (their cover, or their manager); None: the
+    # owner. Frozen once the clock is met or missed: attainment counts against whoever held it.
+    held_by: Mapped[str | None] = mapped_column(String(32))
     started_at: Mapped[datetime]
     due_at: Mapped[datetime]
     state: Mapped[str] = mapped_column(String(16), default=ClockState.OPEN.value)  # ClockState
@@ -292,6 +298,29 @@ class Escalation(Base):
     decided_at: Mapped[datetime]
 
     __table_args__ = (UniqueConstraint("deadline_id", "level"), Index(None, "decided_at"))
+
+
+class AwayPeriod(Base):
+    """A person away [starts, ends) with an optional cover; set by them, their manager or an
+    admin. `began_at` / `handed_back_at` record that their work went to the cover and came
+    back (each once); `ended_at` is set when it was ended early (or cancelled) by someone."""
+
+    __tablename__ = "away_periods"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[str] = mapped_column(String(32))
+    starts: Mapped[datetime]
+    ends: Mapped[datetime]
+    cover_id: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(String(300))
+    set_by: Mapped[str] = mapped_column(String(32))
+    set_at: Mapped[datetime]
+    began_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    ended_by: Mapped[str | None] = mapped_column(String(32))
+    handed_back_at: Mapped[datetime | None]
+
+    __table_args__ = (Index(None, "person_id", "ends"), Index(None, "ends", "starts"))
 
 
 class Card(Base):

@@ -107,12 +107,13 @@ def signal_for_update(session: Session, signal_id: int) -> Signal | None:
 
 
 def open_signals_for(session: Session, user_id: str, limit: int = 20) -> Sequence[Signal]:
-    """Open signals the person logged or owns, newest first."""
+    """Open signals the person logged, owns or acts on (as cover), newest first."""
     return session.scalars(
         select(Signal)
         .where(
             Signal.stage.in_(OPEN_STAGES),
-            or_(Signal.csm_id == user_id, Signal.ae_id == user_id),
+            or_(Signal.csm_id == user_id, Signal.ae_id == user_id,
+                Signal.acting_ae_id == user_id),
         )
         .order_by(Signal.created_at.desc())
         .limit(limit)
@@ -120,14 +121,15 @@ def open_signals_for(session: Session, user_id: str, limit: int = 20) -> Sequenc
 
 
 def count_open_signals_for(session: Session, user_id: str) -> int:
-    """How many open signals the person logged or owns."""
+    """How many open signals the person logged, owns or acts on (as cover)."""
     return (
         session.scalar(
             select(func.count())
             .select_from(Signal)
             .where(
                 Signal.stage.in_(OPEN_STAGES),
-                or_(Signal.csm_id == user_id, Signal.ae_id == user_id),
+                or_(Signal.csm_id == user_id, Signal.ae_id == user_id,
+                Signal.acting_ae_id == user_id),
             )
         )
         or 0
