@@ -265,7 +265,20 @@ def _signals(week: Week, before: Week, s: _Style) -> _Part:
             f"{category_label(c)} {_short(now.by_category.get(c, 0), then.by_category.get(c, 0))}"
             for c in categories) or "—"),
         ("Ownership upgrades", _upgrades(week.upgrades, before.upgrades)),
+        ("Covered hand-offs", _covered(week, before, s)),
     ))
+
+
+def _covered(week: Week, before: Week, s: _Style) -> str:
+    """'3 (1 before) · away: Alex (cover Dana), Sam (no cover)': hand-offs that went to a
+    cover while their AE was away, and who was away."""
+    text = _counted(week.covered, before.covered)
+    if week.away:
+        text += " · away: " + ", ".join(
+            f"{s.who(person)} ({'cover ' + s.who(cover) if cover else 'no cover'})"
+            for person, cover in week.away[:5])
+        text += f" and {len(week.away) - 5} more" if len(week.away) > 5 else ""
+    return text
 
 
 def _upgrades(now: dict[str, int], then: dict[str, int]) -> str:

@@ -95,10 +95,13 @@ def acting_for(person: str, roster: Mapping[str, str], away: Away,
     return Acting(person, Acts.MANAGER, target.users)
 
 
-def role_of(person: str, roster: Mapping[str, str]) -> Role:
-    """A manager has someone reporting to them on the roster; anyone else is an AE here."""
-    return Role.MANAGER if any(boss == person for p, boss in roster.items() if p != person) \
-        else Role.AE
+def role_of(person: str, roster: Mapping[str, str], csm: bool = False) -> Role | None:
+    """A manager has someone reporting to them on the roster; someone known only as a CSM
+    (`csm`: they log signals or own accounts as CSM, and never hold them as AE) has no role
+    here; anyone else is an AE."""
+    if any(boss == person for p, boss in roster.items() if p != person):
+        return Role.MANAGER
+    return None if csm else Role.AE
 
 
 def covering(actor: str, away: Away) -> set[str]:
@@ -107,15 +110,19 @@ def covering(actor: str, away: Away) -> set[str]:
 
 
 def cover_problem(person: str, cover: str | None, roster: Mapping[str, str],
-                  inactive: bool) -> str | None:
-    """Why `cover` cannot cover for `person` (a sentence), or None when they can."""
+                  inactive: bool, cover_is_csm: bool = False) -> str | None:
+    """Why `cover` cannot cover for `person` (a sentence), or None when they can
+    (`cover_is_csm`: the cover is known only as a CSM, see `role_of`)."""
     if cover is None:
         return None
     if cover == person:
         return "The cover must be someone else: pick a colleague who is in."
     if inactive:
         return "That cover is deactivated in Slack: pick someone who is active."
-    need, has = role_of(person, roster), role_of(cover, roster)
+    need, has = role_of(person, roster), role_of(cover, roster, cover_is_csm)
+    if has is None:
+        return ("That cover is a CSM here: an AE is covered by an AE and a manager by a "
+                "manager.")
     if need != has:
         return (f"An AE is covered by an AE and a manager by a manager: this cover is "
                 f"{'a manager' if has == Role.MANAGER else 'an AE'}.")

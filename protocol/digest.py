@@ -237,6 +237,8 @@ class Week:
     outcomes: Outcomes
     funnel: Funnel
     upgrades: dict[str, int] = field(default_factory=dict)  # "cs_led>ae" -> ownership changes
+    covered: int = 0  # hand-offs that went to a cover (or the manager) while their AE was away
+    away: list[tuple[str, str | None]] = field(default_factory=list)  # (person, cover) away
 
 
 @dataclass

@@ -40,7 +40,7 @@ from service import outgoing
 from service.clocks import tz_of
 from service.history import record_event
 from service.runtime import Runtime
-from storage.models import AwayPeriod, Deadline, Signal, SignalEvent
+from storage.models import Account, AwayPeriod, Deadline, Signal, SignalEvent
 from storage.outbox import Outgoing, enqueue
 from storage.queries import managers, person
 
@@ -156,7 +156,8 @@ def set_away(session: Session, config: Config, actor: str, person_id: str,
     except ValueError as exc:
         raise AwayError(str(exc), "first" if "first day" in str(exc) else "last") from None
     inactive = cover is not None and person(session, cover).deactivated
-    problem = cover_problem(person_id, cover, roster, inactive)
+    problem = cover_problem(person_id, cover, roster, inactive,
+                            cover is not None and _only_csm(session, cover))
     if problem:
         raise AwayError(problem, "cover")
     _check_clashes(session, config, person_id, cover, starts, ends, now)
@@ -204,6 +205,16 @@ def _check_clashes(session: Session, config: Config, person_id: str, cover: str 
         if cover is not None and other.person_id == cover:
             raise AwayError(f"{mention(cover)} is away themselves {span}: pick another cover.",
                             "cover")
+
+
+def _only_csm(session: Session, user: str) -> bool:
+    """Known as a CSM (logs signals, owns accounts as CSM) and never as an AE."""
+    def known(*conditions) -> bool:
+        return any(session.scalar(select(model.id).where(c).limit(1)) is not None
+                   for model, c in conditions)
+
+    as_csm = known((Signal, Signal.csm_id == user), (Account, Account.csm_id == user))
+    return as_csm and not known((Signal, Signal.ae_id == user), (Account, Account.ae_id == user))
 
 
 def _cover_words(period: AwayPeriod) -> str:

@@ -60,6 +60,7 @@ from service.triggers import trigger_digest, triggers_fired
 from storage.db import is_postgres
 from storage.models import (
     Account,
+    AwayPeriod,
     Deadline,
     Escalation,
     OutboxMessage,
@@ -149,6 +150,7 @@ def week_figures(session: Session, start: datetime, end: datetime, now: datetime
         contact=contact, per_ae=per_ae, escalations=escalations(session, start, end),
         outcomes=outcomes(session, start, end), funnel=funnel(session, start, end),
         upgrades=ownership_upgrades(session, start, end),
+        covered=covered_hand_offs(session, start, end), away=away_in(session, start, end),
     )
 
 
@@ -181,18 +183,19 @@ def signal_counts(session: Session, start: datetime, end: datetime) -> SignalCou
 def sla(
     session: Session, start: datetime, end: datetime, now: datetime
 ) -> tuple[Tally, Tally, list[AeSla]]:
-    """Acknowledge and contact clocks started in [start, end): overall and per AE.
+    """Acknowledge and contact clocks started in [start, end): overall and per AE (whoever
+    held the clock when it ran out: the AE, or their cover while they were away).
 
     Within SLA: met no later than due. Pending: still open and not yet due (not counted).
     Cancelled clocks (reassigned, closed early) are left out, unless they had already been
     escalated: a miss stays a miss when the signal is reassigned or closed afterwards.
     """
     met, pending, counted = _sla_rules(start, end, now)
+    holder = _holder()
     rows = session.execute(
-        select(Deadline.owner_id, Deadline.clock, _count_if(met), _count_if(pending),
-               func.count())
+        select(holder, Deadline.clock, _count_if(met), _count_if(pending), func.count())
         .where(*counted)
-        .group_by(Deadline.owner_id, Deadline.clock)
+        .group_by(holder, Deadline.clock)
     )
     ack, contact, per_ae = Tally(), Tally(), {}
     for owner, clock, met_n, pending_n, total in rows:
@@ -203,6 +206,12 @@ def sla(
     ranked = sorted(per_ae.values(), key=lambda r: (-(r.ack.counted + r.ack.pending),
                                                     r.ae_id or ""))
     return ack, contact, ranked
+
+
+def _holder() -> Any:
+    """Who a clock counts against: whoever held it when it ran out (`held_by`), else its
+    owner."""
+    return func.coalesce(Deadline.held_by, Deadline.owner_id)
 
 
 def _sla_rules(start: datetime, end: datetime, now: datetime) -> tuple[Any, Any, list[Any]]:
@@ -233,7 +242,7 @@ def sla_weeks(
     stmt = (select(week, Deadline.clock, _count_if(met), _count_if(pending), func.count())
             .where(*counted).group_by(week, Deadline.clock))
     if owners is not None:
-        stmt = stmt.where(Deadline.owner_id.in_(owners))
+        stmt = stmt.where(_holder().in_(owners))
     trend = [WeekSla(monday, Tally(), Tally()) for monday in mondays]
     for i, clock, met_n, pending_n, total in session.execute(stmt):
         tally = Tally(met=met_n, counted=total - pending_n, pending=pending_n)
@@ -329,6 +338,24 @@ def ownership_upgrades(session: Session, start: datetime, end: datetime) -> dict
         key = f"{(detail or {}).get('from')}>{(detail or {}).get('to')}"
         counts[key] = counts.get(key, 0) + 1
     return counts
+
+
+def covered_hand_offs(session: Session, start: datetime, end: datetime) -> int:
+    """Signals that went to a cover (or, with no cover, the manager) in [start, end) because
+    their AE was away (`covered` events)."""
+    return session.scalar(select(func.count(distinct(SignalEvent.signal_id))).where(
+        SignalEvent.kind == "covered", _between(SignalEvent.at, start, end))) or 0
+
+
+def away_in(session: Session, start: datetime, end: datetime,
+            limit: int = 20) -> list[tuple[str, str | None]]:
+    """(person, cover) of the away periods that overlapped [start, end) (not cancelled)."""
+    rows = session.execute(select(AwayPeriod.person_id, AwayPeriod.cover_id).where(
+        AwayPeriod.starts < end, AwayPeriod.ends > start,
+        or_(AwayPeriod.ended_at.is_(None), AwayPeriod.ended_at > AwayPeriod.starts),
+        or_(AwayPeriod.ended_at.is_(None), AwayPeriod.ended_at > start))
+        .order_by(AwayPeriod.starts, AwayPeriod.id).limit(limit))
+    return [(person, cover) for person, cover in rows]
 
 
 def csm_quality(session: Session, start: datetime, end: datetime) -> list[CsmQuality]:
@@ -468,6 +495,7 @@ def _people_in(digest: Digest) -> set[str]:
     ids |= {row.ae_id for row in digest.week.escalations.per_ae}
     ids |= {row.csm_id for row in digest.csm_quality}
     ids |= set(digest.stalled.roster_gaps)
+    ids |= {who for pair in digest.week.away for who in pair if who}
     stalled = digest.stalled
     for item in (*digest.week.escalations.open_items, *stalled.unacknowledged_items,
                  *stalled.awaiting_items, *stalled.watch_items):

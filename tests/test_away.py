@@ -110,6 +110,19 @@ def test_a_fortnight_with_a_cover(away_slack):
         assert f"<@{AE2}> (acting AE for <@{AE}>, who is away)" in page
         assert not [t for t in dms(slack, MGR) if "Missed SLA" in t]
 
+        clock.move_to("2026-11-30 15:00:00")  # the digest of the first week counts the cover
+        digest = str(slack.command(ADMIN, "digest").json())
+        assert "Covered hand-offs" in digest and "2 (▲2 vs last week)" in digest
+        assert "away: Alex AE (cover Avery AE)" in digest
+        with slack.services.unit_of_work() as session:
+            from service.digest import compute_digest, week_bounds
+
+            start, end = week_bounds(slack.services.now(), slack.services.config)
+            figures = compute_digest(session, slack.services.config, start, end,
+                                     slack.services.now())
+        holders = {row.ae_id for row in figures.week.per_ae}
+        assert holders == {AE2}  # every clock ran out (or was met) while the cover held it
+
         clock.move_to(BACK_AT)  # the fortnight ends by itself: the sweep hands back
         slack.sweep()
         slack.sweep()
@@ -198,7 +211,9 @@ def test_clear_answers_for_what_cannot_be(away_slack):
     with freeze_time(START):
         with slack.services.unit_of_work() as session:
             session.add(Person(slack_id="U0GONE0001", deactivated=True))
+        slack.log_signal()  # the CSM is known as one now
         cases = [
+            (f"away until 2026-12-06 cover {mention(CSM)}", "a CSM"),
             ("away until 24/12/2026", "is not a date"),
             ("away until 2026-11-20", "already passed"),
             ("away from 2026-12-10 until 2026-12-01", "on or before"),

@@ -79,6 +79,8 @@ def test_who_may_cover_whom():
     assert "deactivated" in cover_problem("alex", "dana", ROSTER, inactive=True)
     assert "a manager" in cover_problem("alex", "mgr", ROSTER, inactive=False)
     assert "an AE" in cover_problem("mgr", "dana", ROSTER, inactive=False)
+    assert "a CSM" in cover_problem("alex", "casey", ROSTER, inactive=False, cover_is_csm=True)
+    assert cover_problem("mgr", "mgr2", ROSTER, inactive=False, cover_is_csm=True) is None
 
 
 def test_periods_run_from_a_first_day_through_a_last_day_in_the_persons_zone():
