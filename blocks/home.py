@@ -80,10 +80,11 @@ OPEN_AWAY = "away_open"  # "Going away?": opens the time-away form
 END_AWAY = "away_end"  # "I'm back" / "Cancel" on a period of one's own
 
 
-def away_blocks(mine: Sequence[AwayLine], covering: Sequence[AwayLine], offer: bool
-                ) -> list[Block]:
+def away_blocks(mine: Sequence[AwayLine], covering: Sequence[AwayLine], offer: bool,
+                others: Sequence[AwayLine] = (), limit: int = 10) -> list[Block]:
     """Time away: the reader's own periods (with *I'm back* / *Cancel*), the people they cover
-    for now, and (for AEs and managers) *Going away?*."""
+    for now, their team's (a manager) or everyone's (an admin) periods, and (for AEs and
+    managers) *Going away?*."""
     blocks: list[Block] = []
     for line in mine:
         cover = f"cover {mention(line.cover)}" if line.cover else "no cover (hand-offs go to " \
@@ -96,6 +97,15 @@ def away_blocks(mine: Sequence[AwayLine], covering: Sequence[AwayLine], offer: b
         blocks.append(section(f":handshake: *Covering for {mention(line.person)} until "
                               f"{line.until}*: you are the acting AE on their hand-offs (they "
                               "are in your queue below)."))
+    if others:
+        shown = "\n".join(
+            f"• {mention(a.person)} {a.span}, "
+            + (f"cover {mention(a.cover)}" if a.cover else "no cover")
+            + f" · set by {mention(a.set_by)}" + (" · *now*" if a.now else "")
+            for a in others[:limit])
+        more = f"\n…and {len(others) - limit} more (`/signal admin show`)" \
+            if len(others) > limit else ""
+        blocks.append(section(f":palm_tree: *Away (under way or ahead)*\n{shown}{more}"))
     if offer and not any(line.now for line in mine):
         blocks.append(actions("home:away", [button("Going away?", OPEN_AWAY, "away")]))
     return blocks

@@ -40,6 +40,7 @@ from service import outgoing
 from service.clocks import tz_of
 from service.history import record_event
 from service.runtime import Runtime
+from storage.db import is_postgres
 from storage.models import Account, AwayPeriod, Deadline, Signal, SignalEvent
 from storage.outbox import Outgoing, enqueue
 from storage.queries import managers, person
@@ -303,11 +304,13 @@ def _claim(session: Session, period: AwayPeriod, column, now: datetime) -> bool:
 
 def _realign(session: Session, config: Config, now: datetime) -> int:
     away = away_now(session, now)
-    candidates = session.scalars(select(Signal).where(
+    stmt = select(Signal).where(
         Signal.stage.in_(stages.WITH_AE), Signal.ownership != Ownership.CS_LED,
         Signal.ae_id.is_not(None),
-        or_(Signal.ae_id.in_(list(away)), Signal.acting_ae_id.is_not(None)))
-        .order_by(Signal.id))
+        or_(Signal.ae_id.in_(list(away)), Signal.acting_ae_id.is_not(None))).order_by(Signal.id)
+    if is_postgres(session):  # replicas reconciling at once move each signal once
+        stmt = stmt.with_for_update(of=Signal)
+    candidates = session.scalars(stmt)
     roster = managers(session, config.managers)
     out: list[Outgoing] = []
     moved = 0

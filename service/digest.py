@@ -191,7 +191,7 @@ def sla(
     escalated: a miss stays a miss when the signal is reassigned or closed afterwards.
     """
     met, pending, counted = _sla_rules(start, end, now)
-    holder = _holder()
+    holder = clock_holder()
     rows = session.execute(
         select(holder, Deadline.clock, _count_if(met), _count_if(pending), func.count())
         .where(*counted)
@@ -208,7 +208,7 @@ def sla(
     return ack, contact, ranked
 
 
-def _holder() -> Any:
+def clock_holder() -> Any:
     """Who a clock counts against: whoever held it when it ran out (`held_by`), else its
     owner."""
     return func.coalesce(Deadline.held_by, Deadline.owner_id)
@@ -242,7 +242,7 @@ def sla_weeks(
     stmt = (select(week, Deadline.clock, _count_if(met), _count_if(pending), func.count())
             .where(*counted).group_by(week, Deadline.clock))
     if owners is not None:
-        stmt = stmt.where(_holder().in_(owners))
+        stmt = stmt.where(clock_holder().in_(owners))
     trend = [WeekSla(monday, Tally(), Tally()) for monday in mondays]
     for i, clock, met_n, pending_n, total in session.execute(stmt):
         tally = Tally(met=met_n, counted=total - pending_n, pending=pending_n)

@@ -28,7 +28,7 @@ from protocol.digest import Funnel, WeekSla
 from protocol.routing import Ownership
 from protocol.sla import RUNNING
 from service import outgoing
-from service.away import home_lines
+from service.away import away_lines, home_lines
 from service.digest import funnel, sla_weeks, week_bounds
 from service.roster import roster_gaps
 from service.views import clock_view, escalation_view, signal_view
@@ -45,6 +45,8 @@ def render_home(session: Session, config: Config, user_id: str, now: datetime) -
     """The Home view of `user_id`: a section per role that applies, or a welcome."""
     team = team_of(session, config, user_id)
     mine, covering = home_lines(session, config, user_id, now)
+    others = [line for line in away_lines(session, config, now)
+              if line.person != user_id and (user_id in config.admins or line.person in team)]
     roster = managers(session, config.managers)
     queue = ae_queue(session, user_id)
     sections = [
@@ -64,7 +66,7 @@ def render_home(session: Session, config: Config, user_id: str, now: datetime) -
     if not any(sections) and not mine and not covering:
         return home_view(welcome_blocks())
     offer = user_id in roster or bool(team) or bool(queue.total)  # AEs and managers
-    return home_view(intro_blocks(now), away_blocks(mine, covering, offer), *sections)
+    return home_view(intro_blocks(now), away_blocks(mine, covering, offer, others), *sections)
 
 
 def home_refreshes(session: Session, config: Config, signal: Signal) -> list[Outgoing]:

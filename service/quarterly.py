@@ -34,7 +34,7 @@ from protocol.credit import (
 )
 from protocol.routing import Ownership
 from protocol.sla import ClockState
-from service.digest import escalations, sla
+from service.digest import clock_holder, escalations, sla
 from service.runtime import Runtime
 from storage.models import Account, Deadline, Escalation, OutboxMessage, Person, Signal, SignalEvent
 from storage.outbox import Outgoing, enqueue
@@ -154,11 +154,12 @@ def _contact_times(session: Session, lines: dict, start: datetime, end: datetime
 
 
 def _misses(session: Session, start: datetime, end: datetime):
-    """The ack/contact clocks started in [start, end) that were missed or met late."""
+    """The ack/contact clocks started in [start, end) that were missed or met late, by whoever
+    held them (the AE, or their cover while they were away)."""
     escalated = exists().where(Escalation.deadline_id == Deadline.id)
     late = and_(Deadline.state == ClockState.MET, Deadline.met_at > Deadline.due_at)
     rows = session.execute(
-        select(Deadline.owner_id, Deadline.signal_id, Account.name, Deadline.clock,
+        select(clock_holder(), Deadline.signal_id, Account.name, Deadline.clock,
                Deadline.due_at, Deadline.met_at)
         .join(Signal, Signal.id == Deadline.signal_id).join(Account)
         .where(Deadline.clock.in_(("ack", "contact")),

@@ -301,6 +301,9 @@ def test_the_home_tab_form_and_the_back_button(away_slack):
         cover_home = home_text(open_home(slack, AE2))
         assert "Covering for" in cover_home and "Queue Item" in cover_home
         assert "acting for" in cover_home
+        manager_home = home_text(open_home(slack, MGR))
+        assert "Away (under way or ahead)" in manager_home
+        assert f"<@{AE}> 23 Nov–6 Dec" in manager_home
         assert any("Skiing &lt;3" in t for t in dms(slack, AE2))
         admin = text_of(slack.command(ADMIN, "admin show"))
         assert f"<@{AE}> 23 Nov–6 Dec, cover <@{AE2}>" in admin and "*now*" in admin
@@ -313,3 +316,28 @@ def test_the_home_tab_form_and_the_back_button(away_slack):
     assert signals(slack.services)[0].acting_ae_id is None
     assert len([t for t in dms(slack, AE) if "Welcome back" in t]) == 1
     assert not slack.standin.rejections
+
+
+def test_reminders_go_to_whoever_holds_the_hand_off(away_slack):
+    slack = away_slack
+    with freeze_time(START) as clock:
+        text_of(slack.command(AE, f"away until 2026-12-06 cover {mention(AE2)}"))
+        slack.log_signal(account="Covered")
+        deliver(slack, clock)
+        clock.move_to("2026-11-23 16:00:01")  # half of the 4 h acknowledge window
+        slack.sweep()
+        deliver(slack, clock)
+        [covered] = [t for t in dms(slack, AE2) if "Reminder: acknowledge" in t]
+        assert f"(covering for <@{AE}>)" in covered and "Covered" in covered
+        assert not [t for t in dms(slack, AE) if "Reminder" in t]
+
+        text_of(slack.command(AE, "back"))
+        text_of(slack.command(MGR, f"away {mention(AE)} until 2026-11-24"))  # no cover
+        slack.log_signal(account="Held")
+        deliver(slack, clock)
+        clock.move_to("2026-11-23 18:05:00")  # half of the second one's window
+        slack.sweep()
+        deliver(slack, clock)
+    held = [t for t in dms(slack, MGR) if "Reminder: acknowledge" in t and "Held" in t]
+    assert held and card.REASSIGN in held[0]
+    assert not [t for t in dms(slack, AE) if "Reminder" in t]
