@@ -24,6 +24,8 @@ from protocol import stages
 from protocol.away import (
     Acting,
     Acts,
+    Period,
+    away_at,
     cover_problem,
     covering,
     day_label,
@@ -40,6 +42,7 @@ from service import outgoing
 from service.clocks import tz_of
 from service.history import record_event
 from service.runtime import Runtime
+from storage.cache import MISSING, caches_of
 from storage.db import is_postgres
 from storage.models import Account, AwayPeriod, Deadline, Signal, SignalEvent
 from storage.outbox import Outgoing, enqueue
@@ -73,9 +76,30 @@ def periods_in_force(session: Session, now: datetime) -> list[AwayPeriod]:
         .order_by(AwayPeriod.starts, AwayPeriod.id)))
 
 
-def away_now(session: Session, now: datetime) -> dict[str, str | None]:
-    """Who is away at `now` -> their cover (None: no cover)."""
-    return {p.person_id: p.cover_id for p in periods_in_force(session, now)}
+def away_now(session: Session, now: datetime, fresh: bool = False) -> dict[str, str | None]:
+    """Who is away at `now` -> their cover (None: no cover).
+
+    The periods not over yet are kept in the process's caches for `AWAY_TTL` (the hand-off
+    on the ack path asks every time); `fresh` reads them from the database (`reconcile`,
+    which also puts right whatever a stale answer routed, on the next sweep)."""
+    caches = caches_of(session)
+    periods = MISSING if fresh or caches is None else caches.away.get(AWAY_KEY)
+    if periods is MISSING:
+        periods = [Period(p.person_id, p.starts, p.ends, p.cover_id)
+                   for p in upcoming(session, now, limit=10_000)]
+        if caches is not None:
+            caches.away.put(AWAY_KEY, periods)
+    return away_at(periods, now)
+
+
+def _forget(session: Session) -> None:
+    """A period was set or ended: this process asks the database again."""
+    caches = caches_of(session)
+    if caches is not None:
+        caches.away.forget(AWAY_KEY)
+
+
+AWAY_KEY = "periods"
 
 
 def upcoming(session: Session, now: datetime, person_id: str | None = None,
@@ -166,6 +190,7 @@ def set_away(session: Session, config: Config, actor: str, person_id: str,
                         note=(note or "").strip()[:300] or None, set_by=actor, set_at=now)
     session.add(period)
     session.flush()
+    _forget(session)
     _event(session, "away_set", actor, now, period)
     enqueue(session, _set_messages(session, config, period, actor), now)
     reconcile(session, config, now)
@@ -186,6 +211,7 @@ def end_away(session: Session, config: Config, actor: str, person_id: str,
         raise AwayError(f"{who} not away, and no time away is planned.")
     period = periods[0]
     period.ended_at, period.ended_by = now, actor
+    _forget(session)
     if period.starts > now:  # not begun: a cancellation, nothing to hand back
         period.handed_back_at = now
     _event(session, "away_ended", actor, now, period)
@@ -257,9 +283,9 @@ def page(session: Session, config: Config, signal: Signal, headline: str,
     Call after the signal's clocks were started."""
     signal.acting_ae_id = None
     acting = acting_for(session, config, signal.ae_id, now)
-    if acting.acts == Acts.SELF:
+    period = None if acting.acts == Acts.SELF else _period_of(session, signal.ae_id, now)
+    if period is None:  # in (or back a moment ago, another process's news not cached yet)
         return [outgoing.card(signal, "ae", signal.ae_id, headline)]
-    period = _period_of(session, signal.ae_id, now)
     if acting.acts != Acts.ADMINS:
         return _move_to(session, config, signal, acting, period, now, headline)
     until = until_label(session, config, period)
@@ -303,7 +329,7 @@ def _claim(session: Session, period: AwayPeriod, column, now: datetime) -> bool:
 
 
 def _realign(session: Session, config: Config, now: datetime) -> int:
-    away = away_now(session, now)
+    away = away_now(session, now, fresh=True)
     stmt = select(Signal).where(
         Signal.stage.in_(stages.WITH_AE), Signal.ownership != Ownership.CS_LED,
         Signal.ae_id.is_not(None),
@@ -328,17 +354,20 @@ def _realign(session: Session, config: Config, now: datetime) -> int:
     return moved
 
 
-def _period_of(session: Session, person_id: str, now: datetime) -> AwayPeriod:
-    return next(p for p in periods_in_force(session, now) if p.person_id == person_id)
+def _period_of(session: Session, person_id: str, now: datetime) -> AwayPeriod | None:
+    return next((p for p in periods_in_force(session, now) if p.person_id == person_id), None)
 
 
 def _hold(session: Session, signal: Signal, holder: str | None) -> None:
-    """Running clocks of the AE follow the holder; met and missed ones keep theirs."""
-    clocks = session.scalars(select(Deadline).where(
+    """Running clocks of the AE follow the holder; met and missed ones keep theirs (clocks
+    started in this unit of work and not flushed yet included)."""
+    new = [d for d in session.new if isinstance(d, Deadline) and d.signal_id == signal.id]
+    stored = session.scalars(select(Deadline).where(
         Deadline.signal_id == signal.id, Deadline.token == signal.token,
         Deadline.state == ClockState.OPEN, Deadline.owner_id == signal.ae_id))
-    for deadline in clocks:
-        deadline.held_by = holder
+    for deadline in [*new, *stored]:
+        if deadline.state == ClockState.OPEN and deadline.owner_id == signal.ae_id:
+            deadline.held_by = holder
 
 
 def _move_to(session: Session, config: Config, signal: Signal, acting: Acting,

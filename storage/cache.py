@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 MISSING: Any = object()
 PEOPLE_TTL = 300.0  # seconds
 REGISTRY_TTL = 60.0
+AWAY_TTL = 30.0  # who is away: a period set in another process is seen this late at most
 KEY = "signalbot.caches"
 
 
@@ -62,11 +63,13 @@ class TtlCache:
 
 @dataclass
 class Caches:
-    """What one process keeps: people's time zones, known people, the registry's emptiness."""
+    """What one process keeps: people's time zones, known people, the registry's emptiness,
+    the away periods not over yet (service/away.py; a hand-off asks on every submission)."""
 
     tz: TtlCache = field(default_factory=lambda: TtlCache(PEOPLE_TTL))
     people: TtlCache = field(default_factory=lambda: TtlCache(PEOPLE_TTL))
     registry: TtlCache = field(default_factory=lambda: TtlCache(REGISTRY_TTL))
+    away: TtlCache = field(default_factory=lambda: TtlCache(AWAY_TTL))
 
     def lend(self, session: Session) -> Session:
         """Make these caches visible to the queries run on `session`."""

@@ -111,7 +111,9 @@ def test_a_fortnight_with_a_cover(away_slack):
         assert not [t for t in dms(slack, MGR) if "Missed SLA" in t]
 
         clock.move_to("2026-11-30 15:00:00")  # the digest of the first week counts the cover
-        digest = str(slack.command(ADMIN, "digest").json())
+        from tests.handlers.test_digest import preview
+
+        digest = str(preview(slack, ADMIN))
         assert "Covered hand-offs" in digest and "2 (▲2 vs last week)" in digest
         assert "away: Alex AE (cover Avery AE)" in digest
         with slack.services.unit_of_work() as session:
@@ -341,3 +343,31 @@ def test_reminders_go_to_whoever_holds_the_hand_off(away_slack):
     held = [t for t in dms(slack, MGR) if "Reminder: acknowledge" in t and "Held" in t]
     assert held and card.REASSIGN in held[0]
     assert not [t for t in dms(slack, AE) if "Reminder" in t]
+
+
+def test_the_rules_hold_on_both_databases(services, standin):
+    """set, hand-off to the cover, the hand-back once, on SQLite and PostgreSQL (the
+    reconcile locks the signals it moves there)."""
+    from datetime import date
+
+    from service import away
+    from tests.flow import log, worker
+
+    with freeze_time(START) as clock:
+        with services.unit_of_work() as session:
+            away.set_away(session, services.config, AE, AE, None, date(2026, 12, 6), AE2,
+                          None, services.now())
+        sid = log(services)
+        with services.unit_of_work() as session:
+            assert session.get(Signal, sid).acting_ae_id == AE2
+            held = session.scalars(select(Deadline.held_by).where(Deadline.signal_id == sid))
+            assert set(held) == {AE2}
+        clock.move_to(BACK_AT)
+        run = worker(services, standin)
+        run.sweep_once()
+        run.sweep_once()
+        with services.unit_of_work() as session:
+            assert session.get(Signal, sid).acting_ae_id is None
+            [period] = session.scalars(select(AwayPeriod)).all()
+            assert period.began_at is not None and period.handed_back_at is not None
+        assert len(kinds(services, "away_ended")) == 1

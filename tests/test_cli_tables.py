@@ -78,7 +78,7 @@ def test_admin_show_table_and_json(tmp_path):
                     "manager_name": None, "set_in": "config"}],
         "admins": [{"person": "U0ADMIN001", "name": None}], "gaps": [],
         "teams": [{"name": "Enterprise", "members": ["U0AE00001"], "group": "S0ENTERPR"},
-                  {"name": "SMB", "members": ["U0AE00002"], "group": None}]}
+                  {"name": "SMB", "members": ["U0AE00002"], "group": None}], "away": []}
     plain = signalbot("admin", "show", env=env, cwd=tmp_path).stdout.splitlines()
     assert plain[0] == "Roster (person → manager)"
     assert plain[2].split() == ["U0AE00001", "—", "U0MGR0001", "—", "config"]
