@@ -9,7 +9,7 @@ needs) to send escalations somewhere else.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -35,6 +35,12 @@ class DueClock:
     current: bool  # its token is the signal's (acknowledge or reassign did not void it)
     urgency: str  # the signal's
     tz: ZoneInfo | None  # the owner's time zone (working-time arithmetic)
+    held_by: str | None = None  # while the owner is away: their cover, or their manager
+
+    @property
+    def holder(self) -> str | None:
+        """Who holds the clock: its owner, or while they are away whoever acts for them."""
+        return self.held_by or self.owner_id
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ class Roster:
 
     managers: Mapping[str, str]
     admins: tuple[str, ...]
+    away: Mapping[str, str | None] = field(default_factory=dict)  # who is away -> cover
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,8 @@ def decide(clock: DueClock, policy: SlaPolicy, roster: Roster, decided: Collecti
 
 
 def escalation_for(clock: DueClock, step: Step, roster: Roster) -> Target:
-    """Who hears that `clock` missed its SLA, at `step.level`: the owner's manager, one level
-    up at level 2, the admins at a gap in the roster."""
-    return escalation_target(clock.owner_id, step.level, roster.managers, roster.admins)
+    """Who hears that `clock` missed its SLA, at `step.level`: the manager of whoever held it
+    (the owner, or their cover while they are away), one level up at level 2, the admins at a
+    gap in the roster; a manager who is away passes it to their cover, or one level up."""
+    return escalation_target(clock.holder, step.level, roster.managers, roster.admins,
+                             roster.away)

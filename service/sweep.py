@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,10 +24,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from blocks.text import duration, escape, mention, when
+from protocol.away import final_cover
 from protocol.config import Config
+from protocol.escalation import Target
 from protocol.sla import ClockState
 from protocol.sweep import DueClock, Escalate, Move, Roster, decide
 from service import outgoing
+from service.away import away_now
 from service.clocks import zone_named
 from service.crm import sync_items
 from service.history import record_event
@@ -56,13 +60,14 @@ def sweep(session: Session, config: Config, now: datetime, limit: int = 500,
     due = rows.claim_due(session, now, limit)
     if not due:
         return 0
-    roster = Roster(managers(session, config.managers), config.admins)
+    # who is away comes from the process's cache (service.away: at most a few seconds stale)
+    roster = Roster(managers(session, config.managers), config.admins, away_now(session, now))
     decided: dict[int, set[int]] = defaultdict(set)
     for deadline_id, level in rows.escalated(session, (row.id for row in due)):
         decided[deadline_id].add(level)
     moves = [(row, decide(_due_clock(row, config), config.sla_policy, roster, decided[row.id],
                           now)) for row in due]
-    batch = _Batch(config, now, steps if steps is not None else Counter())
+    batch = _Batch(config, now, steps if steps is not None else Counter(), roster.away)
     batch.inserted = rows.insert_escalations(session, [
         _escalation_row(row, e, now) for row, move in moves for e in move.escalations])
     for row, move in moves:
@@ -75,12 +80,14 @@ def _due_clock(row: Row, config: Config) -> DueClock:
     return DueClock(id=row.id, clock=row.clock, owner_id=row.owner_id,
                     started_at=row.started_at, due_at=row.due_at, state=row.state,
                     step=row.step, current=row.token == row.Signal.token,
-                    urgency=row.Signal.urgency, tz=zone_named(row.tz, config))
+                    urgency=row.Signal.urgency, tz=zone_named(row.tz, config),
+                    held_by=row.held_by)
 
 
 def _escalation_row(row: Row, escalate: Escalate, now: datetime) -> dict[str, Any]:
+    # counted against whoever held the clock when it ran out (the cover while the AE is away)
     return {"signal_id": row.Signal.id, "deadline_id": row.id, "level": escalate.level,
-            "ae_id": row.owner_id, "to_ids": {"users": list(escalate.target.users)},
+            "ae_id": _holder(row), "to_ids": {"users": list(escalate.target.users)},
             "reason": escalate.target.reason, "due_at": escalate.at, "decided_at": now}
 
 
@@ -91,6 +98,7 @@ class _Batch:
     config: Config
     now: datetime
     taken: Counter[str]
+    away: Mapping[str, str | None]
     inserted: set[tuple[int, int]] = field(default_factory=set)  # (deadline, level) decided now
     clocks: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -102,7 +110,7 @@ class _Batch:
         self.clocks.append({"did": row.id, "to_step": move.step, "next_at": move.next_step_at,
                             "missed": bool(move.escalations)})
         if move.reminder is not None:
-            self.out.append(_reminder(row, row.Signal, move.reminder))
+            self.out.append(_reminder(row, row.Signal, move.reminder, self.away))
             self.taken["reminder"] += 1
         for escalate in move.escalations:
             if (row.id, escalate.level) in self.inserted:  # else another sweep decided it
@@ -120,13 +128,15 @@ class _Batch:
             "from_stage": signal.stage, "to_stage": signal.stage,
             "detail": {"clock": row.clock, "level": level, "to": list(target.users),
                        "reason": target.reason, "missed_by_s": int(late),
+                       **({"held_by": row.held_by, "owner": row.owner_id} if row.held_by
+                          else {}),
                        "lateness_s": int((now - escalate.at).total_seconds())}})
         if not target.users:
             log.error("signal %s: SLA missed but no manager or admin to escalate to", signal.id)
         sync = sync_items(self.config, signal, "escalated",  # the CRM record, webhooks
                           {"clock": row.clock, "level": level, "to": list(target.users)})
-        self.out += [*_escalation_messages(row, signal, level, target.users, target.reason,
-                                           late),
+        self.out += [*_escalation_messages(row, signal, level, target, late,
+                                           _covers(row, self.away)),
                      outgoing.refresh(signal), *sync]  # every card shows "missed, escalated"
         self.taken[f"escalation:{level}"] += 1
 
@@ -139,13 +149,17 @@ class _Batch:
         enqueue(session, self.out, self.now)
 
 
-def _reminder(row: Row, signal: Signal, index: int) -> Outgoing:
+def _reminder(row: Row, signal: Signal, index: int, away: Mapping[str, str | None]) -> Outgoing:
     text = REMINDER_TEXT.get(row.clock, "Reminder").format(due=when(row.due_at))
     audience = "csm" if row.clock == "revisit" else "ae"
+    if row.held_by and not _covers(row, away):
+        audience = "manager"  # no cover: the manager holds it until they reassign
+    elif row.held_by:
+        text += f" (covering for {mention(row.owner_id)})"
     item = outgoing.card(
         signal,
         audience,
-        row.owner_id or signal.csm_id,
+        _holder(row) or signal.csm_id,
         f":alarm_clock: {text}",
         key_suffix=f":remind:{row.id}:{index}",
     )
@@ -157,19 +171,21 @@ def _escalation_messages(
     deadline: Row,
     signal: Signal,
     level: int,
-    users: tuple[str, ...],
-    reason: str,
+    target: Target,
     late_s: float,
+    by_cover: bool,
 ) -> list[Outgoing]:
+    users = target.users
     what = CLOCK_NAMES.get(deadline.clock, deadline.clock)
     account = escape(signal.account.name)
-    gap = (
-        " (no manager on the roster for this AE, so it comes to the admins)"
-        if reason == "roster_gap"
-        else ""
-    )
+    gap = ESCALATION_NOTES.get(target.reason, "")
+    holder = _holder(deadline)
+    who = mention(holder)
+    if deadline.held_by:  # names both: whoever held it, and the away owner of record
+        role = "acting AE" if by_cover else "holding it"
+        who += f" ({role} for {mention(deadline.owner_id)}, who is away)"
     headline = (
-        f":rotating_light: *Missed SLA* — {mention(deadline.owner_id)} did not {what} the "
+        f":rotating_light: *Missed SLA* — {who} did not {what} the "
         f"*{account}* hand-off ({signal.urgency.title()}) in time: {duration(late_s)} late."
         f" Escalation level {level}{gap}."
     )
@@ -178,7 +194,7 @@ def _escalation_messages(
         for user in users
     ]
     to = ", ".join(mention(u) for u in users) or "nobody (no admins configured)"
-    for who, recipient in (("ae", deadline.owner_id), ("csm", signal.csm_id)):
+    for who, recipient in (("ae", holder), ("csm", signal.csm_id)):
         if recipient and recipient not in users:
             out.append(
                 outgoing.notice(
@@ -189,6 +205,23 @@ def _escalation_messages(
                 )
             )
     return out
+
+
+def _covers(row: Row, away: Mapping[str, str | None]) -> bool:
+    """True when the clock's holder is the owner's cover (the acting AE), not their manager."""
+    return bool(row.held_by) and final_cover(row.owner_id or "", away) == row.held_by
+
+
+def _holder(row: Row) -> str | None:
+    """Who holds the clock: the owner, or while they are away their acting AE / manager."""
+    return row.held_by or row.owner_id
+
+
+ESCALATION_NOTES = {
+    "roster_gap": " (no manager on the roster for this AE, so it comes to the admins)",
+    "cover": " (you cover for their manager, who is away)",
+    "manager_away": " (their manager is away with no cover, so it comes one level up)",
+}
 
 
 def owner_unreachable(

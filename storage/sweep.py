@@ -21,14 +21,16 @@ from storage.models import Deadline, Escalation, Person, Signal, SignalEvent
 
 def claim_due(session: Session, now: datetime, limit: int) -> Sequence[Row]:
     """Up to `limit` clocks whose next step is due, oldest first, each with its signal (an ORM
-    object, account loaded) and its owner's time zone: one statement.
+    object, account loaded), its owner's time zone and who holds it while the owner is away:
+    one statement.
 
     On PostgreSQL the clock and signal rows are locked `FOR UPDATE SKIP LOCKED`: replicas
     split the work, and a signal being changed right now (a click holds its row) is left to
     the next sweep, so the versions written here are never stale.
     """
     stmt = (
-        select(Deadline.id, Deadline.clock, Deadline.owner_id, Deadline.started_at,
+        select(Deadline.id, Deadline.clock, Deadline.owner_id, Deadline.held_by,
+               Deadline.started_at,
                Deadline.due_at, Deadline.state, Deadline.step, Deadline.token, Person.tz, Signal)
         .join(Signal, Signal.id == Deadline.signal_id)
         .outerjoin(Person, Person.slack_id == Deadline.owner_id)
