@@ -15,6 +15,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--user", action="append", default=[], metavar="ID[=NAME[=TZ]]",
                         help="register a user for users.info (repeatable)")
     parser.add_argument("--quiet", action="store_true", help="do not log each call")
+    parser.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
+                        help="answer every Web API call after this long (e.g. 0.15, as Slack's "
+                        "round trip); calls are answered side by side")
+    parser.add_argument("--rate-limit", action="store_true",
+                        help="limit as Slack does: chat.postMessage 1 a second per "
+                        "conversation (bursts of 5), other methods by their tier")
     return parser.parse_args(argv)
 
 
@@ -28,7 +34,9 @@ def _add_users(standin: SlackStandin, specs: list[str]) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Start the stand-in, print its base_url, serve until Ctrl-C."""
     args = _parse(argv)
-    standin = SlackStandin(args.port, verbose=not args.quiet)
+    standin = SlackStandin(args.port, verbose=not args.quiet, latency=args.latency)
+    if args.rate_limit:
+        standin.rate_limit(per_channel_per_second=1, burst=5, tiers=True)
     _add_users(standin, args.user)
     with standin:
         print(standin.base_url, flush=True)

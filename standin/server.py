@@ -12,7 +12,6 @@ import copy
 import hashlib
 import itertools
 import json
-import random
 import socket
 import struct
 import sys
@@ -34,6 +33,7 @@ from slack_sdk.models.views import View
 from standin.blockkit import TABLES_PER_MESSAGE, chart_errors, table_errors
 from standin.forms import state_values
 from standin.limits import MESSAGE_BLOCKS, MESSAGE_TEXT, VIEW_BLOCKS, view_violations, violations
+from standin.rates import RateLimiter
 from standin.views import TRIGGER_TTL, shown_after_update, shown_on_open, trigger_issued_at
 
 TEAM_ID = "T0STANDIN"
@@ -58,6 +58,8 @@ MAX_TEXT_LENGTH = MESSAGE_TEXT
 JSON_FIELDS = ("blocks", "view", "metadata", "attachments")
 # Errors that answer a lookup ("no such user"); they are not counted as rejections.
 LOOKUP_ERRORS = frozenset({"user_not_found", "users_not_found"})
+# Calls a client makes for one conversation's messages, in order (`overlaps` watches them).
+SERIAL_METHODS = frozenset({"chat.postMessage", "conversations.history"})
 _STATUS_ERRORS = {429: "ratelimited", 500: "internal_error", 502: "bad_gateway",
                   503: "service_unavailable", 504: "gateway_timeout"}
 
@@ -76,6 +78,15 @@ class Call:
     at: float
     status: int | None = None  # HTTP status answered; None while in flight or dropped
     error: str | None = None  # Slack error answered, if any
+
+
+@dataclass
+class Overlap:
+    """A call that reached `channel` while another call to it was still being answered."""
+
+    channel: str
+    method: str
+    at: float
 
 
 @dataclass
@@ -293,69 +304,6 @@ def _require(params: Params, name: str, error: str = "invalid_arguments") -> Any
     return value
 
 
-# --------------------------------------------------------------------------- rate limits
-
-
-class _Bucket:
-    """Token bucket: `rate` tokens per second, at most `capacity` stored."""
-
-    def __init__(self, rate: float, capacity: float, now: float) -> None:
-        self.rate, self.capacity = rate, capacity
-        self.tokens, self.stamp = capacity, now
-
-    def take(self, now: float) -> float:
-        """Take one token; return 0 on success, else seconds until one is available."""
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.rate
-
-    def refund(self) -> None:
-        """Give back a token taken for a call that was refused elsewhere."""
-        self.tokens = min(self.capacity, self.tokens + 1)
-
-
-class RateLimiter:
-    """Slack-like rate limits: per channel for chat.postMessage, per method per workspace."""
-
-    def __init__(self, per_channel_per_second: float, burst: float,
-                 workspace_per_minute: float | None, random_429: float, seed: int | None) -> None:
-        self.per_channel, self.burst = per_channel_per_second, max(burst, 1)
-        self.workspace_per_minute, self.random_429 = workspace_per_minute, random_429
-        self._rng = random.Random(seed)
-        self._channels: dict[str, _Bucket] = {}
-        self._methods: dict[str, _Bucket] = {}
-
-    def check(self, method: str, channel: str | None) -> int | None:
-        """Retry-After seconds (>= 1) if this call must be refused with 429, else None."""
-        if method == "auth.test":
-            return None
-        if self.random_429 and self._rng.random() < self.random_429:
-            return 1
-        now = time.monotonic()
-        chan = self._channel_bucket(channel, now) if method == "chat.postMessage" else None
-        wait = chan.take(now) if chan else 0.0
-        if not wait and self.workspace_per_minute:
-            wait = self._method_bucket(method, now).take(now)
-            if wait and chan:
-                chan.refund()
-        return max(1, int(-(-wait // 1))) if wait else None
-
-    def _channel_bucket(self, channel: str | None, now: float) -> _Bucket:
-        key = channel or ""
-        if key not in self._channels:
-            self._channels[key] = _Bucket(self.per_channel, self.burst, now)
-        return self._channels[key]
-
-    def _method_bucket(self, method: str, now: float) -> _Bucket:
-        if method not in self._methods:
-            rate = float(self.workspace_per_minute or 1) / 60.0
-            self._methods[method] = _Bucket(rate, self.burst, now)
-        return self._methods[method]
-
-
 # --------------------------------------------------------------------------- HTTP plumbing
 
 
@@ -421,16 +369,22 @@ class _Handler(BaseHTTPRequestHandler):
 class SlackStandin:
     """A local Slack Web API stand-in. Use as a context manager or call start()/stop()."""
 
-    def __init__(self, port: int = 0, *, strict_users: bool = False, verbose: bool = False) -> None:
+    def __init__(self, port: int = 0, *, strict_users: bool = False, verbose: bool = False,
+                 latency: float = 0.0) -> None:
         """Create (not start) a stand-in on 127.0.0.1:`port` (0 = any free port).
 
         strict_users: refuse DMs / conversations.open to users not in the registry.
         verbose: print one line per call to stderr.
+        latency: seconds every Web API call takes before it is answered (as Slack's own
+        round trip does, ~100-300 ms); calls wait side by side, not one after another.
         """
         self._requested_port = port
         self.strict_users = strict_users
         self.verbose = verbose
+        self.latency = latency
         self._lock = threading.RLock()
+        self._in_flight: Counter[str] = Counter()  # conversation -> calls being answered
+        self._busy = 0  # Web API calls being answered right now
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._users: dict[str, dict[str, Any]] = {}
@@ -470,6 +424,8 @@ class SlackStandin:
         self._exchanged: set[str] = set()  # trigger ids already used
         self._homes: dict[str, dict[str, Any]] = {}
         self._faults: list[Fault] = []
+        self._overlaps: list[Overlap] = []
+        self._peak = 0  # the most Web API calls answered at once
         self._last_us = 0
         self._seq = itertools.count(1)
 
@@ -542,6 +498,19 @@ class SlackStandin:
         """Ephemeral messages (channel, user, text, blocks, message_ts)."""
         with self._lock:
             return copy.deepcopy(self._ephemerals)
+
+    @property
+    def overlaps(self) -> list[Overlap]:
+        """Calls that reached a conversation while another call to it was being answered
+        (chat.postMessage, conversations.history); a client that keeps order has none."""
+        with self._lock:
+            return list(self._overlaps)
+
+    @property
+    def peak_in_flight(self) -> int:
+        """The most Web API calls answered at the same moment since the last reset."""
+        with self._lock:
+            return self._peak
 
     def calls_to(self, method: str) -> list[Call]:
         """Calls received for one Web API method."""
@@ -665,15 +634,19 @@ class SlackStandin:
 
     def rate_limit(self, per_channel_per_second: float = 1.0, burst: float = 5,
                    workspace_per_minute: float | None = None, random_429: float = 0.0,
-                   seed: int | None = None) -> SlackStandin:
-        """Turn on Slack-like rate limiting (429 + Retry-After when exceeded).
+                   seed: int | None = None, *, tiers: bool = False,
+                   posts_per_minute: float | None = None) -> SlackStandin:
+        """Turn on Slack-like rate limiting (429 + Retry-After when exceeded), standin/rates.py.
 
-        Per-channel token buckets apply to chat.postMessage; `workspace_per_minute` adds a
-        bucket per method; `random_429` is the probability any call gets a spurious 429.
+        Per-channel token buckets apply to chat.postMessage (1 a second, bursts of `burst`);
+        `posts_per_minute` adds Slack's workspace-wide ceiling on chat.postMessage;
+        `tiers` limits every other method per workspace by its Slack tier (Tier 3: 50 a
+        minute, Tier 4: 100); `workspace_per_minute` is one flat bucket per method instead;
+        `random_429` is the probability any call gets a spurious 429.
         """
         args = {"per_channel_per_second": per_channel_per_second, "burst": burst,
                 "workspace_per_minute": workspace_per_minute, "random_429": random_429,
-                "seed": seed}
+                "seed": seed, "tiers": tiers, "posts_per_minute": posts_per_minute}
         with self._lock:
             self._limit_args = args
             self._limiter = RateLimiter(**args)
@@ -700,7 +673,35 @@ class SlackStandin:
             refused = self._refuse(method, {}, SlackError("invalid_json"))
             return self._record_reply(self._record(method, {}), refused)
         call = self._record(method, params)
-        return self._record_reply(call, self._answer(method, params, auth))
+        conversation = self._enter(method, params)
+        try:
+            reply = self._answer(method, params, auth)
+            if self.latency:
+                time.sleep(self.latency)  # outside the lock: other calls go on meanwhile
+        finally:
+            self._leave(conversation)
+        return self._record_reply(call, reply)
+
+    def _enter(self, method: str, params: Params) -> str | None:
+        """Count a call in flight; note it if its conversation already has one (a client
+        that sends to one conversation two at a time cannot keep their order)."""
+        channel = params.get("channel")
+        conversation = self._resolve(str(channel)) if channel and method in SERIAL_METHODS \
+            else None
+        with self._lock:
+            self._busy += 1
+            self._peak = max(self._peak, self._busy)
+            if conversation is not None:
+                if self._in_flight[conversation]:
+                    self._overlaps.append(Overlap(conversation, method, time.time()))
+                self._in_flight[conversation] += 1
+        return conversation
+
+    def _leave(self, conversation: str | None) -> None:
+        with self._lock:
+            self._busy -= 1
+            if conversation is not None:
+                self._in_flight[conversation] -= 1
 
     def _webhook(self, key: str, body: bytes) -> Reply:
         try:

@@ -283,6 +283,49 @@ def test_rate_limit(standin: SlackStandin, client: WebClient) -> None:
     assert int(exc.value.response.headers["Retry-After"]) >= 1
 
 
+def test_tiers_limit_each_method_per_workspace(standin: SlackStandin, client: WebClient) -> None:
+    """Tier 3 (conversations.open): 50 a minute, spent as one burst, then 429 for that method
+    only; chat.postMessage goes on in another conversation."""
+    standin.rate_limit(tiers=True)
+    for _ in range(50):
+        client.conversations_open(users="U0CUST0001")
+    with pytest.raises(SlackApiError) as exc:
+        client.conversations_open(users="U0CUST0001")
+    assert exc.value.response.status_code == 429
+    assert client.users_info(user="U0CUST0001")["ok"]  # Tier 4: its own bucket
+    assert client.chat_postMessage(channel="C1", text="still fine")["ok"]
+
+
+def test_workspace_ceiling_on_posts(standin: SlackStandin, client: WebClient) -> None:
+    standin.rate_limit(per_channel_per_second=1, burst=5, posts_per_minute=60)
+    for i in range(10):  # ten conversations, one post each: the workspace burst of ten
+        client.chat_postMessage(channel=f"C{i}", text="x")
+    with pytest.raises(SlackApiError) as exc:
+        client.chat_postMessage(channel="C99", text="one too many")
+    assert exc.value.response.status_code == 429
+
+
+def test_latency_answers_calls_side_by_side_and_notes_overlaps(standin: SlackStandin,
+                                                                client: WebClient) -> None:
+    standin.latency = 0.5
+    barrier = threading.Barrier(4)
+
+    def post(channel: str) -> None:
+        barrier.wait()
+        client.chat_postMessage(channel=channel, text="x")
+
+    threads = [threading.Thread(target=post, args=(c,)) for c in ("C1", "C2", "C3", "C1")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert standin.peak_in_flight >= 2  # not one after another
+    assert [o.channel for o in standin.overlaps] == ["C1"]  # two at once into C1
+    standin.reset()
+    client.chat_postMessage(channel="C1", text="alone")
+    assert standin.overlaps == [] and standin.peak_in_flight == 1
+
+
 def test_concurrent_posts_get_unique_ts(standin: SlackStandin, client: WebClient) -> None:
     threads = [threading.Thread(target=client.chat_postMessage,
                                 kwargs={"channel": "C1", "text": str(i)}) for i in range(20)]
