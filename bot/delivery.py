@@ -15,6 +15,7 @@ import threading
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,7 +39,7 @@ from service.messages import Rendered, cards_of, render_card, render_post, still
 from service.sweep import owner_unreachable
 from storage.db import unit_of_work
 from storage.models import Card, OutboxMessage, Person, Signal
-from storage.outbox import OutboxStatus, Outgoing, claim_due, enqueue, finish
+from storage.outbox import OutboxStatus, Outgoing, claim_due, enqueue, finish, next_due
 from storage.queries import person as known_person
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,13 @@ PERMANENT = UNREACHABLE | {
 }
 MAX_ATTEMPTS = 25
 BURST, BURST_WINDOW = 3, timedelta(seconds=3)  # ~1 message a second per conversation
+# Conversations sent to at once (one call in flight in each). Slack's round trip is
+# ~100-300 ms, so one at a time caps a worker near 5 messages a second whatever the
+# limits; 16 keeps the pool well under Slack's workspace ceilings (SIGNALBOT_DELIVERY_
+# CONCURRENCY). Rows a pass claims per lane it could start: lanes are a few rows long.
+CONCURRENCY = 16
+ROWS_PER_LANE = 4
+POST_METHOD = "chat.postMessage"
 PROFILE_TTL = timedelta(days=1)
 
 
@@ -81,6 +89,17 @@ class Tally:
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
 
+    def add(self, other: Tally) -> None:
+        """Count `other`'s results in this one."""
+        for name in ("sent", "retried", "held", "skipped"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors += other.errors
+
+    @property
+    def moved(self) -> bool:
+        """True when a row was finished (sent, skipped or held)."""
+        return bool(self.sent or self.skipped or self.held)
+
 
 def make_client(token: str | None, base_url: str | None, timeout: int = 10) -> WebClient:
     """A WebClient with slack_sdk's automatic retries off: the outbox retries instead."""
@@ -103,6 +122,7 @@ class Deliverer:
         worker: str | None = None,
         lease: timedelta = timedelta(seconds=60),
         connections: Connections | None = None,
+        concurrency: int = CONCURRENCY,
     ):
         self.factory = factory
         self.config = config
@@ -111,34 +131,108 @@ class Deliverer:
         self.worker = worker or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         self.lease = lease
         self.connections = connections or Connections()  # the process's, from Services
-        self.blocked_until: dict[str, datetime] = {}
+        self.concurrency = max(1, concurrency)
+        # Each conversation (lane) is worked by one thread at a time, so these per-key
+        # maps are never written for one key by two threads at once.
+        self.blocked_until: dict[str, datetime] = {}  # conversation -> a 429's Retry-After
+        self.method_held_until: dict[str, datetime] = {}  # Web API method -> its 429's wait
         self.recent: dict[str, deque[datetime]] = defaultdict(deque)
         self.paused = False
         self.stopping = threading.Event()  # set on shutdown: try no more rows, release them
 
-    def deliver_due(self, limit: int = 50) -> Tally:
-        """Claim up to `limit` due rows and try each once (no Slack rows while paused; none
-        once `stopping` is set)."""
+    # -- passes --------------------------------------------------------------------------
+
+    def deliver_due(self, limit: int | None = None) -> Tally:
+        """Claim up to `limit` due rows and try each once: conversations side by side (up
+        to `concurrency` at a time), the rows of one conversation one after another, in
+        order (no Slack rows while paused; none once `stopping` is set)."""
         tally = Tally()
-        if self.stopping.is_set():
+        lanes = self.claim(limit or self.concurrency * ROWS_PER_LANE)
+        if not lanes:
             return tally
+        if len(lanes) == 1 or self.concurrency == 1:
+            for lane in lanes:
+                tally.add(self.run_lane(lane))
+            return tally
+        with ThreadPoolExecutor(min(self.concurrency, len(lanes)),
+                                thread_name_prefix="deliver") as pool:
+            for result in pool.map(self.run_lane, lanes):
+                tally.add(result)
+        return tally
+
+    def claim(self, limit: int) -> list[list[Claimed]]:
+        """Claim due rows (none once stopping; no Slack rows while paused), as lanes: the
+        rows of one target, in order."""
+        if self.stopping.is_set():
+            return []
         self.paused = not self._slack_ready()
         with unit_of_work(self.factory) as session:
             rows = [_detach(r) for r in claim_due(session, now=self.clock(), worker=self.worker,
                                                    limit=limit, lease=self.lease,
                                                    skip_slack=self.paused)]
-        deferred: list[tuple[Claimed, datetime]] = []
-        for row in rows:
+        return _lanes(rows)
+
+    def run_lane(self, lane: list[Claimed]) -> Tally:
+        """Try a lane's rows in order; at the first one that must wait (paced, a 429, a
+        retry, a pause, shutdown) put it and the rest back, so none overtakes another."""
+        tally = Tally()
+        for index, row in enumerate(lane):
             if self.stopping.is_set() or (self.paused and row.kind.startswith("slack.")):
-                deferred.append((row, self.clock()))  # untried (stopping, or paused mid-pass)
-                continue
+                self._release(lane[index:], self.clock())  # untried (stopping, or paused)
+                break
+            retried = tally.retried
             try:
                 self._attempt(row, tally)
-            except Deferred as wait:
-                deferred.append((row, wait.until))
+            except Deferred as wait_for:
                 tally.retried += 1
-        self._release(deferred)
+                self._release(lane[index:], wait_for.until)
+                break
+            if tally.retried > retried:  # it went back to pending: the rest wait behind it
+                self._release(lane[index + 1:], self._next_try(row))
+                break
         return tally
+
+    def serve(self, wake: threading.Event, stop: threading.Event) -> None:
+        """Deliver until `stop`: keep up to `concurrency` lanes in flight, claiming more as
+        each finishes; idle, wait for `wake` (new rows) or the next row's time. On stop,
+        the attempts in flight finish and lanes not started are released at once."""
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="deliver") as pool:
+            running: set[Future[Tally]] = set()
+            while not stop.is_set():
+                room = self.concurrency - len(running)
+                lanes = self._safe_claim(room * ROWS_PER_LANE) if room > 0 else []
+                running |= {pool.submit(self.run_lane, lane) for lane in lanes}
+                if running:
+                    done, running = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
+                    _report(done)
+                elif not lanes:
+                    wake.wait(timeout=self._idle())
+                    wake.clear()
+            self.stopping.set()
+
+    def _safe_claim(self, limit: int) -> list[list[Claimed]]:
+        try:
+            return self.claim(limit)
+        except Exception:  # noqa: BLE001 - the database is away: try again on the next turn
+            log.exception("claiming outbox rows failed; trying again")
+            return []
+
+    def _idle(self) -> float:
+        """Seconds to wait for new rows: until the next pending row's time, at most 1 s."""
+        try:
+            with unit_of_work(self.factory) as session:
+                due = next_due(session)
+        except Exception:  # noqa: BLE001 - asked again on the next turn
+            return 1.0
+        if due is None:
+            return 1.0
+        return min(1.0, max(0.05, (due - self.clock()).total_seconds()))
+
+    def _next_try(self, row: Claimed) -> datetime:
+        """When a row that went back to pending will be tried again."""
+        with unit_of_work(self.factory) as session:
+            stored = session.get(OutboxMessage, row.id)
+            return stored.next_try_at if stored is not None else self.clock()
 
     def _slack_ready(self) -> bool:
         """False while Slack delivery is paused; on a due check, ask auth.test and resume."""
@@ -185,12 +279,12 @@ class Deliverer:
             log.error("Slack delivery paused: %s", slack_pause.describe(error, needed))
         self.paused = True
 
-    def _release(self, deferred: list[tuple[Claimed, datetime]]) -> None:
+    def _release(self, rows: list[Claimed], until: datetime) -> None:
         """Put paced, rate-limited or (on shutdown) unattempted rows back, untried."""
-        if not deferred:
+        if not rows:
             return
         with unit_of_work(self.factory) as session:
-            for row, until in deferred:
+            for row in rows:
                 finish(session, row.id, self.worker, row.attempt, status=OutboxStatus.PENDING,
                        next_try_at=until, attempts=row.attempt - 1, claimed_by=None,
                        lease_until=None)
@@ -200,10 +294,8 @@ class Deliverer:
         total = Tally()
         for _ in range(max_passes):
             tally = self.deliver_due()
-            for name in ("sent", "retried", "held", "skipped"):
-                setattr(total, name, getattr(total, name) + getattr(tally, name))
-            total.errors += tally.errors
-            if not (tally.sent or tally.skipped or tally.held):
+            total.add(tally)
+            if not tally.moved:
                 break
         return total
 
@@ -268,7 +360,11 @@ class Deliverer:
         elif status == 429:
             wait = _retry_after(exc.response.headers)
             until = self.clock() + timedelta(seconds=wait)
-            self.blocked_until[self._conversation_key(row)] = until
+            method = _method_of(exc.response)
+            if method and method != POST_METHOD:  # tiered: per method, for the workspace
+                self.method_held_until[method] = until
+            else:  # chat.postMessage: its limit is per conversation
+                self.blocked_until[self._conversation_key(row)] = until
             self.finish(row, status=OutboxStatus.PENDING, next_try_at=until,
                         attempts=row.attempt - 1, last_error=f"ratelimited, Retry-After {wait}s")
             tally.retried += 1
@@ -336,6 +432,13 @@ class Deliverer:
     def _conversation_key(self, row: Claimed) -> str:
         return row.target or row.payload.get("channel") or "*"
 
+    def ready(self, method: str) -> None:
+        """Raise Deferred while Slack's 429 for `method` (a tiered method, limited per
+        workspace) still holds; other methods and conversations go on meanwhile."""
+        held = self.method_held_until.get(method)
+        if held and held > self.clock():
+            raise Deferred(held)
+
     def _pace(self, row: Claimed) -> None:
         now = self.clock()
         key = self._conversation_key(row)
@@ -364,10 +467,12 @@ class Deliverer:
                 return person.dm_channel
             self._refresh_profile(person)  # a wrong "deactivated" mark heals here
             if not person.dm_channel:
+                self.ready("conversations.open")
                 person.dm_channel = self.client.conversations_open(users=target)["channel"]["id"]
             return person.dm_channel
 
     def _refresh_profile(self, person: Person) -> None:
+        self.ready("users.info")
         user = self.client.users_info(user=person.slack_id)["user"]
         person.profile_checked_at = self.clock()
         person.tz = user.get("tz") or person.tz
@@ -384,6 +489,7 @@ class Deliverer:
         oldest = f"{(since.timestamp() - 60) if since else 0:.6f}"
         cursor = None
         for _ in range(5):
+            self.ready("conversations.history")
             page = self.client.conversations_history(
                 channel=channel, oldest=oldest, include_all_metadata=True, limit=200, cursor=cursor
             )
@@ -406,6 +512,28 @@ def _detach(row: OutboxMessage) -> Claimed:
     return Claimed(id=row.id, attempt=row.attempts, key=row.key, kind=row.kind, target=row.target,
                    payload=dict(row.payload), signal_id=row.signal_id, maybe_sent=row.maybe_sent,
                    started=row.attempt_started_at, due=row.due_at)
+
+
+def _lanes(rows: list[Claimed]) -> list[list[Claimed]]:
+    """Rows grouped by target (a conversation, a CRM, a webhook host), each group in the
+    claimed (outbox) order; rows without a target go alone."""
+    lanes: dict[str | int, list[Claimed]] = {}
+    for row in rows:
+        lanes.setdefault(row.target if row.target is not None else row.id, []).append(row)
+    return list(lanes.values())
+
+
+def _report(done: set[Future[Tally]]) -> None:
+    for future in done:
+        problem = future.exception()
+        if problem is not None:  # the rows stay claimed until their lease runs out
+            log.error("a delivery lane failed: %s", problem, exc_info=problem)
+
+
+def _method_of(response: Any) -> str | None:
+    """The Web API method a response answers ("…/api/chat.postMessage" -> the method)."""
+    url = str(getattr(response, "api_url", "") or "")
+    return url.rsplit("/", 1)[-1] or None
 
 
 def _retry_after(headers: Any) -> int:
@@ -506,6 +634,7 @@ def _send_refresh(d: Deliverer, row: Claimed) -> str:
 
 
 def _update(d: Deliverer, channel: str, ts: str, rendered: Rendered) -> None:
+    d.ready("chat.update")
     try:
         d.client.chat_update(channel=channel, ts=ts, text=rendered.text, blocks=rendered.blocks)
     except SlackApiError as exc:
@@ -515,6 +644,7 @@ def _update(d: Deliverer, channel: str, ts: str, rendered: Rendered) -> None:
 
 
 def _send_ephemeral(d: Deliverer, row: Claimed) -> str:
+    d.ready("chat.postEphemeral")
     d.client.chat_postEphemeral(channel=row.payload["channel"], user=row.target,
                                 text=row.payload["text"], blocks=row.payload.get("blocks"))
     d.finish(row, status=OutboxStatus.SENT, sent_at=d.clock())
@@ -527,6 +657,7 @@ def _send_home(d: Deliverer, row: Claimed) -> str:
         # free the pending key first: a change committed from now on queues a new refresh
         session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id)
                         .values(key=f"{row.key}:{row.id}"))
+    d.ready("views.publish")
     with unit_of_work(d.factory) as session:
         view = render_home(session, d.config, row.target, d.clock())
     try:

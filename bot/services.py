@@ -37,7 +37,9 @@ class Services:
     def build(cls, settings: Settings, config: Config) -> Services:
         """Engine and session factory for `settings.database_url`; one pool per process."""
         pool = {} if settings.database_url.startswith("sqlite") else {
-            "pool_size": settings.runtime.db_pool_size, "max_overflow": settings.runtime.threads}
+            "pool_size": settings.runtime.db_pool_size,
+            # web threads or delivery threads may each hold a connection at a peak
+            "max_overflow": settings.runtime.threads + settings.runtime.delivery_concurrency}
         engine = make_engine(settings.database_url, **pool)
         return cls(settings=settings, config=config, engine=engine, factory=session_factory(engine))
 

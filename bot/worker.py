@@ -44,7 +44,8 @@ class Worker:
         settings = services.settings
         self.client = client or make_client(settings.slack_bot_token, settings.slack_api_url)
         self.deliverer = Deliverer(services.factory, services.config, self.client,
-                                   clock=services.clock, connections=services.connections)
+                                   clock=services.clock, connections=services.connections,
+                                   concurrency=settings.runtime.delivery_concurrency)
         self.scheduler: BackgroundScheduler | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -141,10 +142,9 @@ class Worker:
         self._safe(self.sweep_once)
 
     def _deliver_loop(self) -> None:
-        while not self._stop.is_set():
-            self.services.delivery_due.wait(timeout=1.0)
-            self.services.delivery_due.clear()
-            self._safe(self.deliverer.drain)
+        while not self._stop.is_set():  # serve returns only on stop, or if it broke
+            self._safe(lambda: self.deliverer.serve(self.services.delivery_due, self._stop))
+            self._stop.wait(timeout=1.0)
 
     def _safe(self, job) -> None:
         try:

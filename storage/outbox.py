@@ -77,6 +77,11 @@ def claim_due(
     process died mid-send), are both taken; the caller reconciles the latter before
     resending. `skip_slack` leaves Slack rows alone (delivery is paused). The status
     literals stay in the SQL text so PostgreSQL can use the partial indexes.
+
+    Rows with the same `target` form a lane (one conversation, one CRM, one webhook host)
+    and go in order, one claimer at a time: a lane with a row in flight or waiting for its
+    retry is left alone, and a row is taken only with every earlier open row of its lane
+    (see `_lane_prefixes`), so two claimers never send into one conversation at once.
     """
     stmt = (
         select(OutboxMessage)
@@ -90,11 +95,14 @@ def claim_due(
         .order_by(OutboxMessage.due_at, OutboxMessage.id)
         .limit(limit)
     )
+    busy = busy_lanes(session, now)
+    if busy:
+        stmt = stmt.where(or_(OutboxMessage.target.is_(None), OutboxMessage.target.not_in(busy)))
     if skip_slack:  # Slack delivery is paused; CRM and webhook rows still go
         stmt = stmt.where(OutboxMessage.kind.not_like("slack.%"))
     if is_postgres(session):
         stmt = stmt.with_for_update(skip_locked=True)
-    rows = list(session.scalars(stmt))
+    rows = _lane_prefixes(session, list(session.scalars(stmt)))
     for row in rows:
         row.attempts += 1
         row.claimed_by = worker
@@ -106,6 +114,51 @@ def claim_due(
         row.status = OutboxStatus.SENDING
     session.flush()
     return rows
+
+
+def busy_lanes(session: Session, now: datetime) -> list[str]:
+    """Targets with a row in flight (claimed, lease live) or due but waiting for its next
+    try (a retry's backoff, a 429's Retry-After, pacing): their later rows must wait."""
+    return list(session.scalars(select(OutboxMessage.target).distinct().where(
+        OutboxMessage.target.is_not(None),
+        or_(
+            and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.lease_until >= now),
+            and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_try_at > now,
+                 OutboxMessage.due_at <= now),
+        ),
+    )))
+
+
+def _lane_prefixes(session: Session, rows: list[OutboxMessage]) -> list[OutboxMessage]:
+    """Of `rows` (locked, oldest due first), those whose every earlier open row in their lane
+    is among them too. Read after the rows were locked, so a lane another claimer is taking
+    right now (its rows still pending here, or already sending) is not taken twice."""
+    targets = {row.target for row in rows if row.target is not None}
+    if not targets:
+        return rows
+    ours = {row.id for row in rows}
+    blocked: set[str] = set()
+    allowed: set[int] = set()
+    lane_rows = session.execute(
+        select(OutboxMessage.id, OutboxMessage.target)
+        .where(OutboxMessage.target.in_(targets),
+               OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)))
+        .order_by(OutboxMessage.due_at, OutboxMessage.id)
+    )
+    for row_id, target in lane_rows:
+        if target in blocked:
+            continue
+        if row_id in ours:
+            allowed.add(row_id)
+        else:
+            blocked.add(target)
+    return [row for row in rows if row.target is None or row.id in allowed]
+
+
+def next_due(session: Session) -> datetime | None:
+    """When the earliest pending row may next be tried (None: nothing pending)."""
+    return session.scalar(select(func.min(OutboxMessage.next_try_at)).where(
+        OutboxMessage.status == OutboxStatus.PENDING))
 
 
 def finish(session: Session, row_id: int, worker: str, attempt: int, **values: Any) -> bool:

@@ -193,3 +193,104 @@ def test_a_private_digest_channel_is_reconciled_with_the_manifests_scopes(servic
     assert row.status == "sent"
     assert len(standin.messages("G0DIGEST01")) == 1 and standin.duplicates() == []
     assert [c.error for c in standin.calls_to("conversations.history")] == [None]
+
+
+# -- side by side: conversations at once, one message at a time within each ----------------
+
+PEOPLE = [f"U0PEOPLE{i:02d}" for i in range(12)]
+
+
+def spread(services, standin, per_person: int, people=PEOPLE) -> None:
+    """`per_person` messages to each person, queued round-robin (as a sweep would)."""
+    for user in people:
+        standin.add_user(user, user.lower())
+    with services.unit_of_work() as session:
+        enqueue(session, [
+            Outgoing(key=f"s:{user}:{n}", kind="slack.post", target=user,
+                     payload={"text": f"{user} {n}"})
+            for n in range(per_person) for user in people], services.now())
+
+
+def in_order(standin, per_person: int, people=PEOPLE) -> bool:
+    return all(texts_in(standin, u) == [f"{u} {n}" for n in range(per_person)] for u in people)
+
+
+def test_conversations_go_side_by_side_within_the_bound(services, standin):
+    standin.latency = 0.2  # Slack's round trip: calls overlap only if the bot sends them so
+    with freeze_time(START):
+        spread(services, standin, per_person=2)
+        d = deliverer(services, standin)
+        d.concurrency = 4
+        tally = d.drain()
+    assert tally.sent == 2 * len(PEOPLE)
+    assert 2 <= standin.peak_in_flight <= 4  # side by side, never more than the bound
+    assert standin.overlaps == []  # never two at once into one conversation
+    assert in_order(standin, per_person=2)
+
+
+def test_a_429_on_a_tiered_method_holds_that_method_not_the_others(services, standin):
+    with freeze_time(START) as clock:
+        queue(services, target=MGR, prefix="dm")  # needs conversations.open first
+        queue(services, target="C0CHANNEL1", prefix="channel")  # a channel needs none
+        standin.fail_next("conversations.open", status=429, retry_after=30)
+        d = deliverer(services, standin)
+        d.drain()
+        assert [m["text"] for m in standin.messages("C0CHANNEL1")] == ["message 0"]
+        assert texts_in(standin, MGR) == []
+        queue(services, target=ADMIN, prefix="other")  # another new person meanwhile
+        d.drain()
+        assert len(standin.calls_to("conversations.open")) == 1  # held, not asked again
+        clock.tick(timedelta(seconds=31))
+        d.drain()
+    assert texts_in(standin, MGR) == ["message 0"] and texts_in(standin, ADMIN) == ["message 0"]
+
+
+def _rounds(deliverers, clock, services, total: int) -> None:
+    """Every deliverer runs a pass at the same moment (threads), then time moves 3 s."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def run(d):
+        try:
+            d.deliver_due()
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    for _ in range(40):
+        threads = [threading.Thread(target=run, args=(d,)) for d in deliverers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        if sum(r.status == "sent" for r in rows(services)) == total:
+            return
+        clock.tick(timedelta(seconds=3))
+
+
+@pytest.mark.postgres
+def test_two_workers_under_latency_429s_and_an_ambiguous_500_send_each_once_in_order(
+        pg_url, standin, config):
+    from tests.conftest import make_services
+
+    services = make_services(pg_url, standin, config)
+    people = PEOPLE[:6]
+    standin.latency = 0.05
+    try:
+        with freeze_time(START) as clock:
+            spread(services, standin, per_person=4, people=people)
+            standin.fail_next("chat.postMessage", times=3, status=429, retry_after=1)
+            standin.fail_next("chat.postMessage", status=500, keep=True)  # Slack kept it
+            workers = [deliverer(services, standin, f"w{i}") for i in range(2)]
+            for w in workers:
+                w.concurrency = 4
+            _rounds(workers, clock, services, total=4 * len(people))
+        assert {r.status for r in rows(services)} == {"sent"}
+        assert standin.duplicates() == [] and standin.overlaps == []
+        assert in_order(standin, per_person=4, people=people)
+        assert standin.calls_to("conversations.history")  # the 500 was reconciled
+        claimers = {r.claimed_by for r in rows(services)}
+        assert claimers == {"w0", "w1"}  # both took part
+    finally:
+        services.engine.dispose()
