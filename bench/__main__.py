@@ -25,6 +25,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--db", action="append", choices=["sqlite", "postgres"],
                         help="databases to use (default: both; PostgreSQL skips if absent)")
     parser.add_argument("--out", type=Path, default=DOC, help=f"report file (default {DOC})")
+    parser.add_argument("--slack-latency", type=float, default=0.15, metavar="SECONDS",
+                        help="how long the Slack stand-in takes to answer each call "
+                        "(delivery; default 0.15)")
     return parser
 
 
@@ -37,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     shown = argv if argv is not None else sys.argv[1:]
     opts = Options(quick=args.quick, smoke=args.smoke,
                    dbs=tuple(args.db or ("sqlite", "postgres")), out=args.out,
-                   command=shlex.join(["python", "-m", "bench", *shown]))
+                   command=shlex.join(["python", "-m", "bench", *shown]),
+                   latency=args.slack_latency)
     facts = machine()
     failures = 0
     try:

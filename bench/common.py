@@ -42,6 +42,7 @@ class Options:
     dbs: tuple[str, ...] = ("sqlite", "postgres")
     out: Path = DOC
     command: str = "python -m bench"
+    latency: float = 0.15  # seconds the Slack stand-in takes to answer a call (delivery)
 
     def pick(self, full: Any, quick: Any, smoke: Any = None) -> Any:
         """The value for this run's size."""

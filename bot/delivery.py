@@ -71,6 +71,30 @@ class Deferred(Exception):
         self.until = until
 
 
+class Budget:
+    """A workspace-wide token bucket shared by the delivery threads: `per_minute` tokens a
+    minute, ten seconds' worth as a burst (Slack grants "generous burst behavior")."""
+
+    def __init__(self, per_minute: float):
+        self.rate = per_minute / 60
+        self.capacity = max(1.0, self.rate * 10)
+        self.tokens = self.capacity
+        self.stamp: datetime | None = None
+        self.lock = threading.Lock()
+
+    def take(self, now: datetime) -> datetime | None:
+        """Take one token (None), or say when the next one comes."""
+        with self.lock:
+            if self.stamp is not None:
+                elapsed = max(0.0, (now - self.stamp).total_seconds())
+                self.tokens = min(self.capacity, self.tokens + elapsed * self.rate)
+            self.stamp = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return None
+            return now + timedelta(seconds=(1 - self.tokens) / self.rate)
+
+
 class Unreachable(Exception):
     """The person is gone from Slack (deleted, deactivated); `known` if we knew already."""
 
@@ -123,6 +147,7 @@ class Deliverer:
         lease: timedelta = timedelta(seconds=60),
         connections: Connections | None = None,
         concurrency: int = CONCURRENCY,
+        posts_per_minute: float | None = None,
     ):
         self.factory = factory
         self.config = config
@@ -132,6 +157,9 @@ class Deliverer:
         self.lease = lease
         self.connections = connections or Connections()  # the process's, from Services
         self.concurrency = max(1, concurrency)
+        # Slack's workspace-wide ceiling on chat.postMessage ("several hundred messages per
+        # minute", unquantified): paced here only when the operator sets a number.
+        self.post_budget = Budget(posts_per_minute) if posts_per_minute else None
         # Each conversation (lane) is worked by one thread at a time, so these per-key
         # maps are never written for one key by two threads at once.
         self.blocked_until: dict[str, datetime] = {}  # conversation -> a 429's Retry-After
@@ -295,7 +323,7 @@ class Deliverer:
         for _ in range(max_passes):
             tally = self.deliver_due()
             total.add(tally)
-            if not tally.moved:
+            if not (tally.moved or tally.retried):  # a retry waits: what it held back may go
                 break
         return total
 
@@ -567,6 +595,10 @@ def _send_post(d: Deliverer, row: Claimed) -> str:
         rendered = render_post(session, d.config, stored) if applies else None
     if rendered is None:
         return "skipped"
+    if d.post_budget is not None:
+        until = d.post_budget.take(d.clock())
+        if until is not None:
+            raise Deferred(until)
     answer = _post_message(d, row, channel, rendered)
     return _record_sent(d, row, answer["channel"], answer["ts"])
 

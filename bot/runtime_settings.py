@@ -28,6 +28,7 @@ class Runtime:
     shutdown_grace: float = 10.0
     db_pool_size: int = 10  # per process
     delivery_concurrency: int = 16  # conversations the worker sends to at once
+    slack_posts_per_minute: float | None = None  # pace chat.postMessage workspace-wide
     metrics: bool = False
     metrics_token: str | None = field(default=None, repr=False)
     log_format: str = "plain"
@@ -73,6 +74,8 @@ VARIABLES: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "SIGNALBOT_DB_POOL_SIZE": ("db_pool_size", _positive(int), "a whole number above 0"),
     "SIGNALBOT_DELIVERY_CONCURRENCY": ("delivery_concurrency", _positive(int),
                                        "a whole number above 0"),
+    "SIGNALBOT_SLACK_POSTS_PER_MINUTE": ("slack_posts_per_minute", _positive(float),
+                                         "a number above 0"),
     "SIGNALBOT_METRICS": ("metrics", _flag, "1 or 0"),
     "SIGNALBOT_METRICS_TOKEN": ("metrics_token", str, "a token"),
     "SIGNALBOT_LOG_FORMAT": ("log_format", _log_format, "plain or json"),

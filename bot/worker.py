@@ -45,7 +45,8 @@ class Worker:
         self.client = client or make_client(settings.slack_bot_token, settings.slack_api_url)
         self.deliverer = Deliverer(services.factory, services.config, self.client,
                                    clock=services.clock, connections=services.connections,
-                                   concurrency=settings.runtime.delivery_concurrency)
+                                   concurrency=settings.runtime.delivery_concurrency,
+                                   posts_per_minute=settings.runtime.slack_posts_per_minute)
         self.scheduler: BackgroundScheduler | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

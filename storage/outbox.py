@@ -102,7 +102,10 @@ def claim_due(
         stmt = stmt.where(OutboxMessage.kind.not_like("slack.%"))
     if is_postgres(session):
         stmt = stmt.with_for_update(skip_locked=True)
-    rows = _lane_prefixes(session, list(session.scalars(stmt)))
+    rows = list(session.scalars(stmt))
+    if not skip_slack:  # paused: a CRM write goes without the card's link, as it must
+        rows = _after_their_posts(session, rows)
+    rows = _lane_prefixes(session, rows)
     for row in rows:
         row.attempts += 1
         row.claimed_by = worker
@@ -127,6 +130,33 @@ def busy_lanes(session: Session, now: datetime) -> list[str]:
                  OutboxMessage.due_at <= now),
         ),
     )))
+
+
+# A CRM write carries the AE card's permalink (service/crm/sync.py): it follows the card.
+AFTER_CARDS = "crm.upsert"
+
+
+def _after_their_posts(session: Session, rows: list[OutboxMessage]) -> list[OutboxMessage]:
+    """Drop CRM writes whose signal has an earlier card post in flight or not yet tried
+    (pacing, a 429): they carry the card's permalink, so they wait until the card is in
+    Slack (lanes run side by side; one pass in order used to give this for free). A card
+    that failed and waits for its retry holds nothing: the deal is written without the
+    link, which a later write adds."""
+    waiting = {row.signal_id for row in rows
+               if row.signal_id is not None and row.kind == AFTER_CARDS}
+    if not waiting:
+        return rows
+    first: dict[int, tuple[datetime, int]] = {}
+    for signal_id, due_at, row_id in session.execute(
+            select(OutboxMessage.signal_id, OutboxMessage.due_at, OutboxMessage.id)
+            .where(OutboxMessage.signal_id.in_(waiting), OutboxMessage.kind == "slack.post",
+                   OutboxMessage.key.like("card:%"),
+                   or_(OutboxMessage.status == OutboxStatus.SENDING,
+                       and_(OutboxMessage.status == OutboxStatus.PENDING,
+                            OutboxMessage.attempts == 0)))):
+        first[signal_id] = min(first.get(signal_id, (due_at, row_id)), (due_at, row_id))
+    return [row for row in rows if row.kind != AFTER_CARDS or row.signal_id not in first
+            or first[row.signal_id] > (row.due_at, row.id)]
 
 
 def _lane_prefixes(session: Session, rows: list[OutboxMessage]) -> list[OutboxMessage]:

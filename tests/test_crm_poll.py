@@ -114,6 +114,8 @@ def test_a_poll_that_meets_a_429_resumes_where_it_stopped(
     with freeze_time(START) as clock:
         ids = [log(services, account=f"Account {n}") for n in range(4)]
         drain(services, standin)
+        clock.tick(timedelta(seconds=3))  # the AE's 4th card waits its pace; its deal then
+        drain(services, standin)
         provider = services.connections.provider(services.config.crm, services.now)
         provider.page_size = 2
         for n, signal_id in enumerate(ids):

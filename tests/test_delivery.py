@@ -10,7 +10,7 @@ import yaml
 from freezegun import freeze_time
 from sqlalchemy import select
 
-from bot.delivery import Deliverer, make_client
+from bot.delivery import Budget, Deliverer, make_client
 from storage.models import OutboxMessage
 from storage.outbox import Outgoing, claim_due, enqueue
 from tests.people import ADMIN, MGR
@@ -253,11 +253,11 @@ def _rounds(deliverers, clock, services, total: int) -> None:
 
     def run(d):
         try:
-            d.deliver_due()
+            d.deliver_due(limit=3)  # each takes a few conversations, the other the next
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
-    for _ in range(40):
+    for _ in range(60):
         threads = [threading.Thread(target=run, args=(d,)) for d in deliverers]
         for t in threads:
             t.start()
@@ -294,3 +294,20 @@ def test_two_workers_under_latency_429s_and_an_ambiguous_500_send_each_once_in_o
         assert claimers == {"w0", "w1"}  # both took part
     finally:
         services.engine.dispose()
+
+
+def test_a_workspace_ceiling_on_posts_paces_every_conversation_together(services, standin):
+    """SIGNALBOT_SLACK_POSTS_PER_MINUTE: Slack's workspace-wide ceiling on chat.postMessage,
+    paced here across conversations (ten seconds' worth as a burst)."""
+    with freeze_time(START) as clock:
+        spread(services, standin, per_person=1)  # 12 people, one message each
+        d = deliverer(services, standin)
+        d.post_budget = Budget(per_minute=30)  # 5 as a burst, then one every 2 s
+        assert d.drain().sent == 5
+        clock.tick(timedelta(seconds=2))
+        assert d.drain().sent == 1
+        clock.tick(timedelta(seconds=10))  # 5 more in the bucket
+        assert d.drain().sent == 5
+        clock.tick(timedelta(seconds=10))
+        d.drain()
+    assert len(standin.calls_to("chat.postMessage")) == 12 and standin.duplicates() == []

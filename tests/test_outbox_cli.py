@@ -32,7 +32,9 @@ def test_held_messages_are_listed_retried_once_and_the_retry_recorded(services, 
     with freeze_time("2026-11-23 14:00:00"):
         sid = log(services)
         standin.fail_next("chat.postMessage", times=2, error="channel_not_found")
-        worker(services, standin).catch_up()
+        first = worker(services, standin)
+        first.deliverer.concurrency = 1  # the two cards meet the two faults, in order
+        first.catch_up()
         assert cards(standin, AE) == []
 
         code, text = outbox(services, "list", "--held")
