@@ -99,6 +99,25 @@ def dismiss_modal(trigger_id: int, account: str, kind: str) -> dict[str, Any]:
     return _modal(DISMISS_MODAL, "Not expansion", "Save", blocks, {"trigger": trigger_id})
 
 
+def settled(blocks: list[Block], trigger_id: int, note: str) -> list[Block] | None:
+    """A posted suggestion once someone acted on it: the same blocks without its buttons,
+    and a line saying what was done. None when `blocks` holds no buttons of that trigger."""
+    kept = [b for b in blocks if b.get("block_id") != f"trigger:{trigger_id}"]
+    if len(kept) == len(blocks):
+        return None
+    return [*kept, context(note)]
+
+
+def settled_note(state: str, actor: str, until: str | None = None,
+                 signal_id: int | None = None) -> str:
+    """What the suggestion's DM says once handled: by whom, and what became of it."""
+    if state == TriggerState.ACTED:
+        return f":white_check_mark: Logged as signal #{signal_id} by {mention(actor)}."
+    if state == TriggerState.SNOOZED:
+        return f":zzz: Snoozed by {mention(actor)} until {until}; it comes back then if it holds."
+    return f":no_entry_sign: Marked as not expansion by {mention(actor)}; the reason is kept."
+
+
 def outcome_line(state: str, actor: str, until: str | None = None) -> str:
     """The ephemeral confirmation after a button press."""
     if state == TriggerState.SNOOZED:

@@ -35,7 +35,14 @@ from service.crm.delivery import Claimed, Sender
 from service.crm.http import Permanent, Transient
 from service.crm.sync import SENDERS as CRM_SENDERS
 from service.home import home_refreshes, render_home
-from service.messages import Rendered, cards_of, render_card, render_post, still_applies
+from service.messages import (
+    Rendered,
+    cards_of,
+    render_card,
+    render_post,
+    settled_posts,
+    still_applies,
+)
 from service.sweep import owner_unreachable
 from storage.db import unit_of_work
 from storage.models import Card, OutboxMessage, Person, Signal
@@ -665,6 +672,18 @@ def _send_refresh(d: Deliverer, row: Claimed) -> str:
     return "sent"
 
 
+def _send_settle(d: Deliverer, row: Claimed) -> str:
+    """A handled suggestion: its posted DMs lose their buttons and say what was done."""
+    with unit_of_work(d.factory) as session:
+        updates = settled_posts(session, row.payload)
+    if not updates:
+        return "skipped"
+    for channel, ts, rendered in updates:
+        _update(d, channel, ts, rendered)
+    d.finish(row, status=OutboxStatus.SENT, sent_at=d.clock())
+    return "sent"
+
+
 def _update(d: Deliverer, channel: str, ts: str, rendered: Rendered) -> None:
     d.ready("chat.update")
     try:
@@ -706,6 +725,7 @@ def _send_home(d: Deliverer, row: Claimed) -> str:
 SENDERS: dict[str, Sender] = {
     "slack.post": _send_post,
     "slack.refresh": _send_refresh,
+    "slack.settle": _send_settle,
     "slack.ephemeral": _send_ephemeral,
     "slack.home": _send_home,
     **CRM_SENDERS,  # crm.upsert, webhook (service/crm/sync.py)

@@ -21,9 +21,16 @@ from handlers.forms import Form
 from handlers.interaction import answer, commit_then_ack, gate_modal, open_modal
 from service.accounts import search
 from service.runtime import Runtime
-from service.trigger_actions import TriggerError, actionable, dismiss, prefill, snooze
+from service.trigger_actions import (
+    TriggerError,
+    actionable,
+    dismiss,
+    prefill,
+    settle,
+    snooze,
+)
 from service.visibility import account_owner_filter, may_see_account
-from storage.outbox import Outgoing
+from storage.outbox import Outgoing, enqueue
 from storage.queries import find_account, name_key, remembered_ae
 
 log = logging.getLogger(__name__)
@@ -85,13 +92,11 @@ def snooze_suggestion(ack: Ack, body: dict[str, Any], actor: str, subject_id: in
     def work(session: Session, now: datetime) -> list[Outgoing]:
         try:
             trigger = snooze(session, services.config, subject_id, actor, now)
-            text = (
-                f"Snoozed: *{escape(trigger.account.name)}* comes back on "
-                f"{trigger.snoozed_until.date().isoformat()} if it still holds."
-            )
         except TriggerError as exc:
-            text = str(exc)
-        return [answer(body, actor, text)]
+            return [answer(body, actor, str(exc))]
+        text = (f"Snoozed: *{escape(trigger.account.name)}* comes back on "
+                f"{trigger.snoozed_until.date().isoformat()} if it still holds.")
+        return [answer(body, actor, text), settle(trigger, actor, now)]
 
     commit_then_ack(services, ack, work)
 
@@ -106,11 +111,14 @@ def submit_dismissal(ack: Ack, view: dict[str, Any], actor: str, services: Runti
             errors={"reason": "Say why, so the team learns which triggers mislead."},
         )
     with services.unit_of_work() as session:
+        now = services.now()
         try:
-            dismiss(session, services.config, form.metadata.get("trigger"), actor, reason,
-                    services.now())
+            trigger = dismiss(session, services.config, form.metadata.get("trigger"), actor,
+                              reason, now)
         except TriggerError as exc:
             return ack(response_action="errors", errors={"reason": str(exc)[: limits.FIELD_ERROR]})
+        enqueue(session, [settle(trigger, actor, now)], now)
+    services.wake()
     ack()
 
 

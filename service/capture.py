@@ -70,8 +70,8 @@ def log_signal(
         owner = account.csm_id if account.csm_id not in (None, actor) else None
         data = {"source": draft.source, **({"account_csm": owner} if owner else {})}
         record_event(session, signal, "logged", actor, now, None, stages.SIGNAL, data)
-        mark_acted(session, draft.source, signal.id, actor, now)  # logged from a trigger
         out = [outgoing.card(signal, "csm", actor, "Signal logged")]
+        out += mark_acted(session, draft.source, signal.id, actor, now)  # from a trigger
         if owner:
             out.append(_tell_owner(signal, account.name, owner, actor))
         qualification = evaluate(config.rubric, draft.answers)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from blocks.card import signal_card
+from blocks.suggestion import settled
 from protocol.config import Config
 from protocol.sla import ClockState
 from service.capture import qualification_of
@@ -54,6 +55,21 @@ def render_card(
 def cards_of(session: Session, signal_id: int) -> list[Card]:
     """Every posted card of a signal, to update in place."""
     return list(session.scalars(select(Card).where(Card.signal_id == signal_id)))
+
+
+def settled_posts(session: Session, payload: dict[str, Any]) -> list[tuple[str, str, Rendered]]:
+    """(channel, ts, message) of each posted suggestion DM of a `slack.settle` row's trigger,
+    rewritten without its buttons and with the row's note; those not posted yet are left."""
+    rows = session.scalars(select(OutboxMessage).where(
+        OutboxMessage.key.startswith(payload["of"], autoescape=True),
+        OutboxMessage.kind == "slack.post", OutboxMessage.result_ts.is_not(None)))
+    found = []
+    for row in rows:
+        blocks = settled(row.payload.get("blocks") or [], payload["trigger"], payload["note"])
+        if blocks is not None and row.result_channel:
+            found.append((row.result_channel, row.result_ts,
+                          Rendered(text=row.payload.get("text", ""), blocks=blocks)))
+    return found
 
 
 def still_applies(session: Session, row: OutboxMessage) -> bool:

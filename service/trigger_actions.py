@@ -8,11 +8,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from blocks.suggestion import settled_note
 from blocks.text import mention
 from protocol.config import Config
 from protocol.triggers import LIVE, TriggerState
 from storage.db import is_postgres
 from storage.models import Trigger
+from storage.outbox import Outgoing
 
 ACTIVE = LIVE
 SOURCE = "trigger:"
@@ -102,13 +104,28 @@ def prefill(session: Session, config: Config, trigger_id: int, actor: str) -> di
     }
 
 
-def mark_acted(session: Session, source: str, signal_id: int, actor: str, now: datetime) -> None:
-    """A signal logged from a trigger (`source` 'trigger:<id>'): the trigger was acted on."""
+def settle(trigger: Trigger, actor: str, now: datetime) -> Outgoing:
+    """Update the trigger's suggestion DMs in place: their buttons go, a line says what was
+    done and by whom (delivered as `slack.settle`; DMs not yet posted are left as they are,
+    and a press on them is answered as a late press)."""
+    until = trigger.snoozed_until.date().isoformat() if trigger.snoozed_until else None
+    note = settled_note(trigger.state, actor, until, trigger.signal_id)
+    return Outgoing(key=f"settle:{trigger.id}:{trigger.state}:{int(now.timestamp())}",
+                    kind="slack.settle", target=None,
+                    payload={"of": f"trigger:{trigger.id}:", "trigger": trigger.id, "note": note})
+
+
+def mark_acted(
+    session: Session, source: str, signal_id: int, actor: str, now: datetime
+) -> list[Outgoing]:
+    """A signal logged from a trigger (`source` 'trigger:<id>'): the trigger was acted on;
+    returns the update of its suggestion DMs."""
     if not source.startswith(SOURCE) or not source[len(SOURCE) :].isdigit():
-        return
+        return []
     trigger = session.get(Trigger, int(source[len(SOURCE) :]))
     if trigger is None or trigger.state == TriggerState.ACTED:
-        return
+        return []
     trigger.state, trigger.signal_id = TriggerState.ACTED, signal_id
     trigger.snoozed_until = None
     trigger.resolved_by, trigger.updated_at = actor, now
+    return [settle(trigger, actor, now)]

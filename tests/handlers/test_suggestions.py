@@ -34,6 +34,20 @@ def trigger(slack, trigger_id: int) -> Trigger:
         return session.get(Trigger, trigger_id)
 
 
+def posted_suggestion(slack, trigger_id: int) -> dict:
+    """The suggestion DM as the CSM sees it now (updated in place once handled)."""
+    [message] = [m for m in slack.standin.dm_messages(CSM)
+                 if m["text"].startswith("Suggested expansion signal")]
+    return message
+
+
+def settled_as(slack, trigger_id: int) -> str:
+    """The line a handled suggestion ends with; its buttons are gone."""
+    message = posted_suggestion(slack, trigger_id)
+    assert not [b for b in message["blocks"] if b["type"] == "actions"], message["blocks"]
+    return message["blocks"][-1]["elements"][0]["text"]
+
+
 def block(view, block_id):
     return next(b for b in view["blocks"] if b.get("block_id") == block_id)
 
@@ -82,6 +96,8 @@ def test_log_signal_opens_the_modal_filled_in_and_records_the_trigger(slack):
     slack.deliver()
     card = slack.standin.dm_messages(CSM)[-1]
     assert f"from a product-data trigger (#{trigger_id})" in str(card["blocks"])
+    assert settled_as(slack, trigger_id) == \
+        f":white_check_mark: Logged as signal #{signal.id} by <@{CSM}>."
     assert slack.standin.dm_messages(AE) == []  # not qualified yet: nothing goes to the AE
     # a second press says it is done, and opens nothing
     before = len(slack.standin.views_opened())
@@ -100,6 +116,8 @@ def test_snooze_puts_it_away_for_30_days(slack):
     slack.deliver()
     [note] = slack.standin.ephemerals
     assert "comes back on 2026-12-05" in note["text"] and note["user"] == CSM
+    assert settled_as(slack, trigger_id).startswith(f":zzz: Snoozed by <@{CSM}> until 2026-12-05")
+    assert not slack.standin.rejections
 
 
 @freeze_time(NOW)
@@ -117,6 +135,8 @@ def test_not_expansion_asks_why_in_a_small_modal(slack):
         "Seasonal peak, not growth",
         CSM,
     )
+    slack.deliver()
+    assert settled_as(slack, trigger_id).startswith(":no_entry_sign: Marked as not expansion by")
 
 
 @freeze_time(NOW)
