@@ -73,9 +73,10 @@ def away_command(services: Runtime, actor: str, text: str) -> dict[str, Any]:
     try:
         asked = parse_away(text, actor)
         with services.unit_of_work() as session:
-            period = set_away(session, services.config, actor, asked.person, asked.first,
-                              asked.last, asked.cover, asked.note, services.now())
-            answer = _set_answer(services, session, period, actor)
+            period, changed = set_away(session, services.config, actor, asked.person,
+                                       asked.first, asked.last, asked.cover, asked.note,
+                                       services.now())
+            answer = _set_answer(services, session, period, actor, changed)
     except (ValueError, AwayError) as exc:
         return replies.ephemeral(str(exc))
     return replies.ephemeral(answer)
@@ -103,8 +104,10 @@ def back_command(services: Runtime, actor: str, text: str) -> dict[str, Any]:
                              "of what happened is on its way.")
 
 
-def _set_answer(services: Runtime, session, period: AwayPeriod, actor: str) -> str:
+def _set_answer(services: Runtime, session, period: AwayPeriod, actor: str,
+                changed: bool = False) -> str:
     who = "You are" if period.person_id == actor else f"{mention(period.person_id)} is"
+    who = f"Changed: {who[0].lower()}{who[1:]}" if changed else who
     span = span_label(session, services.config, period)
     cover = (f"{mention(period.cover_id)} covers as *acting AE*: hand-offs go to them, the "
              "signals stay yours" if period.cover_id else

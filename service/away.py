@@ -44,7 +44,7 @@ from service.history import record_event
 from service.runtime import Runtime
 from storage.cache import MISSING, caches_of
 from storage.db import is_postgres
-from storage.models import Account, AwayPeriod, Deadline, Signal, SignalEvent
+from storage.models import Account, AwayPeriod, Deadline, Person, Signal, SignalEvent
 from storage.outbox import Outgoing, enqueue
 from storage.queries import managers, person
 
@@ -169,9 +169,12 @@ def home_lines(session: Session, config: Config, user_id: str, now: datetime
 
 def set_away(session: Session, config: Config, actor: str, person_id: str,
              first: date | None, last: date, cover: str | None, note: str | None,
-             now: datetime) -> AwayPeriod:
+             now: datetime) -> tuple[AwayPeriod, bool]:
     """Record that `person_id` is away from `first` (None: now) through `last` (their time
-    zone), covered by `cover`; set by themselves, someone above them or an admin."""
+    zone), covered by `cover`; set by themselves, someone above them or an admin.
+
+    New dates that overlap one period of theirs change that period (a period under way keeps
+    the day it began): returns the period and whether it was an existing one, changed."""
     roster = managers(session, config.managers)
     if actor != person_id and not may_act_for(actor, person_id, roster, config.admins):
         raise AwayError("Only they, their manager (or someone above) or an admin can set "
@@ -185,7 +188,9 @@ def set_away(session: Session, config: Config, actor: str, person_id: str,
                             cover is not None and _only_csm(session, cover))
     if problem:
         raise AwayError(problem, "cover")
-    _check_clashes(session, config, person_id, cover, starts, ends, now)
+    own = _check_clashes(session, config, person_id, cover, starts, ends, now)
+    if own is not None:
+        return _change(session, config, own, actor, (starts, ends, cover, note), now), True
     period = AwayPeriod(person_id=person_id, starts=starts, ends=ends, cover_id=cover,
                         note=(note or "").strip()[:300] or None, set_by=actor, set_at=now)
     session.add(period)
@@ -193,6 +198,30 @@ def set_away(session: Session, config: Config, actor: str, person_id: str,
     _forget(session)
     _event(session, "away_set", actor, now, period)
     enqueue(session, _set_messages(session, config, period, actor), now)
+    reconcile(session, config, now)
+    return period, False
+
+
+def _change(session: Session, config: Config, period: AwayPeriod, actor: str,
+            new: tuple[datetime, datetime, str | None, str | None], now: datetime) -> AwayPeriod:
+    """New dates, cover or note for a period under way or ahead; `reconcile` moves the work
+    to the new cover (or back) at once."""
+    starts, ends, cover, note = new
+    was_cover, was = period.cover_id, {"starts": period.starts.isoformat(),
+                                       "ends": period.ends.isoformat(), "cover": period.cover_id}
+    period.starts = period.starts if period.starts <= now else starts  # begun: it began then
+    period.ends, period.cover_id = ends, cover
+    period.note = (note or "").strip()[:300] or period.note
+    _forget(session)
+    _event(session, "away_changed", actor, now, period, {"was": was})
+    out = _set_messages(session, config, period, actor, key=f"{period.id}:{now.timestamp()}")
+    if was_cover and was_cover != cover:
+        out.append(outgoing.notice(
+            f"away:{period.id}:{now.timestamp()}:uncover", was_cover,
+            f":palm_tree: {mention(period.person_id)}'s time away changed: you no longer cover "
+            f"for them{f' ({mention(cover)} does)' if cover else ''}."))
+        out.append(outgoing.home(was_cover))
+    enqueue(session, out, now)
     reconcile(session, config, now)
     return period
 
@@ -220,18 +249,25 @@ def end_away(session: Session, config: Config, actor: str, person_id: str,
 
 
 def _check_clashes(session: Session, config: Config, person_id: str, cover: str | None,
-                   starts: datetime, ends: datetime, now: datetime) -> None:
+                   starts: datetime, ends: datetime, now: datetime) -> AwayPeriod | None:
+    """Refuse a cover away themselves then, or dates overlapping two periods of the person;
+    returns the one period of theirs the dates overlap (to change), if any."""
+    own: list[AwayPeriod] = []
     for other in upcoming(session, now, limit=500):
         if not overlaps(starts, ends, other.starts, other.ends):
             continue
         span = span_label(session, config, other)
         if other.person_id == person_id:
-            raise AwayError(f"{mention(person_id)} is already away {span}"
-                            f"{_cover_words(other)}. End it first with `/signal back`, then "
-                            "set the new dates.", "last")
-        if cover is not None and other.person_id == cover:
+            own.append(other)
+        elif cover is not None and other.person_id == cover:
             raise AwayError(f"{mention(cover)} is away themselves {span}: pick another cover.",
                             "cover")
+    if len(own) > 1:
+        spans = " and ".join(span_label(session, config, p) for p in own)
+        raise AwayError(f"Those dates overlap two planned periods of {mention(person_id)} "
+                        f"({spans}): cancel one first (`/signal back`), then set the dates.",
+                        "last")
+    return own[0] if own else None
 
 
 def _only_csm(session: Session, user: str) -> bool:
@@ -249,26 +285,26 @@ def _cover_words(period: AwayPeriod) -> str:
 
 
 def _event(session: Session, kind: str, actor: str | None, now: datetime,
-           period: AwayPeriod) -> None:
+           period: AwayPeriod, extra: dict | None = None) -> None:
     session.add(SignalEvent(signal_id=None, at=now, actor_id=actor, kind=kind, detail={
         "person": period.person_id, "cover": period.cover_id, "period": period.id,
         "starts": period.starts.isoformat(), "ends": period.ends.isoformat(),
-        "note": period.note}))
+        "note": period.note, **(extra or {})}))
 
 
 def _set_messages(session: Session, config: Config, period: AwayPeriod,
-                  actor: str) -> list[Outgoing]:
+                  actor: str, key: str | None = None) -> list[Outgoing]:
     span, who = span_label(session, config, period), mention(period.person_id)
     note = f"\n> {escape(period.note)}" if period.note else ""
     out = [outgoing.home(period.person_id)]
     if period.cover_id:
         out += [outgoing.home(period.cover_id), outgoing.notice(
-            f"away:{period.id}:cover", period.cover_id,
+            f"away:{key or period.id}:cover", period.cover_id,
             f":palm_tree: {who} is away {span} and you cover for them: while they are away "
             f"their hand-offs come to you as *acting AE* (set by {mention(actor)}).{note}")]
     if actor != period.person_id:
         out.append(outgoing.notice(
-            f"away:{period.id}:person", period.person_id,
+            f"away:{key or period.id}:person", period.person_id,
             f":palm_tree: {mention(actor)} set you away {span}{_cover_words(period)}.{note}"))
     return out
 
@@ -330,6 +366,9 @@ def _claim(session: Session, period: AwayPeriod, column, now: datetime) -> bool:
 
 def _realign(session: Session, config: Config, now: datetime) -> int:
     away = away_now(session, now, fresh=True)
+    gone = set(session.scalars(select(Person.slack_id).where(  # a cover deactivated since
+        Person.slack_id.in_([c for c in away.values() if c]), Person.deactivated.is_(True))))
+    away = {who: (None if cover in gone else cover) for who, cover in away.items()}
     stmt = select(Signal).where(
         Signal.stage.in_(stages.WITH_AE), Signal.ownership != Ownership.CS_LED,
         Signal.ae_id.is_not(None),

@@ -236,10 +236,11 @@ def test_clear_answers_for_what_cannot_be(away_slack):
         assert "away themselves 1 Dec–10 Dec" in clash
         text_of(slack.command(AE, "away until 2026-12-06"))
         again = text_of(slack.command(AE, "away from 2026-12-05 until 2026-12-08"))
-        assert "already away" in again
+        assert "Changed: you are away 23 Nov–8 Dec" in again  # under way: keeps its first day
         by_manager = text_of(slack.command(MGR2, f"away {mention(AE2)} from 2026-12-20 "
                                                 "until 2026-12-24"))
         assert f"<@{AE2}> is away 20 Dec–24 Dec" in by_manager
+        assert "overlap two" in text_of(slack.command(AE2, "away until 2026-12-25"))
         by_admin = text_of(slack.command(ADMIN, f"back {mention(AE2)}"))
         assert "Cancelled" in by_admin
     with slack.services.unit_of_work() as session:
@@ -371,3 +372,35 @@ def test_the_rules_hold_on_both_databases(services, standin):
             [period] = session.scalars(select(AwayPeriod)).all()
             assert period.began_at is not None and period.handed_back_at is not None
         assert len(kinds(services, "away_ended")) == 1
+
+
+def test_a_new_cover_mid_holiday_takes_over_at_once(away_slack):
+    slack = away_slack
+    with freeze_time(START) as clock:
+        slack.log_signal(account="Handed Around")
+        text_of(slack.command(AE, f"away until 2026-12-06 cover {mention(AE2)}"))
+        deliver(slack, clock)
+        assert signals(slack.services)[0].acting_ae_id == AE2
+        clock.move_to("2026-11-25 15:00:00")
+        changed = text_of(slack.command(AE, "away until 2026-12-06"))  # AE2 fell ill: no cover
+        assert "Changed" in changed and "No cover" in changed
+        deliver(slack, clock)
+    assert signals(slack.services)[0].acting_ae_id == MGR
+    assert any("no longer cover" in t for t in dms(slack, AE2))
+    assert any("Handed Around" in t and "with no cover" in t for t in dms(slack, MGR))
+    assert len(kinds(slack.services, "away_changed")) == 1
+
+
+def test_a_cover_deactivated_mid_holiday_hands_over_to_the_manager(away_slack):
+    slack = away_slack
+    with freeze_time(START) as clock:
+        slack.log_signal(account="Orphaned")
+        text_of(slack.command(AE, f"away until 2026-12-06 cover {mention(AE2)}"))
+        deliver(slack, clock)
+        with slack.services.unit_of_work() as session:
+            session.get(Person, AE2).deactivated = True  # as the deliverer marks it
+        clock.move_to("2026-11-23 15:00:00")
+        slack.sweep()
+        deliver(slack, clock)
+    assert signals(slack.services)[0].acting_ae_id == MGR
+    assert any("Orphaned" in t for t in dms(slack, MGR))
