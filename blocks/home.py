@@ -234,6 +234,8 @@ def _outcome(signal: SignalView) -> str:
 def _csm_line(item: Item, now: datetime) -> str:
     signal = item.signal
     owner = f"AE {mention(signal.ae_id)}" if pages_ae(signal.ownership) else "CS-led (you own it)"
+    if signal.acting_ae_id and pages_ae(signal.ownership) and signal.stage in stages.WITH_AE:
+        owner += f" (away; acting: {mention(signal.acting_ae_id)})"
     return (f"{_title(signal)}\n{owner} · {_stage(signal)}"
             f"{_outcome(signal)}{_clock_line(item.clock, now)}")
 

@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from blocks.text import escape, mention
@@ -472,9 +472,12 @@ def _welcome_back(session: Session, config: Config, period: AwayPeriod,
     by = f", {mention(period.cover_id)} covering" if period.cover_id else ""
     head = f":wave: Welcome back! While you were away ({span}{by}):"
     body = "\n".join(lines) if lines else "Nothing happened on your signals."
+    waiting = session.scalar(select(func.count()).select_from(Signal).where(
+        Signal.ae_id == period.person_id, Signal.stage.in_(stages.WITH_AE))) or 0
+    tail = (f"{waiting} open hand-off{'s are' if waiting != 1 else ' is'} back with you: see "
+            "your App Home." if waiting else "Nothing is waiting on you.")
     out = [outgoing.notice(f"away:{period.id}:back", period.person_id,
-                           f"{head}\n{body}\nYour open hand-offs are back with you: see your "
-                           "App Home."), outgoing.home(period.person_id)]
+                           f"{head}\n{body}\n{tail}"), outgoing.home(period.person_id)]
     if period.cover_id:
         out += [outgoing.notice(f"away:{period.id}:back:cover", period.cover_id,
                                 f":wave: {mention(period.person_id)} is back: the hand-offs you "

@@ -133,6 +133,7 @@ def test_a_fortnight_with_a_cover(away_slack):
     [summary] = [t for t in dms(slack, AE) if "Welcome back" in t]
     assert "During Holiday" in summary and "Before Holiday" in summary
     assert f"acknowledged by <@{AE2}>" in summary and "escalated" in summary
+    assert "2 open hand-offs are back with you" in summary
     assert any("is back" in t for t in dms(slack, AE2)), dms(slack, AE2)[-3:]
     assert len(kinds(slack.services, "away_ended")) == 1
     assert slack.standin.duplicates() == []
