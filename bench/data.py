@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Engine, Table, text
+from sqlalchemy import JSON, Connection, Engine, Table, inspect, text
 
 from bench.common import SHARED, database, keep_folder, kept_database
 from bot.config import Config
@@ -433,7 +433,8 @@ def shared_history(db: str, signals: int, due: int = 1000) -> str:
 def _kept_history(folder: str, db: str, signals: int, due: int) -> str:
     """`history` kept between runs (SIGNALBOT_BENCH_KEEP): a SQLite file in `folder`, or the
     PostgreSQL schema `bench_keep_h<signals>_<due>`, built the first time and reused after.
-    Indexes the models gained since the build are added; nothing is dropped."""
+    Its indexes follow the models: those added since the build are made, those dropped since
+    are dropped (then ANALYZE)."""
     url = kept_database(db, folder, f"h{signals}_{due}")
     engine = make_engine(url)
     try:
@@ -443,11 +444,22 @@ def _kept_history(folder: str, db: str, signals: int, due: int) -> str:
         if not built:
             build(engine, signals, due=due, team=TEAM)
         else:
-            with engine.begin() as conn:
-                for table in Base.metadata.sorted_tables:
-                    table.create(conn, checkfirst=True)
-                    for index in table.indexes:
-                        index.create(conn, checkfirst=True)
+            _follow_indexes(engine)
     finally:
         engine.dispose()
     return url
+
+
+def _follow_indexes(engine: Engine) -> None:
+    """Make a kept database's `ix_` indexes those of the models."""
+    with engine.begin() as conn:
+        for table in Base.metadata.sorted_tables:
+            table.create(conn, checkfirst=True)
+            wanted = {index.name for index in table.indexes}
+            for found in inspect(conn).get_indexes(table.name):
+                if found["name"].startswith("ix_") and found["name"] not in wanted:
+                    conn.execute(text(f'DROP INDEX "{found["name"]}"'))
+            for index in table.indexes:
+                index.create(conn, checkfirst=True)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("ANALYZE"))

@@ -8,6 +8,7 @@ EXPLAIN (ANALYZE, BUFFERS) on it (EXPLAIN QUERY PLAN on SQLite) to show the inde
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -22,10 +23,10 @@ from bot.settings import Settings
 from storage.db import make_engine, session_factory
 
 NAME = "digest"
-TARGET = 1.0
+TARGET = 0.300  # issue 16 (it was 1 s in issue 6)
 WATCHED = ("signals", "signal_events")
 HEADERS = ["database", "signals", "events", "median ms", "min ms", "max ms", "SQL statements",
-           "week queries with a Seq Scan on signals / signal_events"]
+           "week queries with a Seq Scan on signals / signal_events", "load avg (1 min)"]
 PLAN_HEADERS = ["#", "sent by", "ms (EXPLAIN ANALYZE)", "indexes used", "full scans"]
 _PG_INDEX = re.compile(r"(?:Index(?: Only)? Scan(?: Backward)? using|Bitmap Index Scan on) (\w+)")
 _PG_SEQ = re.compile(r"Seq Scan on (\w+)")
@@ -59,7 +60,11 @@ class Collector:
 def _plan(engine: Any, statement: str, parameters: Any) -> tuple[str, float | None]:
     postgres = engine.dialect.name == "postgresql"
     prefix = "EXPLAIN (ANALYZE, BUFFERS) " if postgres else "EXPLAIN QUERY PLAN "
+    if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
+        return "(not a query)", None
     with engine.connect() as conn:
+        if postgres:
+            conn.exec_driver_sql("SET LOCAL jit = off")  # as compute_digest runs them
         rows = conn.exec_driver_sql(prefix + statement, parameters).all()
         conn.rollback()
     text = "\n".join(str(row[0] if postgres else row[-1]) for row in rows)
@@ -102,6 +107,7 @@ def _one(db: str, opts: Options, report: Report) -> tuple[float, int]:
                         clock=lambda: data.NOW)
     times = []
     try:
+        load = os.getloadavg()[0]
         for _ in range(opts.pick(5, 3, 1)):
             collector = Collector(engine)
             start = time.perf_counter()
@@ -125,7 +131,8 @@ def _one(db: str, opts: Options, report: Report) -> tuple[float, int]:
         engine.dispose()
     t = median(times)
     report.rows.append([db, f"{counts['signals']:,}", f"{counts['signal_events']:,}", ms(t),
-                        ms(min(times)), ms(max(times)), len(collector.statements), bad])
+                        ms(min(times)), ms(max(times)), len(collector.statements), bad,
+                        f"{load:.1f}"])
     report.notes.append(f"Queries on {db} ({signals:,} signals):\n\n"
                         + table(PLAN_HEADERS, plans))
     return t, bad
@@ -133,7 +140,7 @@ def _one(db: str, opts: Options, report: Report) -> tuple[float, int]:
 
 def run(opts: Options) -> Report:
     report = Report(NAME, "Weekly digest over a year (digest)",
-                    "`compute_digest` for one week < 1 s over a year of 1M signals on "
+                    "`compute_digest` for one week ≤ 300 ms over a year of 1M signals on "
                     "PostgreSQL; no Seq Scan on `signals` or `signal_events` for the week's "
                     "figures", opts.command, HEADERS)
     report.notes.append(
@@ -153,7 +160,7 @@ def run(opts: Options) -> Report:
         except ImportError as exc:
             report.skipped.append(f"{db}: service.digest is not importable yet ({exc})")
             continue
-        met = took < TARGET and bad == 0
+        met = took <= TARGET and bad == 0
         if db == "postgres":
             report.ok &= met
         verdicts.append(f"{db}: {ms(took)} ms, {bad} week queries with a Seq Scan on "

@@ -8,6 +8,7 @@ then rolled back, so every run sees the same data.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -22,10 +23,13 @@ from storage.models import Deadline
 
 NAME = "sweep"
 LIMIT = 1000
-TARGET = 0.250
+TARGET = 0.150  # issue 16 (it was 250 ms in issue 6)
+BATCH = 500  # the worker's batch (bot.worker.SWEEP_BATCH)
+MAX_STATEMENTS = 20  # per batch, whatever it holds
 INDEX = "ix_deadlines_next_step_at_due"
 HEADERS = ["database", "signals", "clocks", "clocks ahead (in the index)", "due", "handled",
-           "median ms", "min ms", "max ms", "SQL statements", "× the smallest"]
+           "median ms", "min ms", "max ms", "SQL statements", "statements per 500-clock batch",
+           "× the smallest", "load avg (1 min)"]
 
 
 class Statements:
@@ -72,13 +76,21 @@ def measure(url: str, runs: int, limit: int = LIMIT) -> dict[str, Any]:
                 statements = seen.count - before
                 session.rollback()
             _vacuum(engine)
+        with factory() as session:  # the worker's batch size, counted (not timed)
+            before = seen.count
+            sweep(session, config, data.NOW, limit=BATCH)
+            session.flush()
+            per_batch = seen.count - before
+            session.rollback()
+        _vacuum(engine)
         with factory() as session:
             total, ahead, due = _counts(session)
         plan = explain(engine, *seen.kept) if seen.kept else ""
     finally:
         engine.dispose()
     return {"times": times, "handled": handled, "statements": statements, "total": total,
-            "ahead": ahead, "due": due, "plan": plan}
+            "ahead": ahead, "due": due, "plan": plan, "per_batch": per_batch,
+            "load": os.getloadavg()[0]}
 
 
 def _vacuum(engine: Any) -> None:
@@ -99,10 +111,11 @@ def explain(engine: Any, statement: str, parameters: Any) -> str:
 
 
 def run(opts: Options) -> Report:
-    runs = opts.pick(3, 3, 1)
+    runs = opts.pick(5, 3, 1)
     report = Report(NAME, "Sweep cost versus history (sweep)",
-                    f"one `sweep(limit={LIMIT})` of 1,000 due clocks < 250 ms at 1M signals, "
-                    "and within 1.5× of the 10k figure", opts.command, HEADERS)
+                    f"one `sweep(limit={LIMIT})` of 1,000 due clocks ≤ 150 ms at 1M signals "
+                    "(PostgreSQL) and at 100k (SQLite), within 1.5× of the 10k figure; ≤ 20 SQL "
+                    "statements per 500-clock batch", opts.command, HEADERS)
     report.notes.append(
         f"Median of {runs} runs, each in its own transaction, rolled back after "
         "`session.flush()` (so the figure is the sweep's reads and writes, without the "
@@ -126,10 +139,11 @@ def run(opts: Options) -> Report:
             t = median(f["times"])
             report.rows.append([db, f"{size:,}", f"{f['total']:,}", f"{f['ahead']:,}", f["due"],
                                 f["handled"], ms(t), ms(min(f["times"])), ms(max(f["times"])),
-                                f["statements"], f"{t / base:.2f}"])
+                                f["statements"], f["per_batch"], f"{t / base:.2f}",
+                                f"{f['load']:.1f}"])
         size, last = figures[-1]
         t = median(last["times"])
-        met = t < TARGET and t / base <= 1.5
+        met = t <= TARGET and t / base <= 1.5 and last["per_batch"] <= MAX_STATEMENTS
         report.ok &= met
         verdicts.append(f"{db} at {size:,}: {ms(t)} ms, {t / base:.2f}× the smallest "
                         f"({'met' if met else 'MISSED'})")

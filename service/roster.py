@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from protocol.config import Config
 from protocol.stages import WITH_AE
-from storage.models import Person, Signal, SignalEvent
-from storage.queries import managers, person
+from storage.models import Person, SignalEvent
+from storage.queries import managers, owners_in_stages, person
 
 
 class NotAdmin(Exception):
@@ -63,10 +63,7 @@ def _reaches(roster: dict[str, str], start: str, target: str) -> bool:
 def roster_gaps(session: Session, config: Config) -> list[str]:
     """AEs holding open hand-offs who have no manager on the roster."""
     roster = managers(session, config.managers)
-    owners = session.scalars(
-        select(Signal.ae_id).distinct().where(Signal.stage.in_(WITH_AE), Signal.ae_id.is_not(None))
-    )
-    return sorted(ae for ae in owners if ae not in roster)
+    return sorted(ae for ae in owners_in_stages(session, WITH_AE) if ae not in roster)
 
 
 def known_people(session: Session) -> dict[str, Person]:

@@ -67,26 +67,49 @@ def sweep(session: Session, config: Config, now: datetime, limit: int = 500,
         decided[deadline_id].add(level)
     moves = [(row, decide(_due_clock(row, config), config.sla_policy, roster, decided[row.id],
                           now)) for row in due]
-    batch = _Batch(config, now, steps if steps is not None else Counter(), roster.away)
+    batch = _Batch(config, now, steps if steps is not None else Counter(), roster.away,
+                   {row.signal_id: _Signal.of(row) for row in due})
     batch.inserted = rows.insert_escalations(session, [
         _escalation_row(row, e, now) for row, move in moves for e in move.escalations])
+    if config.webhooks and batch.inserted:  # a webhook's body is the whole signal
+        batch.documents = rows.signals(session, {row.signal_id for row, move in moves
+                                                 if move.escalations})
     for row, move in moves:
         batch.take(row, move)
     batch.write(session)
     return len(due)
 
 
+@dataclass
+class _Signal:
+    """What a batch reads and changes of a due clock's signal; the outbox items it causes
+    name it by id, token and version (`service.outgoing`)."""
+
+    id: int
+    token: int
+    version: int
+    stage: str
+    urgency: str
+    csm_id: str
+    account: str  # its name
+    updated_at: datetime | None = None
+
+    @classmethod
+    def of(cls, row: Row) -> _Signal:
+        return cls(row.signal_id, row.signal_token, row.version, row.stage, row.urgency,
+                   row.csm_id, row.account)
+
+
 def _due_clock(row: Row, config: Config) -> DueClock:
     return DueClock(id=row.id, clock=row.clock, owner_id=row.owner_id,
                     started_at=row.started_at, due_at=row.due_at, state=row.state,
-                    step=row.step, current=row.token == row.Signal.token,
-                    urgency=row.Signal.urgency, tz=zone_named(row.tz, config),
-                    held_by=row.held_by)
+                    step=row.step, current=row.token == row.signal_token,
+                    urgency=row.urgency, tz=zone_named(row.tz, config), held_by=row.held_by)
 
 
 def _escalation_row(row: Row, escalate: Escalate, now: datetime) -> dict[str, Any]:
     # counted against whoever held the clock when it ran out (the cover while the AE is away)
-    return {"signal_id": row.Signal.id, "deadline_id": row.id, "level": escalate.level,
+    return {"signal_id": row.signal_id, "deadline_id": row.id, "level": escalate.level,
             "ae_id": _holder(row), "to_ids": {"users": list(escalate.target.users)},
             "reason": escalate.target.reason, "due_at": escalate.at, "decided_at": now}
 
@@ -99,30 +122,32 @@ class _Batch:
     now: datetime
     taken: Counter[str]
     away: Mapping[str, str | None]
+    signals: dict[int, _Signal]
     inserted: set[tuple[int, int]] = field(default_factory=set)  # (deadline, level) decided now
+    documents: dict[int, Signal] = field(default_factory=dict)  # whole signals, for webhooks
     clocks: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
-    signals: dict[int, Signal] = field(default_factory=dict)  # those whose version moved
+    bumped: set[int] = field(default_factory=set)  # signals whose version moved
     out: list[Outgoing] = field(default_factory=list)
 
     def take(self, row: Row, move: Move) -> None:
         """What `move` of the clock in `row` writes and sends."""
         self.clocks.append({"did": row.id, "to_step": move.step, "next_at": move.next_step_at,
                             "missed": bool(move.escalations)})
+        signal = self.signals[row.signal_id]
         if move.reminder is not None:
-            self.out.append(_reminder(row, row.Signal, move.reminder, self.away))
+            self.out.append(_reminder(row, signal, move.reminder, self.away))
             self.taken["reminder"] += 1
         for escalate in move.escalations:
             if (row.id, escalate.level) in self.inserted:  # else another sweep decided it
-                self._escalate(row, row.Signal, escalate)
+                self._escalate(row, signal, escalate)
 
-    def _escalate(self, row: Row, signal: Signal, escalate: Escalate) -> None:
+    def _escalate(self, row: Row, signal: _Signal, escalate: Escalate) -> None:
         now, target, level = self.now, escalate.target, escalate.level
         late = (now - row.due_at).total_seconds()
         # The event bumps the signal's version (its cards re-render); written in bulk below.
-        set_committed_value(signal, "version", signal.version + 1)
-        set_committed_value(signal, "updated_at", now)
-        self.signals[signal.id] = signal
+        signal.version, signal.updated_at = signal.version + 1, now
+        self.bumped.add(signal.id)
         self.events.append({
             "signal_id": signal.id, "at": now, "actor_id": None, "kind": "escalated",
             "from_stage": signal.stage, "to_stage": signal.stage,
@@ -133,23 +158,34 @@ class _Batch:
                        "lateness_s": int((now - escalate.at).total_seconds())}})
         if not target.users:
             log.error("signal %s: SLA missed but no manager or admin to escalate to", signal.id)
-        sync = sync_items(self.config, signal, "escalated",  # the CRM record, webhooks
+        sync = sync_items(self.config, self._document(signal), "escalated",  # CRM, webhooks
                           {"clock": row.clock, "level": level, "to": list(target.users)})
         self.out += [*_escalation_messages(row, signal, level, target, late,
                                            _covers(row, self.away)),
                      outgoing.refresh(signal), *sync]  # every card shows "missed, escalated"
         self.taken[f"escalation:{level}"] += 1
 
+    def _document(self, signal: _Signal) -> Any:
+        """The whole signal as it is now (webhooks post it), else what the batch knows."""
+        document = self.documents.get(signal.id)
+        if document is None:
+            return signal
+        set_committed_value(document, "version", signal.version)
+        set_committed_value(document, "updated_at", signal.updated_at)
+        return document
+
     def write(self, session: Session) -> None:
         """One statement per kind of row."""
         rows.add_events(session, self.events)
-        rows.bump_signals(session, [{"sid": s.id, "to_version": s.version, "at": s.updated_at}
-                                    for s in self.signals.values()])
+        rows.bump_signals(session, [
+            {"sid": s.id, "to_version": s.version, "at": s.updated_at}
+            for s in (self.signals[i] for i in self.bumped)])
         rows.move_clocks(session, self.clocks)
         enqueue(session, self.out, self.now)
 
 
-def _reminder(row: Row, signal: Signal, index: int, away: Mapping[str, str | None]) -> Outgoing:
+def _reminder(row: Row, signal: _Signal, index: int, away: Mapping[str, str | None]
+              ) -> Outgoing:
     text = REMINDER_TEXT.get(row.clock, "Reminder").format(due=when(row.due_at))
     audience = "csm" if row.clock == "revisit" else "ae"
     if row.held_by and not _covers(row, away):
@@ -169,7 +205,7 @@ def _reminder(row: Row, signal: Signal, index: int, away: Mapping[str, str | Non
 
 def _escalation_messages(
     deadline: Row,
-    signal: Signal,
+    signal: _Signal,
     level: int,
     target: Target,
     late_s: float,
@@ -177,7 +213,7 @@ def _escalation_messages(
 ) -> list[Outgoing]:
     users = target.users
     what = CLOCK_NAMES.get(deadline.clock, deadline.clock)
-    account = escape(signal.account.name)
+    account = escape(signal.account)
     gap = ESCALATION_NOTES.get(target.reason, "")
     holder = _holder(deadline)
     who = mention(holder)

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, Table, bindparam, cast, column, func, select
+from sqlalchemy import JSON, Column, Connection, Table, bindparam, cast, column, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import TableValuedAlias
 
@@ -39,7 +39,7 @@ def recordset(name: str, types: Mapping[str, Any]) -> TableValuedAlias:
 
 def rows_param(rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """The execute parameters of a statement reading `recordset(...)`."""
-    return {"rows": json.dumps(list(rows), default=_plain, separators=(",", ":"))}
+    return {"rows": json.dumps(list(rows), default=_memo(_plain), separators=(",", ":"))}
 
 
 def _with_defaults(table: Table, rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list]:
@@ -73,7 +73,10 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     if returning:
         stmt = stmt.returning(*returning)
         return [tuple(row) for row in connection.execute(stmt, params)]
-    connection.execute(stmt, params)
+    if is_postgres(session):
+        connection.execute(stmt, params)
+    else:
+        executemany(connection, stmt, params, names)
     return []
 
 
@@ -92,5 +95,44 @@ def update_rows(session: Session, table: Table, key: str, types: Mapping[str, An
         return
     params = {name: bindparam(name, type_=type_) for name, type_ in types.items()}
     stmt = table.update().where(table.c.id == bindparam(key)).values(values(params))
-    session.connection().execute(stmt, list(rows))
+    executemany(session.connection(), stmt, rows)
+
+
+def executemany(connection: Connection, stmt: Any, rows: Sequence[Mapping[str, Any]],
+                names: Sequence[str] | None = None) -> None:
+    """`stmt` once per row, as one driver executemany (SQLite), each value converted by its
+    type's own bind processor, as SQLAlchemy's executemany would, but a value met before is
+    not converted again (a batch's rows share a few timestamps: `now`) and no per-row
+    bookkeeping is done: this is most of the cost of writing rows on SQLite."""
+    compiled = stmt.compile(dialect=connection.dialect, column_keys=names)
+    defaults = {name: bind.effective_value for name, bind in compiled.binds.items()}  # literals
+    convert = {name: _memo(bind.type._cached_bind_processor(connection.dialect))
+               for name, bind in compiled.binds.items()}
+    order = compiled.positiontup or []
+    values = [tuple(_value(row, name, defaults, convert[name]) for name in order)
+              for row in rows]
+    connection.exec_driver_sql(compiled.string, values)
+
+
+def _value(row: Mapping[str, Any], name: str, defaults: Mapping[str, Any],
+           convert: Callable[[Any], Any] | None) -> Any:
+    value = row[name] if name in row else defaults[name]
+    return convert(value) if convert is not None else value
+
+
+def _memo(process: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
+    if process is None:
+        return None
+    seen: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        try:
+            return seen[value]
+        except KeyError:
+            seen[value] = done = process(value)
+            return done
+        except TypeError:  # unhashable (a JSON document)
+            return process(value)
+
+    return convert
 

@@ -208,7 +208,11 @@ class Signal(Base):
         Index(None, "account_id"),
         Index(None, "created_at"),
         Index(None, "closed_at"),  # the digest's outcomes of a week
-        Index(None, "stage"),  # the digest's "stalled now"
+        # The digest's "stalled now": by stage, then who holds them (roster gaps, read from
+        # the index alone), since when (contacts with no outcome), when to revisit (watch).
+        Index(None, "stage", "ae_id"),
+        Index(None, "stage", "contacted_at"),
+        Index(None, "stage", "revisit_on"),
         Index(None, "acting_ae_id"),  # a cover's queue, the hand-back
     )
 
@@ -241,7 +245,10 @@ class SignalEvent(Base):
     to_stage: Mapped[str | None] = mapped_column(String(16))
     detail: Mapped[dict[str, Any] | None]
 
-    __table_args__ = (Index(None, "signal_id", "at"), Index(None, "kind", "at"))
+    __table_args__ = (
+        Index(None, "signal_id", "at"),
+        Index(None, "kind", "at", "signal_id"),  # the digest's outcomes: read from the index
+    )
 
 
 class Deadline(Base):
@@ -278,7 +285,9 @@ class Deadline(Base):
             sqlite_where=text("next_step_at IS NOT NULL"),
         ),
         Index(None, "due_at"),
-        Index(None, "clock", "started_at"),  # the digest's SLA attainment of a week
+        # The digest's SLA attainment of its weeks, counted from the index alone.
+        Index("ix_deadlines_sla_counts", "clock", "started_at", "owner_id", "held_by", "state",
+              "met_at", "due_at", "id"),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, union
 from sqlalchemy.orm import Session
 
 from protocol.stages import OPEN_STAGES
@@ -134,3 +134,20 @@ def count_open_signals_for(session: Session, user_id: str) -> int:
         )
         or 0
     )
+
+
+def owners_in_stages(session: Session, stages: Sequence[str]) -> set[str]:
+    """The AEs holding a signal in any of `stages`, in one statement.
+
+    A loose index scan of `ix_signals_stage_ae_id`: per stage, the smallest AE id, then the
+    next one above it, and so on (one index probe per AE, not one row per signal).
+    """
+    walks = []
+    for i, stage in enumerate(stages):
+        in_stage = (Signal.stage == stage, Signal.ae_id.is_not(None))
+        walk = select(func.min(Signal.ae_id).label("ae")).where(*in_stage).cte(
+            f"owners_{i}", recursive=True)
+        above = select(func.min(Signal.ae_id)).where(*in_stage, Signal.ae_id > walk.c.ae)
+        walk = walk.union_all(select(above.scalar_subquery()).where(walk.c.ae.is_not(None)))
+        walks.append(select(walk.c.ae).where(walk.c.ae.is_not(None)))
+    return set(session.scalars(union(*walks))) if walks else set()

@@ -16,13 +16,14 @@ from sqlalchemy.orm import Session
 from protocol.sla import ClockState
 from storage.bulk import insert_rows, update_rows
 from storage.db import is_postgres
-from storage.models import Deadline, Escalation, Person, Signal, SignalEvent
+from storage.models import Account, Deadline, Escalation, Person, Signal, SignalEvent
 
 
 def claim_due(session: Session, now: datetime, limit: int) -> Sequence[Row]:
-    """Up to `limit` clocks whose next step is due, oldest first, each with its signal (an ORM
-    object, account loaded), its owner's time zone and who holds it while the owner is away:
-    one statement.
+    """Up to `limit` clocks whose next step is due, oldest first, each with what the sweep
+    needs of its signal (`signal_id`, `signal_token`, `version`, `stage`, `urgency`,
+    `csm_id`, `account`: the account's name), its owner's time zone and who holds it while
+    the owner is away (`held_by`): one statement.
 
     On PostgreSQL the clock and signal rows are locked `FOR UPDATE SKIP LOCKED`: replicas
     split the work, and a signal being changed right now (a click holds its row) is left to
@@ -30,9 +31,13 @@ def claim_due(session: Session, now: datetime, limit: int) -> Sequence[Row]:
     """
     stmt = (
         select(Deadline.id, Deadline.clock, Deadline.owner_id, Deadline.held_by,
-               Deadline.started_at,
-               Deadline.due_at, Deadline.state, Deadline.step, Deadline.token, Person.tz, Signal)
+               Deadline.started_at, Deadline.due_at, Deadline.state, Deadline.step,
+               Deadline.token, Person.tz,
+               Signal.id.label("signal_id"), Signal.token.label("signal_token"),
+               Signal.version, Signal.stage, Signal.urgency, Signal.csm_id,
+               Account.name.label("account"))
         .join(Signal, Signal.id == Deadline.signal_id)
+        .join(Account, Account.id == Signal.account_id)
         .outerjoin(Person, Person.slack_id == Deadline.owner_id)
         .where(Deadline.next_step_at <= now)
         .order_by(Deadline.next_step_at, Deadline.id)
@@ -41,6 +46,11 @@ def claim_due(session: Session, now: datetime, limit: int) -> Sequence[Row]:
     if is_postgres(session):
         stmt = stmt.with_for_update(skip_locked=True, of=(Deadline.__table__, Signal.__table__))
     return session.execute(stmt).all()
+
+
+def signals(session: Session, ids: Iterable[int]) -> dict[int, Signal]:
+    """The signals with these ids, by id (their accounts loaded)."""
+    return {s.id: s for s in session.scalars(select(Signal).where(Signal.id.in_(list(ids))))}
 
 
 def escalated(session: Session, deadline_ids: Iterable[int]) -> set[tuple[int, int]]:

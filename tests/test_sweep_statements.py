@@ -12,11 +12,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event, func, select, update
 
+from protocol.config import Webhook
 from service import capture
 from service.sweep import owner_unreachable, sweep
-from storage.models import Deadline, Escalation, Signal, SignalEvent
+from storage.models import Deadline, Escalation, OutboxMessage, Signal, SignalEvent
+from tests.conftest import make_services
 from tests.flow import draft
-from tests.people import AE, AE2, CSM
+from tests.people import AE, AE2, CSM, roster_config
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # a Monday
 STRANGER = "U0AE00099"  # an AE nobody manages: a roster gap, the admins hear of it
@@ -115,6 +117,23 @@ def test_a_batch_sends_the_same_few_statements_whatever_it_holds(services, count
         "UPDATE deadlines SET",
         "INSERT INTO outbox",
     ]
+
+
+@pytest.mark.parametrize("count", [10, 300])
+def test_with_webhooks_one_more_statement_loads_the_signals_they_post(db_url, count):
+    hooks = (Webhook(url="https://hooks.example.com/in", secret_env="HOOK_SECRET"),)
+    services = make_services(db_url, None, roster_config(webhooks=hooks))
+    try:
+        due = _batch(services, count)
+        handled, sent, steps = _sweep_counted(services)
+        with services.unit_of_work() as session:
+            bodies = session.scalars(select(OutboxMessage.payload).where(
+                OutboxMessage.kind == "webhook", OutboxMessage.created_at == NOW)).all()
+    finally:
+        services.engine.dispose()
+    assert handled == due and len(sent) == 9 and sent[4] == "SELECT signals.id, signals.account_id,"
+    assert len(bodies) == steps["escalation:1"] + steps["escalation:2"]
+    assert all(b["body"]["signal"]["version"] > 1 for b in bodies)
 
 
 def test_a_sweep_with_nothing_due_sends_one_statement(services):
