@@ -451,13 +451,21 @@ def _kept_history(folder: str, db: str, signals: int, due: int) -> str:
 
 
 def _follow_indexes(engine: Engine) -> None:
-    """Make a kept database's `ix_` indexes those of the models."""
+    """Make a kept database's columns and `ix_` indexes those of the models (columns added
+    since are added, nullable; an index whose columns changed is made again)."""
     with engine.begin() as conn:
         for table in Base.metadata.sorted_tables:
             table.create(conn, checkfirst=True)
-            wanted = {index.name for index in table.indexes}
+            have = {c["name"] for c in inspect(conn).get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in have:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" '
+                                      f'{kind}'))
+            wanted = {index.name: [c.name for c in index.columns] for index in table.indexes}
             for found in inspect(conn).get_indexes(table.name):
-                if found["name"].startswith("ix_") and found["name"] not in wanted:
+                if found["name"].startswith("ix_") and \
+                        wanted.get(found["name"]) != found["column_names"]:
                     conn.execute(text(f'DROP INDEX "{found["name"]}"'))
             for index in table.indexes:
                 index.create(conn, checkfirst=True)

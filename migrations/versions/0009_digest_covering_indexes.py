@@ -1,5 +1,6 @@
-"""digest covering indexes (issue 16): the week's SLA counts, outcomes and "stalled now" are
-read from indexes
+"""digest covering indexes (issue 16): SLA counts, outcome events, signals by stage
+
+The week's SLA counts, its outcomes and "stalled now" are read from indexes.
 
 Revision ID: 0009
 Revises: 0008
