@@ -124,6 +124,11 @@ def _qualification_line(q: Qualification) -> list[str]:
     return mrkdwn_chunks(line, limit=limits.CONTEXT_TEXT - 10)
 
 
+def policy_note(clock: ClockView) -> str:
+    """` · policy *Name*`: the SLA policy a clock runs under, or nothing for clocks without."""
+    return f" · policy *{escape(clock.policy)}*" if clock.policy else ""
+
+
 def _status_lines(signal: SignalView, clocks: Sequence[ClockView]) -> list[str]:
     lines = []
     for clock in clocks:
@@ -131,7 +136,7 @@ def _status_lines(signal: SignalView, clocks: Sequence[ClockView]) -> list[str]:
             continue  # a revisit date is shown with the outcome or the watch item instead
         verb = CLOCK_VERBS.get(clock.clock, clock.clock)
         late = " — *missed, escalated*" if clock.state == ClockState.MISSED else ""
-        lines.append(f":alarm_clock: {verb} by {when(clock.due_at)}{late}")
+        lines.append(f":alarm_clock: {verb} by {when(clock.due_at)}{policy_note(clock)}{late}")
     if signal.outcome:
         label = stages.OUTCOME_LABELS[signal.outcome]
         line = f"*Outcome: {label}*"

@@ -45,6 +45,7 @@ from protocol.digest import (
     Week,
     WeekSla,
 )
+from protocol.policy import DEFAULT_POLICY
 from protocol.triggers import LABELS as TRIGGER_LABELS
 
 MAX_BLOCKS = limits.MESSAGE_BLOCKS
@@ -303,6 +304,11 @@ def _sla(d: Digest, s: _Style) -> list[_Part]:
     if trend is not None:
         parts += [_Part("chart", title=trend.title, chart=trend),
                   _Part("context", chart_text(trend))]
+    if any(row.policy != DEFAULT_POLICY for row in week.per_policy):
+        lines = tuple(f"{s.bold(s.text(row.policy, 60))}: acknowledged {_ratio(row.ack)}, "
+                      f"contacted {_ratio(row.contact)} within SLA" for row in week.per_policy)
+        parts.append(_Part("list", title=s.bold("By SLA policy") + " (the policy each "
+                           "hand-off's clocks run under)", lines=lines, total=len(lines)))
     if week.per_ae:
         parts += [_Part("context", s.bold("By AE") + " (most hand-offs first): SLA attainment "
                                    "of each AE's hand-offs this week"),

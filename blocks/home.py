@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from blocks import limits
-from blocks.card import CLOCK_VERBS, NUDGE, REASSIGN, REQUALIFY, owner_buttons
+from blocks.card import CLOCK_VERBS, NUDGE, REASSIGN, REQUALIFY, owner_buttons, policy_note
 from blocks.charts import chart_block, chart_text
 from blocks.digest import funnel_chart, sla_chart
 from blocks.kit import Block, actions, button, context, divider, header, section
@@ -213,11 +213,12 @@ def _clock_line(clock: ClockView | None, now: datetime) -> str:
         return ""
     verb = CLOCK_VERBS.get(clock.clock, clock.clock)
     left = (clock.due_at - now).total_seconds()
+    policy = policy_note(clock)
     if left > 0:
-        return f"\n:alarm_clock: {verb} by {when(clock.due_at)} · {duration(left)} left"
+        return f"\n:alarm_clock: {verb} by {when(clock.due_at)} · {duration(left)} left{policy}"
     escalated = " · escalated" if clock.state == ClockState.MISSED else ""
     return (f"\n:rotating_light: {verb} by {when(clock.due_at)} · *overdue* "
-            f"({duration(left)} late){escalated}")
+            f"({duration(left)} late){escalated}{policy}")
 
 
 def _outcome(signal: SignalView) -> str:

@@ -61,6 +61,7 @@ class ClockView:
     clock: str
     state: str
     due_at: datetime
+    policy: str | None = None  # the SLA policy it runs under (None: no policy, e.g. outcome)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ zoneinfo, so DST changes shift the UTC instants rather than the local hours.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -18,13 +18,32 @@ from zoneinfo import ZoneInfo
 
 @dataclass(frozen=True)
 class BusinessHours:
-    """Working days and hours in which SLA clocks run when `enabled`."""
+    """Working days and hours in which SLA clocks run when `enabled`.
+
+    Clocks skip `holidays` (explicit dates) and the public holidays of `country` (ISO 3166-1
+    code) and `subdivision` (its ISO 3166-2 part, e.g. ENG, CA). This module stays pure: the
+    wiring resolves the country's calendar into `public` (anything answering `date in public`).
+    """
 
     enabled: bool = False
     days: tuple[int, ...] = (0, 1, 2, 3, 4)  # Monday = 0
     start: time = time(9, 0)
     end: time = time(17, 0)
     holidays: frozenset[date] = field(default_factory=frozenset)
+    country: str | None = None
+    subdivision: str | None = None
+    public: Container[date] = field(default=frozenset(), compare=False, repr=False)
+
+    def is_holiday(self, day: date) -> bool:
+        """True on an explicit holiday or a public holiday of the calendar's country."""
+        return day in self.holidays or day in self.public
+
+    @property
+    def calendar_label(self) -> str | None:
+        """The public-holiday calendar as people write it (GB-ENG), or None."""
+        if self.country is None:
+            return None
+        return f"{self.country}-{self.subdivision}" if self.subdivision else self.country
 
 
 def deadline(
@@ -93,7 +112,7 @@ def _working_intervals(
     zone = tz or ZoneInfo("UTC")
     day = start.astimezone(zone).date()
     while True:
-        if day.weekday() in hours.days and day not in hours.holidays:
+        if day.weekday() in hours.days and not hours.is_holiday(day):
             opens = datetime.combine(day, hours.start, tzinfo=zone).astimezone(UTC)
             closes = datetime.combine(day, hours.end, tzinfo=zone).astimezone(UTC)
             opens = max(opens, start)

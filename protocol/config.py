@@ -5,8 +5,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
@@ -114,8 +115,15 @@ class Config:
     escalation_repeat: timedelta | None = None  # None: one more ack window of the urgency
     business_hours: BusinessHours = field(default_factory=BusinessHours)
     sweep_interval: timedelta = timedelta(seconds=30)
+    sla_policies: tuple[SlaPolicy, ...] = ()  # the admin's, in order; the default comes after
     managers: dict[str, str] = field(default_factory=dict)
     admins: tuple[str, ...] = ()
+    # person -> (country, subdivision or None): whose public holidays their clocks skip
+    person_holidays: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    # (country, subdivision) -> its public holidays, resolved by the wiring for every calendar
+    # the file names (a clock's snapshot naming another is resolved when it is read)
+    calendars: Mapping[tuple[str, str | None], Container[date]] = field(
+        default_factory=dict, compare=False, repr=False)
     teams: tuple[Team, ...] = ()  # in the config's order; a person is in at most one
     digest_channel: str | None = None
     digest_visibility: str = "team"  # who may preview /signal digest: team | managers | admins
@@ -143,13 +151,18 @@ class Config:
 
     @cached_property
     def sla_policy(self) -> SlaPolicy:
-        """The part the SLA clocks need (`protocol.sla`)."""
+        """The built-in default policy (`sla`, `business_hours`, ...): the last to match."""
         return SlaPolicy(
             windows=self.sla,
             reminders=self.reminders,
             escalation_repeat=self.escalation_repeat,
             business_hours=self.business_hours,
         )
+
+    @cached_property
+    def policies(self) -> tuple[SlaPolicy, ...]:
+        """Every SLA policy in matching order: the admin's `sla.policies`, then the default."""
+        return (*self.sla_policies, self.sla_policy)
 
 
 DEFAULT_CONFIG = Config()

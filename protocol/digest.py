@@ -46,6 +46,15 @@ class AeSla:
 
 
 @dataclass
+class PolicySla:
+    """The acknowledge and contact clocks started in the week under one SLA policy."""
+
+    policy: str  # its name; "default" for the built-in policy and clocks from before policies
+    ack: Tally = field(default_factory=Tally)
+    contact: Tally = field(default_factory=Tally)
+
+
+@dataclass
 class SignalCounts:
     """Signals logged in the week, split by urgency, by category, and how they were routed."""
 
@@ -239,6 +248,7 @@ class Week:
     upgrades: dict[str, int] = field(default_factory=dict)  # "cs_led>ae" -> ownership changes
     covered: int = 0  # hand-offs that went to a cover (or the manager) while their AE was away
     away: list[tuple[str, str | None]] = field(default_factory=list)  # (person, cover) away
+    per_policy: list[PolicySla] = field(default_factory=list)  # in the order of most hand-offs
 
 
 @dataclass

@@ -6,8 +6,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, time, timedelta
+from typing import Any
 
 from protocol.calendar import BusinessHours
 
@@ -108,14 +109,98 @@ class SlaWindow:
     review: timedelta | None = None
 
 
+DEFAULT_POLICY = "default"  # the name of the built-in policy, always the last to match
+
+
+@dataclass(frozen=True)
+class PolicyMatch:
+    """Which hand-offs an SLA policy takes; an empty criterion matches anything.
+
+    `teams` is the AE's team; the ARR range is [arr_min, arr_max) on the signal's estimated ARR
+    (a hand-off with no estimate matches no range); `plans` and `segments` are the account's in
+    the registry, compared ignoring case (an account with none matches no list).
+    """
+
+    teams: tuple[str, ...] = ()
+    urgencies: tuple[str, ...] = ()
+    arr_min: float | None = None
+    arr_max: float | None = None
+    plans: tuple[str, ...] = ()
+    segments: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HandOff:
+    """What an SLA policy is matched against: one hand-off as the policies see it."""
+
+    urgency: str
+    team: str | None = None
+    arr: float | None = None
+    plan: str | None = None
+    segment: str | None = None
+
+
 @dataclass(frozen=True)
 class SlaPolicy:
-    """What the SLA clocks follow: a window per urgency, reminder points, escalation repeats."""
+    """What the SLA clocks follow: a window per urgency, reminder points, escalation repeats.
+
+    `name` is what the card, App Home and the digest show; `match` which hand-offs it takes.
+    A clock keeps the policy it started under (`snapshot` / `from_snapshot`).
+    """
 
     windows: Mapping[str, SlaWindow]
     reminders: tuple[float, ...]
     escalation_repeat: timedelta | None  # None: one more ack window of the urgency
     business_hours: BusinessHours
+    name: str = DEFAULT_POLICY
+    match: PolicyMatch = PolicyMatch()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The policy as JSON-ready data, stored on each clock it starts (no `match`)."""
+        hours = self.business_hours
+        return {
+            "name": self.name,
+            "windows": {u: {k: _seconds(getattr(w, k)) for k in ("ack", "contact", "review")}
+                        for u, w in self.windows.items()},
+            "reminders": list(self.reminders),
+            "escalation_repeat": _seconds(self.escalation_repeat),
+            "business_hours": {
+                "enabled": hours.enabled, "days": list(hours.days),
+                "start": hours.start.isoformat("minutes"), "end": hours.end.isoformat("minutes"),
+                "holidays": sorted(d.isoformat() for d in hours.holidays),
+                "country": hours.country, "subdivision": hours.subdivision,
+            },
+        }
+
+    @classmethod
+    def from_snapshot(cls, data: Mapping[str, Any]) -> SlaPolicy:
+        """The policy a clock stored; its country's public holidays are resolved by the caller."""
+        hours = data["business_hours"]
+        return cls(
+            name=data["name"],
+            windows={u: SlaWindow(**{k: _delta(v) for k, v in w.items()})
+                     for u, w in data["windows"].items()},
+            reminders=tuple(data["reminders"]),
+            escalation_repeat=_delta(data["escalation_repeat"]),
+            business_hours=BusinessHours(
+                enabled=hours["enabled"], days=tuple(hours["days"]),
+                start=time.fromisoformat(hours["start"]), end=time.fromisoformat(hours["end"]),
+                holidays=frozenset(date.fromisoformat(d) for d in hours["holidays"]),
+                country=hours["country"], subdivision=hours["subdivision"],
+            ),
+        )
+
+    def with_hours(self, hours: BusinessHours) -> SlaPolicy:
+        """The same policy on other business hours (a person's own calendar)."""
+        return replace(self, business_hours=hours)
+
+
+def _seconds(delta: timedelta | None) -> float | None:
+    return None if delta is None else delta.total_seconds()
+
+
+def _delta(seconds: float | None) -> timedelta | None:
+    return None if seconds is None else timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True)

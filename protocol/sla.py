@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from protocol.calendar import deadline, fraction_point
-from protocol.policy import SlaPolicy
+from protocol.calendar import BusinessHours, deadline, fraction_point
+from protocol.policy import HandOff, PolicyMatch, SlaPolicy
 
 
 class ClockState(StrEnum):
@@ -35,6 +36,40 @@ class Step:
     fraction: float | None = None
 
 
+def matches(match: PolicyMatch, hand_off: HandOff) -> bool:
+    """True when every criterion `match` sets holds for `hand_off`."""
+    checks = (
+        not match.teams or hand_off.team in match.teams,
+        not match.urgencies or hand_off.urgency in match.urgencies,
+        _in_range(hand_off.arr, match.arr_min, match.arr_max),
+        _listed(hand_off.plan, match.plans),
+        _listed(hand_off.segment, match.segments),
+    )
+    return all(checks)
+
+
+def choose_policy(policies: Sequence[SlaPolicy], hand_off: HandOff) -> SlaPolicy:
+    """The first policy that matches `hand_off` (the built-in default, last, matches all)."""
+    for policy in policies:
+        if matches(policy.match, hand_off):
+            return policy
+    raise ValueError("no SLA policy matches; the default policy must come last")
+
+
+def _in_range(arr: float | None, low: float | None, high: float | None) -> bool:
+    if low is None and high is None:
+        return True
+    if arr is None:
+        return False
+    return (low is None or arr >= low) and (high is None or arr < high)
+
+
+def _listed(value: str | None, allowed: tuple[str, ...]) -> bool:
+    if not allowed:
+        return True
+    return value is not None and value.casefold() in {a.casefold() for a in allowed}
+
+
 def clock_windows(urgency: str, policy: SlaPolicy) -> dict[str, timedelta]:
     """The clocks a hand-off at `urgency` starts, with their windows."""
     window = policy.windows[urgency]
@@ -54,8 +89,14 @@ def plan_steps(
     urgency: str,
     policy: SlaPolicy,
     tz: ZoneInfo | None,
+    manager: tuple[BusinessHours, ZoneInfo | None] | None = None,
 ) -> list[Step]:
-    """Every step of one clock, in time order."""
+    """Every step of one clock, in time order.
+
+    Reminders and the miss count in the owner's calendar (`policy.business_hours`, `tz`): the
+    AE owes the step. The time a manager has before an escalation climbs a level counts in
+    `manager`'s calendar (their hours and zone) when given.
+    """
     hours = policy.business_hours
     if clock not in ESCALATING:
         return [Step(at=due, kind="remind")]
@@ -66,8 +107,9 @@ def plan_steps(
     steps.append(Step(at=due, kind="escalate", level=1))
     repeat = policy.escalation_repeat or policy.windows[urgency].ack or timedelta(hours=24)
     previous = due
+    climb_hours, climb_tz = manager or (hours, tz)
     for level in range(2, MAX_LEVEL + 1):
-        previous = deadline(previous, repeat, hours=hours, tz=tz)
+        previous = deadline(previous, repeat, hours=climb_hours, tz=climb_tz)
         steps.append(Step(at=previous, kind="escalate", level=level))
     return steps
 

@@ -44,6 +44,7 @@ from protocol.digest import (
     Funnel,
     Item,
     Outcomes,
+    PolicySla,
     ProductTriggers,
     SignalCounts,
     Stalled,
@@ -52,6 +53,7 @@ from protocol.digest import (
     Week,
     WeekSla,
 )
+from protocol.policy import DEFAULT_POLICY
 from protocol.routing import Ownership
 from protocol.sla import ClockState
 from protocol.stages import OPEN_STAGES
@@ -156,7 +158,8 @@ def week_figures(session: Session, start: datetime, end: datetime, now: datetime
     ack, contact, per_ae = week_sla or sla(session, start, end, now)
     return Week(
         start=start, end=end, signals=signal_counts(session, start, end), ack=ack,
-        contact=contact, per_ae=per_ae, escalations=escalations(session, start, end),
+        contact=contact, per_ae=per_ae, per_policy=sla_by_policy(session, start, end, now),
+        escalations=escalations(session, start, end),
         outcomes=outcomes(session, start, end), funnel=funnel(session, start, end),
         upgrades=ownership_upgrades(session, start, end),
         covered=covered_hand_offs(session, start, end), away=away_in(session, start, end),
@@ -245,6 +248,27 @@ def _weeks(bounds: list[tuple[datetime, datetime]]) -> Any:
                    literal(end, UTCDateTime()).label("end"))
             for i, (start, end) in enumerate(bounds)]
     return (union_all(*rows) if len(rows) > 1 else rows[0]).subquery("weeks")
+
+
+def sla_by_policy(session: Session, start: datetime, end: datetime,
+                  now: datetime) -> list[PolicySla]:
+    """Acknowledge and contact clocks started in [start, end) per SLA policy they ran under
+    (counted as `sla` counts them), most hand-offs first."""
+    met, pending, counted = _sla_rules(start, end, now)
+    rows = session.execute(
+        select(Deadline.policy_name, Deadline.clock, _count_if(met), _count_if(pending),
+               func.count())
+        .where(*counted)
+        .group_by(Deadline.policy_name, Deadline.clock)
+    )
+    per_policy: dict[str, PolicySla] = {}
+    for policy, clock, met_n, pending_n, total in rows:
+        name = policy or DEFAULT_POLICY  # clocks from before policies ran under the default
+        row = per_policy.setdefault(name, PolicySla(name))
+        tally = Tally(met=met_n, counted=total - pending_n, pending=pending_n)
+        (row.ack if clock == "ack" else row.contact).add(tally)
+    return sorted(per_policy.values(), key=lambda r: (-(r.ack.counted + r.ack.pending),
+                                                      r.policy))
 
 
 def clock_holder() -> Any:

@@ -25,7 +25,8 @@ def clock_view(deadline: Deadline | None) -> ClockView | None:
     """A snapshot of an SLA clock, or None."""
     if deadline is None:
         return None
-    return ClockView(clock=deadline.clock, state=deadline.state, due_at=deadline.due_at)
+    return ClockView(clock=deadline.clock, state=deadline.state, due_at=deadline.due_at,
+                     policy=deadline.policy_name)
 
 
 def escalation_view(escalation: Escalation | None) -> EscalationView | None:

@@ -72,6 +72,7 @@ class Account(Base):
     created_at: Mapped[datetime]
     # The registry (accounts import, ingest `account` events); None: not known.
     plan: Mapped[str | None] = mapped_column(String(64))
+    segment: Mapped[str | None] = mapped_column(String(64))  # e.g. enterprise, mid-market, smb
     seats: Mapped[int | None] = mapped_column(Integer)
     limits: Mapped[dict[str, Any] | None]  # metered metric -> limit per billing cycle
     cycle_months: Mapped[int | None] = mapped_column(Integer)  # billing-cycle length
@@ -275,6 +276,11 @@ class Deadline(Base):
     met_at: Mapped[datetime | None]
     step: Mapped[int] = mapped_column(Integer, default=0)
     next_step_at: Mapped[datetime | None]
+    # The SLA policy the clock started under, kept through config changes and restarts:
+    # its name (shown and counted) and its snapshot (`SlaPolicy.snapshot`). NULL on clocks
+    # without an SLA policy (outcome, revisit) and on clocks started before policies existed.
+    policy_name: Mapped[str | None] = mapped_column(String(60))
+    policy: Mapped[dict[str, Any] | None] = mapped_column(deferred=True)  # read by the sweep
 
     __table_args__ = (
         UniqueConstraint("signal_id", "clock", "token"),

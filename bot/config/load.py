@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.config.sections_credit import _parse_credit
 from bot.config.sections_crm import _parse_crm, _parse_webhooks
+from bot.config.sections_policies import _parse_policies
 from bot.config.sections_team import (
     _parse_digest,
     _parse_qualification,
@@ -63,4 +64,5 @@ def load_config(path: str | os.PathLike[str] | None) -> Config:
     values: dict[str, Any] = {"source": file}
     for parse in _SECTIONS.values():
         values.update(parse(top))
+    values.update(_parse_policies(top, values))  # after the rest: policies inherit from it
     return Config(**values)

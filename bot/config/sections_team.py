@@ -26,7 +26,7 @@ def _check_user_id(file: str, key: str, value: Any) -> str:
 
 
 def _parse_roster(top: _Node) -> dict[str, Any]:
-    node = top.child("roster", ("managers", "admins"))
+    node = top.child("roster", ("managers", "admins", "holidays"))
     if node is None:
         return {}
     result: dict[str, Any] = {}

@@ -5,18 +5,22 @@ timezone, sla, escalation, business_hours, scheduler, watch and outcome.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.config.times import _parse_clock, _parse_weekday, format_duration
-from bot.config.yaml_source import _NUMBER, _fail, _items, _Node
+from bot.config.yaml_source import _NUMBER, _fail, _items, _Node, _node
 from protocol.calendar import BusinessHours
 from protocol.config import DEFAULT_CONFIG
 from protocol.policy import SlaWindow
+from service.calendars import public_holidays
 
 _SLA_CLOCKS = {"hot": ("ack", "contact"), "warm": ("ack", "contact"), "watch": ("review",)}
+_HOURS_KEYS = ("enabled", "days", "start", "end", "holidays")
+_COUNTRY = re.compile(r"[A-Z]{2,3}")
 
 
 def _parse_timezone(top: _Node) -> dict[str, Any]:
@@ -30,7 +34,7 @@ def _parse_timezone(top: _Node) -> dict[str, Any]:
 
 
 def _parse_sla(top: _Node) -> dict[str, Any]:
-    node = top.child("sla", (*_SLA_CLOCKS, "reminders"))
+    node = top.child("sla", (*_SLA_CLOCKS, "reminders", "policies"))
     if node is None:
         return {}
     sla = dict(DEFAULT_CONFIG.sla)
@@ -76,22 +80,29 @@ def _parse_escalation(top: _Node) -> dict[str, Any]:
 
 
 def _parse_business_hours(top: _Node) -> dict[str, Any]:
-    node = top.child("business_hours", ("enabled", "days", "start", "end", "holidays"))
+    node = top.child("business_hours", _HOURS_KEYS)
     if node is None:
         return {}
-    default = DEFAULT_CONFIG.business_hours
+    return {"business_hours": _business_hours(node, DEFAULT_CONFIG.business_hours)}
+
+
+def _business_hours(node: _Node, default: BusinessHours) -> BusinessHours:
+    """A `business_hours` mapping; keys left out keep `default`'s."""
     start = _clock_setting(node, "start", default.start)
     end = _clock_setting(node, "end", default.end)
     if end <= start:
         node.fail("end", f"the working day ends ({end:%H:%M}) before it starts ({start:%H:%M})")
-    hours = BusinessHours(
+    dates, country, subdivision = _holidays(node, default)
+    return BusinessHours(
         enabled=node.get("enabled", bool, default.enabled),
         days=_weekday_list(node, default.days),
         start=start,
         end=end,
-        holidays=_holidays(node, default.holidays),
+        holidays=dates,
+        country=country,
+        subdivision=subdivision,
+        public=default.public if country == default.country else frozenset(),
     )
-    return {"business_hours": hours}
 
 
 def _clock_setting(node: _Node, name: str, default: time) -> time:
@@ -124,10 +135,44 @@ def _weekday_list(node: _Node, default: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(sorted(days))
 
 
-def _holidays(node: _Node, default: frozenset[date]) -> frozenset[date]:
-    items = _items(node, "holidays", (date, str))
+def _holidays(
+    node: _Node, default: BusinessHours
+) -> tuple[frozenset[date], str | None, str | None]:
+    """`holidays:` as a list of dates, or {country, subdivision, dates}: (dates, country, sub)."""
+    value = node.get("holidays", (list, dict))
+    if value is None:
+        return default.holidays, default.country, default.subdivision
+    if isinstance(value, list):
+        return _dates(node, "holidays"), None, None
+    sub = _node(node.file, node.key("holidays"), value, ("country", "subdivision", "dates"))
+    country, subdivision = holiday_calendar(sub)
+    return _dates(sub, "dates"), country, subdivision
+
+
+def holiday_calendar(node: _Node) -> tuple[str | None, str | None]:
+    """`country` and `subdivision` of a holiday calendar, checked against `holidays`."""
+    country = node.get("country", str)
+    subdivision = node.get("subdivision", (str, int))
+    if country is None:
+        if subdivision is not None:
+            node.fail("subdivision", "needs a country too (e.g. country: GB, subdivision: ENG)")
+        return None, None
+    if not _COUNTRY.fullmatch(country):
+        node.fail("country", f"{country!r} is not a country code; write the ISO 3166-1 code "
+                  "in capitals, e.g. GB, US, DE")
+    subdivision = None if subdivision is None else str(subdivision)
+    try:
+        public_holidays(country, subdivision)
+    except ValueError as exc:
+        node.fail("subdivision" if subdivision and "subdivision" in str(exc) else "country",
+                  f"{exc} (the holidays package's codes: ISO 3166-1 and 3166-2)")
+    return country, subdivision
+
+
+def _dates(node: _Node, name: str) -> frozenset[date]:
+    items = _items(node, name, (date, str))
     if items is None:
-        return default
+        return frozenset()
     holidays = set()
     for key, value in items:
         try:
