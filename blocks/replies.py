@@ -9,7 +9,7 @@ from blocks.kit import Block, context, section
 from blocks.text import duration, escape, mention, when
 from blocks.views import AwayLine, SignalView
 from protocol.catalogue import URGENCIES, URGENCY_EMOJI, URGENCY_NAMES
-from protocol.policy import SlaWindow, Team
+from protocol.policy import SlaPolicy, SlaWindow, Team, describe
 from protocol.stages import STAGE_LABELS
 
 HELP = """*signalbot* turns what you hear on a call into a hand-off Sales must act on.
@@ -70,6 +70,7 @@ def roster_reply(
     gaps: Sequence[str],
     teams: Sequence[Team] = (),
     away: Sequence[AwayLine] = (),
+    policies: Sequence[SlaPolicy] = (),
 ) -> dict:
     """Who reports to whom, the admins, AEs with open hand-offs but no manager, the teams, and
     who is away (or will be) with their cover."""
@@ -87,6 +88,9 @@ def roster_reply(
             + (f"cover {mention(a.cover)}" if a.cover else "no cover")
             + f" · set by {mention(a.set_by)} {when(a.set_at)}" + (" · *now*" if a.now else "")
             for a in away[: limits.ROSTER_LINES])
+    if policies:
+        text += "\n*SLA policies* (first match wins; the default is last)\n"
+        text += "\n".join(_policy_line(i, p) for i, p in enumerate(policies, 1))
     return {"response_type": "ephemeral", "text": text[: limits.MESSAGE_TEXT]}
 
 
@@ -94,6 +98,12 @@ def _team_line(team: Team) -> str:
     members = ", ".join(mention(m) for m in team.members) or "_no listed members_"
     group = f" (user group <!subteam^{team.group}>)" if team.group else ""
     return f"• *{escape(team.name)}*: {members}{group}"
+
+
+def _policy_line(number: int, policy: SlaPolicy) -> str:
+    words = {k: escape(v) for k, v in describe(policy).items()}
+    return (f"{number}. *{words['name']}* — {words['match']} — {words['windows']} — "
+            f"{words['hours']} — {words['steps']}")
 
 
 def ephemeral(text: str) -> dict:

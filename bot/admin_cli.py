@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.progress import print_json, print_table
 from bot.services import Services
+from protocol.policy import describe
 from service.away import upcoming
 from service.roster import known_people, roster_gaps
 from storage.queries import managers
@@ -51,6 +52,7 @@ def roster_report(services: Services) -> dict[str, Any]:
         "teams": [{"name": t.name, "members": list(t.members), "group": t.group}
                   for t in config.teams],
         "away": [a | {"name": name(a["person"]), "cover_name": name(a["cover"])} for a in away],
+        "policies": [describe(p) for p in config.policies],
     }
 
 
@@ -74,6 +76,10 @@ def show_command(args: argparse.Namespace, services: Services) -> int:
                     ["person", "name", "starts", "ends", "cover", "set by", "now"],
                     [(a["person"], a["name"], a["starts"], a["ends"], a["cover"], a["set_by"],
                       "yes" if a["now"] else "") for a in report["away"]])
+    print_table("SLA policies (first match wins; the default is last)",
+                ["policy", "matches", "windows", "business hours", "reminders, escalation"],
+                [(p["name"], p["match"], p["windows"], p["hours"], p["steps"])
+                 for p in report["policies"]])
     if report["gaps"]:
         print_table("Roster gaps: open hand-offs, no manager (their misses go to the admins)",
                     ["person", "name"], [(g["person"], g["name"]) for g in report["gaps"]])

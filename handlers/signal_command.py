@@ -133,6 +133,7 @@ def _admin(services: Runtime, actor: str, raw: str) -> dict[str, Any]:
                 roster_gaps(session, services.config),
                 services.config.teams,
                 away_lines(session, services.config, services.now()),
+                services.config.policies,
             )
     if len(words) >= 2 and words[1].lower() == "manager" and len(users) in (1, 2):
         return _set_manager(services, actor, users[0], users[1] if len(users) == 2 else None)

@@ -195,6 +195,56 @@ class SlaPolicy:
         return replace(self, business_hours=hours)
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def describe(policy: SlaPolicy) -> dict[str, str]:
+    """The policy in words, for `admin show`: what it matches, its windows, its calendar."""
+    m = policy.match
+    parts = [f"team {', '.join(m.teams)}" if m.teams else "",
+             f"urgency {', '.join(m.urgencies)}" if m.urgencies else "",
+             _arr_words(m.arr_min, m.arr_max),
+             f"plan {', '.join(m.plans)}" if m.plans else "",
+             f"segment {', '.join(m.segments)}" if m.segments else ""]
+    windows = "; ".join(
+        f"{u} " + "/".join(f"{k} {_short(getattr(w, k))}" for k in ("ack", "contact", "review")
+                           if getattr(w, k))
+        for u, w in policy.windows.items())
+    hours = policy.business_hours
+    calendar = "calendar time"
+    if hours.enabled:
+        days = ",".join(_DAYS[d] for d in hours.days)
+        calendar = f"{days} {hours.start:%H:%M}-{hours.end:%H:%M}"
+        holidays = [hours.calendar_label or ""]
+        if hours.holidays:
+            holidays.append(f"{len(hours.holidays)} extra date(s)")
+        if any(holidays):
+            calendar += ", holidays " + " + ".join(h for h in holidays if h)
+    reminders = ", ".join(f"{r:g}" for r in policy.reminders) or "none"
+    repeat = _short(policy.escalation_repeat) if policy.escalation_repeat else "one ack window"
+    return {"name": policy.name, "match": "; ".join(p for p in parts if p) or "every hand-off",
+            "windows": windows, "hours": calendar,
+            "steps": f"reminders at {reminders}; escalation climbs after {repeat}"}
+
+
+def _arr_words(low: float | None, high: float | None) -> str:
+    if low is None and high is None:
+        return ""
+    if high is None:
+        return f"ARR >= {low:,.0f}"
+    if low is None:
+        return f"ARR < {high:,.0f}"
+    return f"ARR {low:,.0f} to <{high:,.0f}"
+
+
+def _short(delta: timedelta | None) -> str:
+    seconds = int(delta.total_seconds()) if delta else 0
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def _seconds(delta: timedelta | None) -> float | None:
     return None if delta is None else delta.total_seconds()
 

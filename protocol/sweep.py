@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from protocol.calendar import BusinessHours
 from protocol.escalation import Target, escalation_target
 from protocol.policy import SlaPolicy
 from protocol.sla import ClockState, Step, due_steps, next_step_at, plan_steps
@@ -36,6 +37,9 @@ class DueClock:
     urgency: str  # the signal's
     tz: ZoneInfo | None  # the owner's time zone (working-time arithmetic)
     held_by: str | None = None  # while the owner is away: their cover, or their manager
+    # the manager's business hours and zone: the time before an escalation climbs a level
+    # counts in them (None: the owner's)
+    manager: tuple[BusinessHours, ZoneInfo | None] | None = None
 
     @property
     def holder(self) -> str | None:
@@ -83,7 +87,7 @@ def decide(clock: DueClock, policy: SlaPolicy, roster: Roster, decided: Collecti
     if not clock.current or clock.state in SETTLED:
         return Move(step=clock.step, next_step_at=None, state=clock.state)
     steps = plan_steps(clock.clock, clock.started_at, clock.due_at, clock.urgency, policy,
-                       clock.tz)
+                       clock.tz, clock.manager)
     to_run, index = due_steps(steps, clock.step, now)
     reminder, escalations = None, []
     for step in to_run:

@@ -8,13 +8,14 @@ never moves a running clock: only clocks started afterwards follow the new polic
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from protocol.config import Config
 from protocol.policy import HandOff, SlaPolicy
 from protocol.sla import choose_policy
 from service.calendars import resolved
-from storage.models import Deadline, Signal
+from storage.models import Signal
 
 
 def team_of(config: Config, user_id: str | None) -> str | None:
@@ -51,12 +52,10 @@ def matched_detail(policy: SlaPolicy, hand_off: HandOff) -> dict[str, Any]:
     }
 
 
-def clock_policy(config: Config, deadline: Deadline) -> SlaPolicy:
-    """The policy `deadline` started under (its snapshot), else the config's default.
-
-    Clocks started before policies existed have no snapshot and follow the default policy.
-    """
-    if deadline.policy is None:
+def clock_policy(config: Config, snapshot: Mapping[str, Any] | None) -> SlaPolicy:
+    """The policy a clock started under (`Deadline.policy`, its snapshot), else the config's
+    default: clocks started before policies existed have no snapshot."""
+    if snapshot is None:
         return config.sla_policy
-    policy = SlaPolicy.from_snapshot(deadline.policy)
+    policy = SlaPolicy.from_snapshot(snapshot)
     return policy.with_hours(resolved(config, policy.business_hours))

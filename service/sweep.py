@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,13 +27,16 @@ from blocks.text import duration, escape, mention, when
 from protocol.away import final_cover
 from protocol.config import Config
 from protocol.escalation import Target
+from protocol.policy import SlaPolicy
 from protocol.sla import ClockState
 from protocol.sweep import DueClock, Escalate, Move, Roster, decide
 from service import outgoing
 from service.away import away_now
+from service.calendars import person_hours
 from service.clocks import zone_named
 from service.crm import sync_items
 from service.history import record_event
+from service.policies import clock_policy
 from storage import sweep as rows
 from storage.models import Deadline, Signal
 from storage.outbox import Outgoing, enqueue
@@ -65,8 +68,11 @@ def sweep(session: Session, config: Config, now: datetime, limit: int = 500,
     decided: dict[int, set[int]] = defaultdict(set)
     for deadline_id, level in rows.escalated(session, (row.id for row in due)):
         decided[deadline_id].add(level)
-    moves = [(row, decide(_due_clock(row, config), config.sla_policy, roster, decided[row.id],
-                          now)) for row in due]
+    policies = [clock_policy(config, row.policy) for row in due]  # each as it started
+    zones = _manager_zones(session, due, policies, roster)
+    moves = [(row, decide(_due_clock(row, config, policy, roster, zones),
+                          _owned(config, row, policy), roster, decided[row.id], now))
+             for row, policy in zip(due, policies, strict=True)]
     batch = _Batch(config, now, steps if steps is not None else Counter(), roster.away,
                    {row.signal_id: _Signal.of(row) for row in due})
     batch.inserted = rows.insert_escalations(session, [
@@ -100,11 +106,32 @@ class _Signal:
                    row.csm_id, row.account)
 
 
-def _due_clock(row: Row, config: Config) -> DueClock:
+def _owned(config: Config, row: Row, policy: SlaPolicy) -> SlaPolicy:
+    """The clock's policy in its owner's calendar (their country's public holidays)."""
+    return policy.with_hours(person_hours(config, policy.business_hours, row.owner_id))
+
+
+def _manager_zones(session: Session, due: Sequence[Row], policies: list[SlaPolicy],
+                   roster: Roster) -> dict[str, str | None]:
+    """The time zones of the managers whose working time counts for a clock of the batch
+    (clocks in working time only): one statement, none when every clock is in calendar time."""
+    wanted = {roster.managers[row.owner_id] for row, policy in zip(due, policies, strict=True)
+              if policy.business_hours.enabled and row.owner_id in roster.managers}
+    return rows.zones(session, wanted) if wanted else {}
+
+
+def _due_clock(row: Row, config: Config, policy: SlaPolicy, roster: Roster,
+               zones: dict[str, str | None]) -> DueClock:
+    manager = roster.managers.get(row.owner_id or "")
+    climb = None
+    if manager is not None and policy.business_hours.enabled:  # the manager's time to act
+        climb = (person_hours(config, policy.business_hours, manager),
+                 zone_named(zones.get(manager), config))
     return DueClock(id=row.id, clock=row.clock, owner_id=row.owner_id,
                     started_at=row.started_at, due_at=row.due_at, state=row.state,
                     step=row.step, current=row.token == row.signal_token,
-                    urgency=row.urgency, tz=zone_named(row.tz, config), held_by=row.held_by)
+                    urgency=row.urgency, tz=zone_named(row.tz, config), held_by=row.held_by,
+                    manager=climb)
 
 
 def _escalation_row(row: Row, escalate: Escalate, now: datetime) -> dict[str, Any]:
@@ -285,7 +312,8 @@ def owner_unreachable(
         seen.add(deadline.signal_id)
         signal = session.get(Signal, deadline.signal_id)
         deadline.due_at = min(deadline.due_at, now)
-        deadline.step = max(deadline.step, len(config.reminders))  # the first escalation step
+        reminders = clock_policy(config, deadline.policy).reminders  # as the clock started
+        deadline.step = max(deadline.step, len(reminders))  # the first escalation step
         deadline.next_step_at = now
         record_event(
             session,

@@ -22,8 +22,9 @@ from storage.models import Account, Deadline, Escalation, Person, Signal, Signal
 def claim_due(session: Session, now: datetime, limit: int) -> Sequence[Row]:
     """Up to `limit` clocks whose next step is due, oldest first, each with what the sweep
     needs of its signal (`signal_id`, `signal_token`, `version`, `stage`, `urgency`,
-    `csm_id`, `account`: the account's name), its owner's time zone and who holds it while
-    the owner is away (`held_by`): one statement.
+    `csm_id`, `account`: the account's name), its owner's time zone, who holds it while
+    the owner is away (`held_by`) and the SLA policy it started under (`policy`, its
+    snapshot): one statement.
 
     On PostgreSQL the clock and signal rows are locked `FOR UPDATE SKIP LOCKED`: replicas
     split the work, and a signal being changed right now (a click holds its row) is left to
@@ -32,7 +33,7 @@ def claim_due(session: Session, now: datetime, limit: int) -> Sequence[Row]:
     stmt = (
         select(Deadline.id, Deadline.clock, Deadline.owner_id, Deadline.held_by,
                Deadline.started_at, Deadline.due_at, Deadline.state, Deadline.step,
-               Deadline.token, Person.tz,
+               Deadline.token, Deadline.policy, Person.tz,
                Signal.id.label("signal_id"), Signal.token.label("signal_token"),
                Signal.version, Signal.stage, Signal.urgency, Signal.csm_id,
                Account.name.label("account"))
@@ -51,6 +52,13 @@ def claim_due(session: Session, now: datetime, limit: int) -> Sequence[Row]:
 def signals(session: Session, ids: Iterable[int]) -> dict[int, Signal]:
     """The signals with these ids, by id (their accounts loaded)."""
     return {s.id: s for s in session.scalars(select(Signal).where(Signal.id.in_(list(ids))))}
+
+
+def zones(session: Session, people: Iterable[str]) -> dict[str, str | None]:
+    """The Slack time zones of `people` (the managers of a batch's clock owners): one
+    statement, sent only when a batch has clocks counting in working time."""
+    stmt = select(Person.slack_id, Person.tz).where(Person.slack_id.in_(list(people)))
+    return {slack_id: tz for slack_id, tz in session.execute(stmt)}
 
 
 def escalated(session: Session, deadline_ids: Iterable[int]) -> set[tuple[int, int]]:

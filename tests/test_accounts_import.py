@@ -100,6 +100,12 @@ def test_a_bad_row_is_reported_by_line_and_the_good_rows_kept(services):
     assert set(accounts(services)) == {"Globex Corp", "Initech"}
 
 
+def test_the_segment_column_is_stored_for_sla_policies(services):
+    run(services, "name,plan,segment\nAcme,Growth,Mid-Market\n")
+    acme = accounts(services)["Acme"]
+    assert (acme.plan, acme.segment) == ("Growth", "Mid-Market")
+
+
 def test_limit_columns_per_metric(services):
     run(services, "name,limit:api_calls,limit:seats_api\nAcme,1000,50\n")
     assert accounts(services)["Acme"].limits == {"api_calls": 1000.0, "seats_api": 50.0}

@@ -27,6 +27,9 @@ ROSTER = """roster:
 teams:
   - {name: Enterprise, members: [U0AE00001], group: S0ENTERPR}
   - {name: SMB, members: [U0AE00002]}
+sla:
+  policies:
+    - {name: SMB hot, match: {teams: [SMB], urgency: [hot]}, hot: {ack: 2h, contact: 8h}}
 """
 
 
@@ -71,6 +74,14 @@ def test_status_says_when_slack_delivery_is_paused(tmp_path):
 def test_admin_show_table_and_json(tmp_path):
     env = _ready(tmp_path)
     data = json.loads(signalbot("admin", "show", "--json", env=env, cwd=tmp_path).stdout)
+    assert data.pop("policies") == [
+        {"name": "SMB hot", "match": "team SMB; urgency hot", "windows": "hot ack 2h/contact 8h",
+         "hours": "calendar time", "steps": "reminders at 0.5, 0.9; escalation climbs after "
+         "one ack window"},
+        {"name": "default", "match": "every hand-off",
+         "windows": "hot ack 4h/contact 1d; warm ack 1d/contact 3d; watch review 7d",
+         "hours": "calendar time", "steps": "reminders at 0.5, 0.9; escalation climbs after "
+         "one ack window"}]
     assert data == {
         "roster": [{"person": "U0AE00001", "name": None, "manager": "U0MGR0001",
                     "manager_name": None, "set_in": "config"},
@@ -85,6 +96,9 @@ def test_admin_show_table_and_json(tmp_path):
     teams = plain.index("Teams (in the config's order)")
     assert plain[teams + 2].split() == ["Enterprise", "U0AE00001", "S0ENTERPR"]
     assert plain[teams + 3].split() == ["SMB", "U0AE00002", "-"]
+    policies = plain.index("SLA policies (first match wins; the default is last)")
+    assert plain[policies + 2].startswith("SMB hot")
+    assert plain[policies + 3].startswith("default")
     status, screen = _in_a_terminal(["admin", "show"], env, tmp_path)
     assert status == 0 and "U0MGR0001" in screen and "\x1b[" in screen
 

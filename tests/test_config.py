@@ -643,3 +643,153 @@ def test_teams_in_order_with_members_and_group(tmp_path: Path) -> None:
 def test_bad_teams(tmp_path: Path, text: str, key: str, problem: str) -> None:
     error = error_for(tmp_path, text)
     assert (error.key, problem in error.problem) == (key, True), error.problem
+
+
+# --- SLA policies and holiday calendars ------------------------------------------------------
+
+TEAMS = """teams:
+  - {name: Enterprise, members: [U0AE00001]}
+  - {name: SMB, members: [U0AE00002]}
+"""
+HOT_WARM = "hot: {ack: 1d, contact: 3d}\n      warm: {ack: 2d, contact: 5d}"
+
+
+def test_policies_in_order_inherit_the_top_level_settings(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, TEAMS + f"""business_hours:
+  enabled: true
+  holidays: {{country: US, dates: [2026-12-24]}}
+sla:
+  reminders: [0.25]
+  policies:
+    - name: Enterprise weekly
+      match: {{teams: [enterprise], urgency: [hot, warm], arr: {{min: 150000}}}}
+      {HOT_WARM}
+      business_hours:
+        start: "08:00"
+        holidays: {{country: GB, subdivision: ENG, dates: [2026-12-31]}}
+    - name: SMB pod
+      match: {{teams: [SMB], plans: [Growth], segments: [smb]}}
+      hot: {{ack: 2h, contact: 8h}}
+      warm: {{ack: 8h, contact: 1d}}
+      watch: {{review: 3d}}
+      reminders: [0.75]
+      escalation_repeat: 2h
+roster:
+  holidays:
+    U0MGR0001: {{country: GB, subdivision: ENG}}
+"""))
+    enterprise, smb, default = config.policies
+    assert [p.name for p in config.policies] == ["Enterprise weekly", "SMB pod", "default"]
+    assert enterprise.match.teams == ("Enterprise",)  # the team's own spelling
+    assert (enterprise.match.urgencies, enterprise.match.arr_min) == (("hot", "warm"), 150000)
+    assert enterprise.windows == {"hot": SlaWindow(ack=timedelta(days=1),
+                                                   contact=timedelta(days=3)),
+                                  "warm": SlaWindow(ack=timedelta(days=2),
+                                                    contact=timedelta(days=5))}
+    assert enterprise.reminders == (0.25,) and smb.reminders == (0.75,)
+    assert smb.escalation_repeat == timedelta(hours=2) and enterprise.escalation_repeat is None
+    hours = enterprise.business_hours
+    assert (hours.enabled, hours.start, hours.end) == (True, time(8), time(17))
+    assert (hours.country, hours.subdivision, hours.holidays) == (
+        "GB", "ENG", frozenset({date(2026, 12, 31)}))
+    assert hours.is_holiday(date(2026, 8, 31))  # the English summer bank holiday
+    assert not hours.is_holiday(date(2026, 11, 26))  # Thanksgiving is not
+    assert default.business_hours.is_holiday(date(2026, 11, 26))
+    assert default.business_hours.is_holiday(date(2026, 12, 24))
+    assert smb.business_hours == default.business_hours  # inherited whole
+    assert smb.match.plans == ("Growth",) and smb.match.segments == ("smb",)
+    assert config.person_holidays == {"U0MGR0001": ("GB", "ENG")}
+    assert set(config.calendars) == {("US", None), ("GB", "ENG")}
+
+
+def test_no_policies_leave_the_default_alone(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "sla: {hot: {ack: 2h}}\n"))
+    assert config.policies == (config.sla_policy,) and config.sla_policy.name == "default"
+    assert config == Config(source=config.source, sla={
+        **Config().sla, "hot": SlaWindow(ack=timedelta(hours=2), contact=timedelta(hours=24))})
+
+
+def policy_error(tmp_path: Path, policies: str) -> ConfigError:
+    return error_for(tmp_path, TEAMS + "sla:\n  policies:\n" + policies)
+
+
+@pytest.mark.parametrize(
+    ("policies", "key", "problem"),
+    [
+        (f"    - match: {{teams: [SMB]}}\n      {HOT_WARM}\n", "sla.policies[0].name",
+         "every policy needs a name"),
+        (f"    - name: default\n      {HOT_WARM}\n", "sla.policies[0].name",
+         "built-in policy's name"),
+        (f"    - name: A\n      match: {{teams: [SMB], urgency: [hot, warm]}}\n      {HOT_WARM}\n"
+         f"    - name: a\n      match: {{teams: [Enterprise], urgency: [hot, warm]}}\n"
+         f"      {HOT_WARM}\n", "sla.policies[1].name", "also the name of sla.policies[0]"),
+        (f"    - name: A\n      match: {{teams: [Sales]}}\n      {HOT_WARM}\n",
+         "sla.policies[0].match.teams[0]", "unknown team 'Sales'; the teams are 'Enterprise'"),
+        (f"    - name: A\n      match: {{urgency: [urgent]}}\n      {HOT_WARM}\n",
+         "sla.policies[0].match.urgency[0]", "'urgent' is not an urgency"),
+        (f"    - name: A\n      match: {{urgency: [hot, warm], arr: {{min: 5000, max: 5000}}}}\n"
+         f"      {HOT_WARM}\n", "sla.policies[0].match.arr.max", "the range is empty"),
+        (f"    - name: A\n      match: {{urgency: [hot, warm], arr: {{min: -1}}}}\n"
+         f"      {HOT_WARM}\n", "sla.policies[0].match.arr.min", "must not be negative"),
+        (f"    - name: A\n      match: {{urgency: [hot, warm], arr: {{}}}}\n      {HOT_WARM}\n",
+         "sla.policies[0].match.arr", "give min"),
+        (f"    - name: Mid\n      match: {{urgency: [hot, warm], arr: {{min: 10000, max: 150000}}}}"
+         f"\n      {HOT_WARM}\n"
+         f"    - name: Big\n      match: {{urgency: [hot, warm], arr: {{min: 100000}}}}\n"
+         f"      {HOT_WARM}\n", "sla.policies[1].match.arr", "overlaps the ARR range of "
+         "sla.policies[0] ('Mid')"),
+        (f"    - name: Any SMB\n      match: {{teams: [SMB], urgency: [hot, warm]}}\n"
+         f"      {HOT_WARM}\n"
+         f"    - name: SMB hot\n      match: {{teams: [SMB], urgency: [hot]}}\n"
+         "      hot: {ack: 1h, contact: 2h}\n", "sla.policies[1].match",
+         "never matches: sla.policies[0] ('Any SMB') comes first"),
+        ("    - name: A\n      match: {teams: [SMB]}\n      hot: {ack: 1h, contact: 2h}\n"
+         "      warm: {ack: 1h, contact: 2h}\n", "sla.policies[0].watch",
+         "missing: the policy takes watch hand-offs"),
+        ("    - name: A\n      match: {urgency: [hot]}\n      hot: {ack: 1h}\n",
+         "sla.policies[0].hot.contact", "a hot window needs ack and contact"),
+        (f"    - name: A\n      match: {{urgency: [hot]}}\n      {HOT_WARM}\n",
+         "sla.policies[0].warm", "never takes warm hand-offs"),
+        ("    - name: A\n      match: {urgency: [hot]}\n      hot: {ack: 1d, contact: 1h}\n",
+         "sla.policies[0].hot.contact", "shorter than the ack window"),
+        ("    - name: A\n      match: {urgency: [hot]}\n      hot: {ack: 1h, contact: 2h}\n"
+         "      business_hours: {holidays: {country: XX}}\n",
+         "sla.policies[0].business_hours.holidays.country", "Country XX not available"),
+        ("    - name: A\n      match: {urgency: [hot]}\n      hot: {ack: 1h, contact: 2h}\n"
+         "      business_hours: {holidays: {country: GB, subdivision: TX}}\n",
+         "sla.policies[0].business_hours.holidays.subdivision", "does not have subdivision TX"),
+        ("    - name: A\n      match: {urgency: [hot]}\n      hot: {ack: 1h, contact: 2h}\n"
+         "      business_hours: {holidays: {country: gb}}\n",
+         "sla.policies[0].business_hours.holidays.country", "ISO 3166-1 code in capitals"),
+        ("    - name: A\n      match: {urgency: [hot], team: [SMB]}\n"
+         "      hot: {ack: 1h, contact: 2h}\n", "sla.policies[0].match.team",
+         "did you mean 'teams'"),
+    ],
+)
+def test_bad_policies(tmp_path: Path, policies: str, key: str, problem: str) -> None:
+    error = policy_error(tmp_path, policies)
+    assert (error.key, problem in error.problem) == (key, True), (error.key, error.problem)
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        ("business_hours: {holidays: {subdivision: ENG}}\n",
+         "business_hours.holidays.subdivision", "needs a country too"),
+        ("business_hours: {holidays: {country: US, dates: [2026-02-30]}}\n", "line 1",
+         "not a real date"),
+        ("business_hours: {holidays: {country: US, dates: [someday]}}\n",
+         "business_hours.holidays.dates[0]", "write it as YYYY-MM-DD"),
+        ("roster: {holidays: {U0AE00001: {subdivision: ENG}}}\n",
+         "roster.holidays.U0AE00001.subdivision", "needs a country too"),
+        ("roster: {holidays: {U0AE00001: {}}}\n", "roster.holidays.U0AE00001",
+         "needs a country"),
+        ("roster: {holidays: {jane: {country: US}}}\n", "roster.holidays.jane",
+         "not a Slack user id"),
+        ("roster: {holidays: {U0AE00001: {country: US, dates: [2026-01-02]}}}\n",
+         "roster.holidays.U0AE00001.dates", "unknown key"),
+    ],
+)
+def test_bad_holiday_calendars(tmp_path: Path, text: str, key: str, problem: str) -> None:
+    error = error_for(tmp_path, text)
+    assert (error.key, problem in error.problem) == (key, True), (error.key, error.problem)

@@ -151,6 +151,8 @@ def test_admin_show_lists_the_teams_in_order(slack):
     teams = text[text.index("*Teams*"):]
     assert f"• *Enterprise &lt;EMEA&gt;*: <@{AE}> (user group <!subteam^S0ENTAES1>)" in teams
     assert teams.index("Enterprise") < teams.index(f"• *SMB*: <@{AE2}>")
+    assert "*SLA policies* (first match wins; the default is last)\n1. *default* — every " \
+        "hand-off — hot ack 4h/contact 1d; warm ack 1d/contact 3d; watch review 7d" in text
 
 
 def test_an_expired_trigger_asks_the_person_to_run_signal_again(slack):
