@@ -191,6 +191,9 @@ def _hand_off(
     signal.stage = stages.HANDED_OFF
     signal.handed_off_at = now
     signal.revisit_on = None
+    paged = pages_ae(signal.ownership) and signal.ae_id
+    # the CSM owns the close when no AE is paged: no AE clock runs
+    policy = start_clocks(session, config, signal, signal.ae_id, now) if paged else {}
     record_event(
         session,
         signal,
@@ -199,12 +202,11 @@ def _hand_off(
         now,
         previous,
         stages.HANDED_OFF,
-        {"ae": signal.ae_id, "ownership": signal.ownership},
+        {"ae": signal.ae_id, "ownership": signal.ownership, **policy},
     )
     sync = sync_items(config, signal, "handed_off")  # the CRM record, webhooks
-    if not pages_ae(signal.ownership) or not signal.ae_id:
-        return sync  # the CSM owns the close: no AE is paged, no AE clock runs
-    start_clocks(session, config, signal, signal.ae_id, now)
+    if not paged:
+        return sync
     headline = f"New expansion hand-off from {mention(signal.csm_id)}"
     return [*page(session, config, signal, headline, now), *sync]  # the AE, or who acts for them
 

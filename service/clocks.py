@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -11,7 +12,6 @@ from sqlalchemy.orm import Session
 from protocol.config import Config
 from protocol.sla import RUNNING, ClockState, clock_windows, due_at, plan_steps
 from service.calendars import person_hours
-from service.history import record_event
 from service.policies import hand_off_of, matched_detail, policy_for
 from storage.cache import MISSING, caches_of
 from storage.models import Deadline, Person, Signal
@@ -19,24 +19,25 @@ from storage.models import Deadline, Person, Signal
 
 def start_clocks(
     session: Session, config: Config, signal: Signal, owner: str, now: datetime
-) -> None:
+) -> dict[str, Any]:
     """Start the signal's SLA clocks for `owner` (the AE), per its urgency.
 
-    The clocks run under the first SLA policy that matches the hand-off (recorded as an
-    `sla_policy` event) and keep a snapshot of it; they count in the owner's calendar.
+    The clocks run under the first SLA policy that matches the hand-off and keep a snapshot
+    of it; they count in the owner's calendar. Returns which policy matched and on what: the
+    caller records it in the event of the hand-off (`{"sla_policy": ...}`), so matching adds no
+    row and no statement of its own.
     """
     tz = tz_of(session, owner, config)
     hand_off = hand_off_of(config, signal, owner)
     policy = policy_for(config, hand_off)
     snapshot = policy.snapshot()
     owned = policy.with_hours(person_hours(config, policy.business_hours, owner))
-    record_event(session, signal, "sla_policy", None, now, signal.stage, signal.stage,
-                 matched_detail(policy, hand_off))
     for clock, window in clock_windows(signal.urgency, owned).items():
         due = due_at(now, window, owned, tz)
         steps = plan_steps(clock, now, due, signal.urgency, owned, tz)
         deadline = add_clock(session, signal, clock, owner, now, due, steps[0].at)
         deadline.policy_name, deadline.policy = policy.name, snapshot
+    return {"sla_policy": matched_detail(policy, hand_off)}
 
 
 def add_clock(

@@ -10,6 +10,7 @@ them as upgrades.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -65,16 +66,17 @@ def change_ownership(session: Session, config: Config, signal: Signal, to: str, 
     paged = was == Ownership.CS_LED or ae != signal.ae_id
     signal.ownership = Ownership(to)
     out: list[Outgoing] = []
+    policy: dict[str, Any] = {}
     if paged:  # an AE is paged: the normal hand-off, with fresh clocks
         cancel_clocks(session, signal, now)
         signal.token += 1
         signal.ae_id = signal.account.ae_id = ae
         signal.handed_off_at = now
         signal.acknowledged_at = signal.contacted_at = None
-        start_clocks(session, config, signal, ae, now)
+        policy = start_clocks(session, config, signal, ae, now)
     detail = {"from": was, "to": signal.ownership.value, "reason": reason, "ae": ae}
     move(session, signal, EVENT, actor, now,
-         stages.HANDED_OFF if paged else signal.stage, detail)
+         stages.HANDED_OFF if paged else signal.stage, detail | policy)
     account, why = escape(signal.account.name), escape(reason)
     label = MODEL_LABELS[signal.ownership]
     if paged:  # the AE, or while they are away whoever acts for them

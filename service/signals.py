@@ -143,6 +143,7 @@ def reassign(
     signal.ae_id = new_ae  # the account's own AE is the registry's, never changed here
     signal.acknowledged_at = signal.contacted_at = None
     signal.handed_off_at = now
+    policy = start_clocks(session, config, signal, new_ae, now)
     move(
         session,
         signal,
@@ -151,9 +152,8 @@ def reassign(
         now,
         stages.HANDED_OFF,
         {"from": old_ae, "to": new_ae, "reason": reason}
-        | ({} if source == SLACK else {"source": source}),
+        | ({} if source == SLACK else {"source": source}) | policy,
     )
-    start_clocks(session, config, signal, new_ae, now)
     why = f" Reason: {escape(reason)}" if reason else ""
     out = [
         outgoing.refresh(signal),

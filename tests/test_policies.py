@@ -19,11 +19,13 @@ from sqlalchemy.orm import undefer
 
 from bot.config import load_config
 from protocol.config import Config
+from service import signals as ops
 from service.accounts import import_csv
 from standin import requests as slack_requests
 from storage.models import Deadline, Person, SignalEvent
 from tests.conftest import make_services
-from tests.flow import outbox_count
+from tests.flow import act, outbox_count
+from tests.handlers.test_card_actions import only_signal
 from tests.people import ADMIN, AE, AE2, MGR, SECRET
 from tests.support import SlackDriver
 
@@ -115,10 +117,12 @@ def test_two_teams_run_under_their_own_policies_named_on_card_home_and_digest(sl
                          (AE2, "review"): "SMB pod"}
         with slack.services.unit_of_work() as session:
             events = session.scalars(select(SignalEvent.detail).where(
-                SignalEvent.kind == "sla_policy").order_by(SignalEvent.id)).all()
-        assert events[0] == {"policy": "Enterprise weekly", "team": "Enterprise",
-                             "urgency": "hot", "arr": None, "plan": None, "segment": None}
-        assert [e["policy"] for e in events] == ["Enterprise weekly", "SMB pod", "SMB pod"]
+                SignalEvent.kind == "handed_off").order_by(SignalEvent.id)).all()
+        assert events[0]["sla_policy"] == {"policy": "Enterprise weekly", "team": "Enterprise",
+                                           "urgency": "hot", "arr": None, "plan": None,
+                                           "segment": None}
+        assert [e["sla_policy"]["policy"] for e in events] == [
+            "Enterprise weekly", "SMB pod", "SMB pod"]
         assert slack.deliver().held == 0
         card = json.dumps(slack.standin.dm_messages(AE)[-1]["blocks"])
         assert "Acknowledge by" in card and "policy *Enterprise weekly*" in card
@@ -249,3 +253,17 @@ def test_admin_show_lists_the_teams_and_the_policies_in_order(slack):
             "3d; warm ack 16h/contact 5d — Mon,Tue,Wed,Thu,Fri 09:00-17:00 — reminders at 0.5;"
             in policies)
     assert policies.index("2. *SMB pod* — team SMB —") < policies.index("3. *default*")
+
+
+def test_a_reassignment_starts_clocks_under_the_new_ae_s_policy(slack, people):
+    with freeze_time("2026-11-30 14:00:00"):
+        submit(slack, ae=AE, account="Globex")
+        signal = only_signal(slack.services)
+        act(slack.services, ops.reassign, signal.id, AE2, "AE2 covers Globex", MGR)
+    ack = [d for d in clocks(slack.services) if d.clock == "ack"]
+    assert [(d.owner_id, d.policy_name, d.state) for d in ack] == [
+        (AE, "Enterprise weekly", "cancelled"), (AE2, "SMB pod", "open")]
+    with slack.services.unit_of_work() as session:
+        detail = session.scalars(select(SignalEvent.detail).where(
+            SignalEvent.kind == "reassigned")).one()
+    assert detail["sla_policy"]["policy"] == "SMB pod" and detail["sla_policy"]["team"] == "SMB"
