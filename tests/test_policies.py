@@ -26,6 +26,7 @@ from storage.models import Deadline, Person, SignalEvent
 from tests.conftest import make_services
 from tests.flow import act, outbox_count
 from tests.handlers.test_card_actions import only_signal
+from tests.handlers.test_digest import preview
 from tests.people import ADMIN, AE, AE2, MGR, SECRET
 from tests.support import SlackDriver
 
@@ -130,8 +131,8 @@ def test_two_teams_run_under_their_own_policies_named_on_card_home_and_digest(sl
         home = open_home(slack, AE2)
         assert "policy *SMB pod*" in json.dumps(home["blocks"])
         clock.move_to("2026-12-08 15:00:00")  # the next week: the digest of the last one
-        preview = slack.command(ADMIN, "digest").json()
-    text = json.dumps(preview["blocks"])
+        shown = preview(slack, ADMIN)
+    text = json.dumps(shown["blocks"])
     assert "By SLA policy" in text
     assert "*Enterprise weekly*: acknowledged 0/1" in text and "*SMB pod*: acknowledged 0/1" in text
 
