@@ -13,7 +13,8 @@ from pathlib import Path
 from bench.common import DOC, ORDER, SHARED, Options, machine, write_section
 
 MODULES = {"ack": "bench.ack", "sweep": "bench.sweep", "apscheduler": "bench.jobs",
-           "digest": "bench.digest", "delivery": "bench.delivery", "replicas": "bench.replicas"}
+           "digest": "bench.digest", "delivery": "bench.delivery", "replicas": "bench.replicas",
+           "soak": "bench.soak"}
 
 
 def _parser() -> argparse.ArgumentParser:

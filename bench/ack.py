@@ -97,6 +97,25 @@ def rss_mib(pid: int) -> float:
     return sum(int(stats[p][21]) * PAGE_MIB for p in pids if p in stats)
 
 
+def rss_parts(pid: int) -> list[tuple[str, float]]:
+    """(what the process is, MiB) for a process and every process below it."""
+    pids, stats = _tree(pid)
+    out = []
+    for index, current in enumerate(pids):
+        try:
+            words = Path(f"/proc/{current}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        command = [w.decode(errors="replace") for w in words if w]
+        role = next((w for w in command if w in ("run", "web", "worker", "socket")), "?")
+        name = {"run": "supervisor", "web": "gunicorn", "worker": "worker"}.get(role, role)
+        if role == "web":
+            name = "gunicorn arbiter" if current in stats and index and int(
+                stats[current][1]) not in pids[1:] else "gunicorn web process"
+        out.append((name, int(stats[current][21]) * PAGE_MIB if current in stats else 0.0))
+    return out
+
+
 class RssSampler:
     """The peak of `rss_mib(pid)`, sampled every `every` seconds while the block runs."""
 
