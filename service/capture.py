@@ -27,7 +27,8 @@ from service.crm import sync_items
 from service.history import record_event
 from service.signals import refuse
 from service.trigger_actions import mark_acted
-from storage.models import QualificationAnswer, Signal
+from storage.db import insert_pending
+from storage.models import Deadline, QualificationAnswer, Signal, SignalEvent
 from storage.outbox import Outgoing, enqueue
 from storage.queries import ensure_person, upsert_account
 
@@ -77,6 +78,7 @@ def log_signal(
         qualification = evaluate(config.rubric, draft.answers)
         out += _route(session, config, signal, qualification, actor, now)
         enqueue(session, out, now)
+        insert_pending(session, SignalEvent, Deadline)  # one statement each, no read-back
     return Logged(signal, True, qualification)
 
 
