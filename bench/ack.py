@@ -50,11 +50,12 @@ NAME = "ack"
 TARGET_RATE, P99_RATIO, CPU_RATIO = 100, 3.0, 2.0
 HEADERS = ["database", "bot", "load avg 1 min", "rate (req/s)", "seconds", "requests",
            "p50 ms", "p95 ms", "p99 ms", "max ms", "errors", "> 3 s", "valid acked", "stored",
-           "lost", "CPU ms / valid submission", "modals opened / commands",
+           "lost", "CPU ms / valid submission", "of which web processes",
+           "modals opened / commands",
            "told to retry", "RSS MiB idle → peak", "generator lag p99 ms"]
 RATIO_HEADERS = ["database", "rate (req/s)", "load avg 1 min", "p99 ms signalbot",
                  "p99 ms floor", "p99 ratio", "CPU ms / valid signalbot", "CPU ms / valid floor",
-                 "CPU ratio"]
+                 "CPU ratio", "web processes' CPU ratio"]
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE_MIB = os.sysconf("SC_PAGE_SIZE") / 1024 / 1024
 
@@ -89,6 +90,27 @@ def cpu_seconds(pid: int) -> float:
     the supervisor, gunicorn's arbiter and web processes, and the worker."""
     pids, stats = _tree(pid)
     return sum((int(stats[p][11]) + int(stats[p][12])) / TICK for p in pids if p in stats)
+
+
+def cpu_by_role(pid: int) -> dict[str, float]:
+    """CPU seconds so far of the web processes (gunicorn's, where requests are acked) and of
+    the rest (the worker that delivers, the supervisor) below `pid`."""
+    pids, stats = _tree(pid)
+    out = {"web": 0.0, "rest": 0.0}
+    for current in pids:
+        if current not in stats:
+            continue
+        role = "web" if _is_web(current) else "rest"
+        out[role] += (int(stats[current][11]) + int(stats[current][12])) / TICK
+    return out
+
+
+def _is_web(pid: int) -> bool:
+    try:
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"web" in words or b"bench.floor" in words
 
 
 def rss_mib(pid: int) -> float:
@@ -237,11 +259,13 @@ def measure(bot: Bot, folder: Path, url: str, standin: SlackStandin, rate: int,
     refused = _expired(standin)
     told = len(standin.responses)
     cpu, started = cpu_seconds(bot.proc.proc.pid), time.monotonic()
+    roles = cpu_by_role(bot.proc.proc.pid)
     with RssSampler(bot.proc.proc.pid) as rss:
         results = load(folder, bot.proc.url, rate, seconds, view, team,
                        f"{'f' if bot.floor else 's'}{rate}", standin.response_url("retry"))
         drained(bot, url)
     cpu = cpu_seconds(bot.proc.proc.pid) - cpu - bot.idle_cpu * (time.monotonic() - started)
+    roles = {k: v - roles[k] for k, v in cpu_by_role(bot.proc.proc.pid).items()}
     latencies = [r["latency"] for r in results]
     errors = [r for r in results if r["outcome"] != "ok"]
     acked = [f"view:{r['view_id']}" for r in results
@@ -250,13 +274,15 @@ def measure(bot: Bot, folder: Path, url: str, standin: SlackStandin, rate: int,
     commands = sum(1 for r in results if r["kind"] == "command")
     opened = len(standin.views_opened()) - opened
     figures = {"p99": percentile(latencies, 99), "lost": len(acked) - len(stored),
-               "cpu": cpu / max(len(acked), 1), "errors": sorted({r["outcome"] for r in errors}),
+               "cpu": cpu / max(len(acked), 1), "web": roles["web"] / max(len(acked), 1),
+               "errors": sorted({r["outcome"] for r in errors}),
                "load": load_avg, "expired": _expired(standin) - refused, "peak": rss.peak}
     row = [db, bot.name, f"{load_avg:.2f}", rate, f"{seconds:g}", len(results),
            ms(median(latencies)), ms(percentile(latencies, 95)), ms(figures["p99"]),
            ms(max(latencies, default=float("nan"))), len(errors),
            sum(1 for x in latencies if x > 3), len(acked), len(stored), figures["lost"],
-           ms(figures["cpu"]), f"{opened} / {commands}", len(standin.responses) - told,
+           ms(figures["cpu"]), ms(figures["web"]), f"{opened} / {commands}",
+           len(standin.responses) - told,
            f"{bot.idle_rss:.0f} → {rss.peak:.0f}",
            ms(percentile([r["lag"] for r in results], 99))]
     return row, figures
@@ -314,7 +340,7 @@ def _ratios(db: str, figures: dict[int, dict[str, dict]]) -> list[list]:
         mine, floor = pair["signalbot"], pair["floor"]
         rows.append([db, rate, f"{mine['load']:.2f}", ms(mine["p99"]), ms(floor["p99"]),
                      f"{mine['p99'] / floor['p99']:.1f}×", ms(mine["cpu"]), ms(floor["cpu"]),
-                     f"{mine['cpu'] / floor['cpu']:.1f}×"])
+                     f"{mine['cpu'] / floor['cpu']:.1f}×", f"{mine['web'] / floor['web']:.1f}×"])
     return rows
 
 
@@ -341,7 +367,9 @@ def run(opts: Options) -> Report:
         "the bot's processes from the first request until its outbox is drained, less what "
         "it spends idle over as long (measured before the first rate), divided by "
         "the valid submissions acked (commands and invalid forms ride along, the same for "
-        "both). *Modals opened / commands*: views the stand-in opened (it refuses a "
+        "both); *of which web processes*: gunicorn's arbiter and web processes only (the "
+        "ack path; signalbot's worker delivers the cards, the floor DMs from a thread of "
+        "its web process). *Modals opened / commands*: views the stand-in opened (it refuses a "
         "trigger_id older than 3 s, as Slack does); *told to retry*: ephemeral answers sent "
         "when the modal could not open in time. *RSS*: resident memory of all the bot's "
         "processes, idle before the first rate and the peak during this run. *Load avg 1 "
