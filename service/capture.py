@@ -27,7 +27,7 @@ from service.crm import sync_items
 from service.history import record_event
 from service.signals import refuse
 from service.trigger_actions import mark_acted
-from storage.db import insert_pending
+from storage.bulk import insert_pending
 from storage.models import Deadline, QualificationAnswer, Signal, SignalEvent
 from storage.outbox import Outgoing, enqueue
 from storage.queries import ensure_person, upsert_account

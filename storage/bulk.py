@@ -15,7 +15,18 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, Connection, Table, bindparam, cast, column, func, select
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    Table,
+    bindparam,
+    cast,
+    column,
+    func,
+    inspect,
+    select,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import TableValuedAlias
 
@@ -136,3 +147,44 @@ def _memo(process: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
 
     return convert
 
+
+def insert_pending(session: Session, *models: type) -> int:
+    """Write the session's new, unflushed objects of `models` with one statement per model
+    (`insert_rows`), in the order they were added, and take them out of the session; returns how
+    many rows were written.
+
+    For rows the unit of work never reads back (an event log entry, a new clock): the ORM
+    inserts such objects one statement each where it must return their ids (SQLite), and
+    costs more CPU per row than one plain statement. Objects whose unset columns have
+    callable defaults stay with the ORM.
+    """
+    written = 0
+    for model in models:
+        mapper = inspect(model)
+        columns = [(attr.key, attr.columns[0]) for attr in mapper.column_attrs
+                   if not (attr.columns[0].primary_key and attr.columns[0].autoincrement)]
+        pending = sorted((inspect(obj) for obj in session.new if type(obj) is model),
+                         key=lambda state: state.insert_order)
+        rows = [row for row in (_row(state.dict, columns) for state in pending)
+                if row is not None]
+        if len(rows) < len(pending) or not rows:
+            continue
+        for state in pending:
+            session.expunge(state.obj())
+        insert_rows(session, mapper.local_table, rows)
+        written += len(rows)
+    return written
+
+
+def _row(values: dict, columns: list) -> dict | None:
+    row = {}
+    for key, col in columns:
+        if key in values:
+            row[col.key] = values[key]
+        elif col.default is None:
+            row[col.key] = None
+        elif col.default.is_scalar:
+            row[col.key] = col.default.arg
+        else:
+            return None
+    return row

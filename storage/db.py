@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -87,48 +87,6 @@ def insert_for(session: Session, table):
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return (pg_insert if is_postgres(session) else sqlite_insert)(table)
-
-
-def insert_pending(session: Session, *models: type) -> int:
-    """Write the session's new, unflushed objects of `models` with one executemany statement
-    per model, in the order they were added, and take them out of the session; returns how
-    many rows were written.
-
-    For rows the unit of work never reads back (an event log entry, a new clock): the ORM
-    inserts such objects one statement each where it must return their ids (SQLite), and
-    costs more CPU per row than a plain executemany. Objects whose unset columns have
-    callable defaults stay with the ORM.
-    """
-    written = 0
-    for model in models:
-        mapper = inspect(model)
-        columns = [(attr.key, attr.columns[0]) for attr in mapper.column_attrs
-                   if not (attr.columns[0].primary_key and attr.columns[0].autoincrement)]
-        pending = sorted((inspect(obj) for obj in session.new if type(obj) is model),
-                         key=lambda state: state.insert_order)
-        rows = [row for row in (_row(state.dict, columns) for state in pending)
-                if row is not None]
-        if len(rows) < len(pending) or not rows:
-            continue
-        for state in pending:
-            session.expunge(state.obj())
-        session.connection().execute(mapper.local_table.insert(), rows)
-        written += len(rows)
-    return written
-
-
-def _row(values: dict, columns: list) -> dict | None:
-    row = {}
-    for key, column in columns:
-        if key in values:
-            row[column.key] = values[key]
-        elif column.default is None:
-            row[column.key] = None
-        elif column.default.is_scalar:
-            row[column.key] = column.default.arg
-        else:
-            return None
-    return row
 
 
 def alembic_config(url: str):
