@@ -3,8 +3,9 @@
 `signalbot run --http --migrate` as deployed (its default web processes and the worker)
 takes the ack benchmark's traffic (bench/loadgen.py: `/signal`, valid and invalid
 submissions) at 20 req/s for 10 minutes. The resident memory (RSS) of every process of
-the run is sampled every 5 s; it must not grow: the last minute's is compared with the
-first minute's. Run on the first database given (`--db`; SQLite unless told).
+the run is sampled every 5 s; it must not grow: the last minute's mean is compared with
+the first minute's. RSS is the sum over every process of the run (supervisor, gunicorn
+arbiter and web processes, worker), read from /proc.
 """
 
 from __future__ import annotations
@@ -33,33 +34,39 @@ def _minutes(samples: list[tuple[float, float]]) -> list[tuple[int, float, float
 
 
 def run(opts: Options) -> Report:
-    """Idle RSS, then `RATE` req/s for ten minutes, sampled; start, end, peak."""
+    """On each database: idle RSS, then `RATE` req/s for ten minutes, sampled; start, end,
+    peak."""
     seconds = opts.pick(600.0, 60.0, 2.0)
     report = Report(
         NAME, "Memory over a soak (soak)",
         f"the RSS of all `signalbot run` processes does not grow over {seconds:g} s at "
         f"{RATE} req/s (last minute ≤ first minute + {GROWTH_MIB:g} MiB)",
         opts.command, HEADERS)
-    db = opts.dbs[0]
+    verdicts = []
+    for db in opts.dbs:
+        try:
+            verdicts.append(_one_database(db, seconds, opts, report))
+        except Skip as exc:
+            report.skipped.append(f"{db}: {exc}")
+    report.verdict = "; ".join(verdicts) or "not run"
+    return report
+
+
+def _one_database(db: str, seconds: float, opts: Options, report: Report) -> str:
     team = Team.make(csms=40, aes=40, teams=5)
-    try:
-        with SlackStandin() as standin, database(db, NAME) as url, \
-                tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp:
-            folder = Path(tmp)
-            team.register(standin)
-            bot = web(folder, bot_env(folder, url, standin, team.yaml()), "--migrate")
-            with running(bot):
-                view = modal(bot.url, standin, team.csms[0])
-                time.sleep(opts.pick(5.0, 2.0, 0.2))
-                idle, parts = rss_mib(bot.proc.pid), rss_parts(bot.proc.pid)
-                with RssSampler(bot.proc.pid, every=opts.pick(5.0, 2.0, 0.5)) as rss:
-                    results = load(folder, bot.url, RATE, seconds, view, team, "soak",
-                                   standin.response_url("soak"))
-                after = rss_mib(bot.proc.pid)
-    except Skip as exc:
-        report.skipped.append(f"{db}: {exc}")
-        report.verdict = "not run"
-        return report
+    with SlackStandin() as standin, database(db, NAME) as url, \
+            tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp:
+        folder = Path(tmp)
+        team.register(standin)
+        bot = web(folder, bot_env(folder, url, standin, team.yaml()), "--migrate")
+        with running(bot):
+            view = modal(bot.url, standin, team.csms[0])
+            time.sleep(opts.pick(5.0, 2.0, 0.2))
+            idle, parts = rss_mib(bot.proc.pid), rss_parts(bot.proc.pid)
+            with RssSampler(bot.proc.pid, every=opts.pick(5.0, 2.0, 0.5)) as rss:
+                results = load(folder, bot.url, RATE, seconds, view, team, "soak",
+                               standin.response_url("soak"))
+            after = rss_mib(bot.proc.pid)
     minutes = _minutes(rss.samples)
     report.rows += [[db, m + 1, f"{mean:.0f}", f"{top:.0f}"] for m, mean, top in minutes]
     start, end = minutes[0][1], minutes[-1][1]
@@ -68,14 +75,11 @@ def run(opts: Options) -> Report:
     report.ok &= ok
     latencies = [r["latency"] for r in results]
     errors = sum(1 for r in results if r["outcome"] != "ok")
-    report.verdict = (f"{db}: RSS idle {idle:.0f} MiB; over the soak start {start:.0f}, end "
-                      f"{end:.0f}, peak {rss.peak:.0f} MiB, {after:.0f} after; grew "
-                      f"{grew:+.0f} MiB ({'met' if ok else 'MISSED'})")
     report.notes.append(
-        f"{len(results)} requests in {seconds:g} s ({RATE} req/s open loop, the ack "
+        f"{db}: {len(results)} requests in {seconds:g} s ({RATE} req/s open loop, the ack "
         f"benchmark's mix); p50 {ms(median(latencies))} ms, p99 "
-        f"{ms(percentile(latencies, 99))} ms, {errors} errors. RSS is the sum over every "
-        "process of the run (supervisor, gunicorn arbiter and web processes, worker), read "
-        "from /proc; *start* and *end* are the first and last minute's means. Idle, by "
-        "process: " + ", ".join(f"{name} {mib:.0f} MiB" for name, mib in parts) + ".")
-    return report
+        f"{ms(percentile(latencies, 99))} ms, {errors} errors. Idle, by process: "
+        + ", ".join(f"{name} {mib:.0f} MiB" for name, mib in parts) + ".")
+    return (f"{db}: RSS idle {idle:.0f} MiB; over the soak start {start:.0f}, end {end:.0f}, "
+            f"peak {rss.peak:.0f} MiB, {after:.0f} after; grew {grew:+.0f} MiB "
+            f"({'met' if ok else 'MISSED'})")

@@ -55,9 +55,10 @@ def log_signal(
     A `submission_key` already stored is refused by its unique index (IntegrityError at the
     signal's insert): the caller, which commits, treats that as "already saved" (no read
     first: a double submit is rare, every submission would pay for the look).
-    The statements are few and each kind is written once: the account (read, or
-    inserted), the signal with its answers, then at commit the events, clocks and outbox
-    rows; people and time zones come from this process's caches (storage/cache.py).
+    The statements are few and each row kind is written once: the account (read, or
+    inserted), the signal with its answers, then its events, clocks and outbox rows in one
+    statement each (no autoflush in between), and the signal's new stage at commit; people
+    and time zones come from this process's caches (storage/cache.py).
     """
     # Logging never changes the account's owners: they come from the registry (import, CRM,
     # an admin). Anyone may log on any account; the owner CSM hears of it.
