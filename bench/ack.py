@@ -199,6 +199,7 @@ class Bot:
     name: str
     proc: Proc
     floor: bool
+    delivers: bool = True  # has a worker: the run waits for its outbox to drain
     idle_rss: float = float("nan")
     idle_cpu: float = 0.0  # CPU seconds per second with nothing to do (timers, polling)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -231,7 +232,7 @@ def drained(bot: Bot, url: str, timeout: float = 120.0) -> None:
     """Wait until the bot's outbox has nothing due (the worker delivered what the run
     caused), asked of the database from here (not of the bot: that would cost it CPU); the
     floor sends its DMs in-process, a moment is enough."""
-    if bot.floor:
+    if bot.floor or not bot.delivers:
         time.sleep(0.5)
         return
     engine = make_engine(url)
@@ -262,7 +263,8 @@ def measure(bot: Bot, folder: Path, url: str, standin: SlackStandin, rate: int,
     roles = cpu_by_role(bot.proc.proc.pid)
     with RssSampler(bot.proc.proc.pid) as rss:
         results = load(folder, bot.proc.url, rate, seconds, view, team,
-                       f"{'f' if bot.floor else 's'}{rate}", standin.response_url("retry"))
+                       f"{'f' if bot.floor else 's' if bot.delivers else 'n'}{rate}",
+                       standin.response_url("retry"))
         drained(bot, url)
     cpu = cpu_seconds(bot.proc.proc.pid) - cpu - bot.idle_cpu * (time.monotonic() - started)
     roles = {k: v - roles[k] for k, v in cpu_by_role(bot.proc.proc.pid).items()}
@@ -322,7 +324,24 @@ def _one_database(db: str, opts: Options, report: Report) -> dict[int, dict[str,
                         report.rows.append(row)
                         time.sleep(opts.pick(2.0, 0.5, 0.0))
                 _problems(db, bots, report)
+        if not opts.smoke:
+            _without_worker(db, folder, url, standin, view, team, opts, report)
     return figures
+
+
+def _without_worker(db: str, folder: Path, url: str, standin: SlackStandin, view: dict,
+                    team: Team, opts: Options, report: Report) -> None:
+    """A diagnostic row: `signalbot run --no-worker` at the target rate, so the share of the
+    ack's latency that the worker's CPU and (on SQLite) its write transactions cause shows.
+    Nothing is delivered meanwhile; not part of the verdict."""
+    alone = web(folder, bot_env(folder, url, standin, team.yaml()), "--no-worker",
+                name="web-no-worker")
+    with running(alone):
+        bot = Bot("signalbot --no-worker (diagnostic)", alone, False, delivers=False)
+        bot.settle(opts.pick(5.0, 2.0, 0.5))
+        seconds = opts.pick(10.0, 2.0, 1.0)
+        row, _ = measure(bot, folder, url, standin, TARGET_RATE, seconds, view, team, db)
+        report.rows.append(row)
 
 
 def _problems(db: str, bots: list[Bot], report: Report) -> None:
@@ -372,7 +391,10 @@ def run(opts: Options) -> Report:
         "its web process). *Modals opened / commands*: views the stand-in opened (it refuses a "
         "trigger_id older than 3 s, as Slack does); *told to retry*: ephemeral answers sent "
         "when the modal could not open in time. *RSS*: resident memory of all the bot's "
-        "processes, idle before the first rate and the peak during this run. *Load avg 1 "
+        "processes, idle before the first rate and the peak during this run. The row "
+        "*signalbot --no-worker (diagnostic)* runs the target rate once more with no worker "
+        "process (nothing delivered): what the worker's CPU and, on SQLite, its write "
+        "transactions add to the ack; it is not part of the verdict. *Load avg 1 "
         "min* is the machine's load before the run (2 cores shared with the generator, the "
         "stand-in and the database).")
     verdicts = []
