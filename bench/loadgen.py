@@ -1,9 +1,11 @@
 """Open-loop load: signed `/signal` commands and modal submissions at a fixed rate.
 
 Run as its own process (`python -m bench.loadgen SPEC OUT`) so its event loop does not share
-a GIL with the Slack stand-in. Every submission is built and signed before the clock starts;
-a `/signal` command is signed as it leaves, because its trigger_id carries the time it was
-issued and Slack (and the stand-in) refuse a trigger older than 3 s. Request i leaves at
+a GIL with the Slack stand-in. Every submission's body is built before the clock starts and
+signed as it leaves (Bolt refuses a request timestamp older than 5 minutes, as Slack's
+replay rule says: a long soak would otherwise send stale signatures); a `/signal` command is
+built as it leaves, because its trigger_id carries the time it was issued and Slack (and the
+stand-in) refuse a trigger older than 3 s. Request i leaves at
 start + i / rate whatever happened to the earlier ones (open loop), and its latency is
 measured from the moment it left to the last byte of the answer.
 """
@@ -20,7 +22,8 @@ from typing import Any
 
 import httpx
 
-from bench.procs import command, signal_values, submission
+from bench.procs import SECRET, command, signal_values, submission
+from standin.requests import sign
 
 MIX = (("command", 0.2), ("valid", 0.6), ("invalid", 0.2))
 TIMEOUT = 10.0
@@ -63,6 +66,8 @@ async def _fire(client: httpx.AsyncClient, url: str, request: tuple, planned: fl
     kind, view_id, body, headers = request
     if kind == "command":  # a fresh trigger_id, as Slack issues it with the command
         body, headers = command(headers, body, response_url=response_url)
+    else:  # signed now: the timestamp is checked against the clock
+        headers = {**headers, **sign(SECRET, body)}
     loop = asyncio.get_running_loop()
     lag = loop.time() - planned
     start = time.perf_counter()
