@@ -7,9 +7,10 @@ from collections.abc import Mapping, Sequence
 from blocks import limits
 from blocks.kit import Block, actions, button, context, divider, fields, mrkdwn_chunks, section
 from blocks.text import escape, link, mention, truncate, urgency_label, when
-from blocks.views import ClockView, SignalView
+from blocks.views import ClockView, ExtensionView, SignalView
 from protocol import stages
 from protocol.catalogue import URGENCY_EMOJI, URGENCY_NAMES, category_label, kind_label
+from protocol.extension import EXTENDED_CLOCK, ExtensionState
 from protocol.policy import SlaWindow
 from protocol.qualification import Qualification
 from protocol.routing import Ownership, csm_closes, pages_ae, upgrades
@@ -31,6 +32,11 @@ REASSIGN = "signal_reassign"
 NUDGE = "signal_nudge"
 REQUALIFY = "signal_requalify"
 CHANGE_MODEL = "signal_change_model"
+ASK_EXTENSION = "signal_ask_extension"
+APPROVE_EXTENSION = "extension_approve"
+DECLINE_EXTENSION = "extension_decline"
+EXTENSION_BLOCK = "extension:"  # + the request's id: which request an answer is about
+APPROVER = "approver"  # the audience of the card that asks the manager about an extension
 
 
 def signal_card(
@@ -42,8 +48,13 @@ def signal_card(
     crm_link: str | None = None,
     *,
     windows: Mapping[str, SlaWindow],
+    extension: ExtensionView | None = None,
 ) -> tuple[str, list[Block]]:
-    """The fallback text and blocks of the card `audience` (ae, csm, manager) sees."""
+    """The fallback text and blocks of the card `audience` (ae, csm, manager, approver) sees.
+
+    `extension`: the request for more time an approver's card is about, else the signal's
+    pending one (shown on every card).
+    """
     account = escape(signal.account)
     blocks: list[Block] = []
     if headline:
@@ -53,12 +64,19 @@ def signal_card(
     blocks.extend(section(f"*Context*\n{part}") for part in _note_parts(signal.note))
     blocks.append(context(*_qualification_line(qualification)))
     status = _status_lines(signal, clocks)
+    if extension and audience != APPROVER and extension.state == ExtensionState.PENDING:
+        status.append(_pending_line(extension))
     if status:
         blocks.append(context(*status))
     links = _links(signal, crm_link)
     if links:
         blocks.append(context(links))
+    if audience == APPROVER:
+        blocks.extend(_extension_blocks(signal, extension))
+        return f"More time asked on {account}", blocks
     buttons = _buttons(signal, audience)
+    if audience == "ae" and _may_ask(signal, clocks, extension):
+        buttons.append(button("Need more time", ASK_EXTENSION, str(signal.id)))
     if buttons:
         blocks.append(divider())
         blocks.append(actions(f"signal:{signal.id}", buttons))
@@ -162,6 +180,57 @@ def _links(signal: SignalView, crm_link: str | None) -> str:
     if crm_link:
         parts.append(crm_link)
     return " · ".join(parts)
+
+
+def _may_ask(signal: SignalView, clocks: Sequence[ClockView],
+             extension: ExtensionView | None) -> bool:
+    """The AE may ask for more time: contact is on a running clock, nothing is waiting."""
+    waiting = extension is not None and extension.state == ExtensionState.PENDING
+    running = any(c.clock == EXTENDED_CLOCK and c.state == ClockState.OPEN for c in clocks)
+    return running and not waiting and pages_ae(signal.ownership) and \
+        "contact" in stages.allowed_actions(signal.stage)
+
+
+def _pending_line(extension: ExtensionView) -> str:
+    waiting = ", ".join(mention(u) for u in extension.approvers) or "an admin"
+    return (f":hourglass_flowing_sand: More time asked by {mention(extension.asked_by)}: "
+            f"contact by {when(extension.new_due)} instead of {when(extension.old_due)} "
+            f"(waiting for {waiting}; the clock keeps running)")
+
+
+EXTENSION_OUTCOMES = {
+    ExtensionState.APPROVED: ":white_check_mark: *Approved* by {who} {at}: contact is now due by "
+                             "{new}.",
+    ExtensionState.DECLINED: ":no_entry_sign: *Declined* by {who} {at}: contact stays due by "
+                             "{old}.",
+    ExtensionState.LAPSED: ":hourglass: *Not answered in time*: the request lapsed (the contact "
+                           "deadline passed or the hand-off moved on).",
+}
+
+
+def _extension_blocks(signal: SignalView, extension: ExtensionView | None) -> list[Block]:
+    """The approver's part: the request, and Approve / Decline while it can be answered."""
+    if extension is None:
+        return []
+    ask = (f":hourglass_flowing_sand: {mention(extension.asked_by)} asks for more time on "
+           f"customer contact: due by {when(extension.new_due)} instead of "
+           f"{when(extension.old_due)}. The clock keeps running until you approve.\n"
+           f"> {escape(truncate(extension.reason, 500))}")
+    blocks = [section(ask)]
+    if extension.state == ExtensionState.PENDING and extension.open:
+        value = str(signal.id)
+        blocks.append(actions(f"{EXTENSION_BLOCK}{extension.id}", [
+            button("Approve", APPROVE_EXTENSION, value, "primary"),
+            button("Decline", DECLINE_EXTENSION, value, "danger"),
+        ]))
+        return blocks
+    state = extension.state if extension.state != ExtensionState.PENDING else \
+        ExtensionState.LAPSED
+    at = when(extension.decided_at) if extension.decided_at else ""
+    blocks.append(context(EXTENSION_OUTCOMES[ExtensionState(state)].format(
+        who=mention(extension.decided_by), at=at, new=when(extension.new_due),
+        old=when(extension.old_due))))
+    return blocks
 
 
 def owner_buttons(signal: SignalView) -> list[Block]:

@@ -351,6 +351,14 @@ def _escalations(d: Digest, s: _Style) -> list[_Part]:
                   f"deadline (at most {duration(esc.max_late_s or 0)})")
     parts = [_Part("list", title=title, lines=tuple(_esc_line(r, s) for r in esc.per_ae),
                    total=len(esc.per_ae))]
+    if d.week.extensions:
+        asked = sum(r.asked for r in d.week.extensions)
+        granted = sum(r.granted for r in d.week.extensions)
+        parts.append(_Part("list", title=f"{s.bold('Extensions')} of the contact SLA: "
+                                         f"{asked} asked, {granted} granted",
+                           lines=tuple(f"{s.who(r.ae_id)} — {r.asked} asked, {r.granted} granted"
+                                       for r in d.week.extensions),
+                           total=len(d.week.extensions)))
     if esc.open_signals:
         parts.append(_Part("list", title=f"{s.bold('Escalated and still open')} "
                                          f"({esc.open_signals})",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from blocks import limits
@@ -20,6 +21,7 @@ OUTCOME_MODAL = "outcome_modal"
 REASSIGN_MODAL = "reassign_modal"
 OWNERSHIP_MODAL = "ownership_modal"
 REQUALIFY_MODAL = "requalify_modal"
+EXTENSION_MODAL = "extension_modal"
 ACTION = "value"  # every input's action_id: the block_id says which field it is
 
 
@@ -226,6 +228,24 @@ def away_modal(person: str) -> dict[str, Any]:
                     placeholder="e.g. Holiday, back on the 28th"),
     ]
     return _modal(AWAY_MODAL, "Time away", "Save", blocks, {})
+
+
+def extension_modal(signal_id: int, account: str, due_by: str, latest: date) -> dict[str, Any]:
+    """Ask the manager for more time on customer contact: a new date and a reason.
+
+    `due_by`: the current deadline as shown (`blocks.text.when`); `latest`: the last day
+    the request may ask for.
+    """
+    blocks = [
+        section(f"Customer contact on the *{escape(account)}* hand-off is due by {due_by}. "
+                "Your manager is asked to approve a new date; until then the clock keeps "
+                "running."),
+        _input("new_date", "New contact date", {"type": "datepicker", "action_id": ACTION},
+               hint=f"Up to {latest.isoformat()}."),
+        _text_input("reason", "Reason", LIMITS["reason"], None, multiline=True,
+                    placeholder="e.g. the buyer is travelling until Thursday"),
+    ]
+    return _modal(EXTENSION_MODAL, "Ask for more time", "Ask", blocks, {"signal": signal_id})
 
 
 def _modal(callback_id: str, title: str, submit: str, blocks: list[Block], meta: dict[str, Any]):

@@ -72,3 +72,23 @@ class EscalationView:
     ae_id: str | None
     decided_at: datetime
     due_at: datetime
+
+
+@dataclass(frozen=True)
+class ExtensionView:
+    """A request for more time on the contact SLA, and its answer if it has one.
+
+    `open`: still waiting and still answerable (the contact clock is running).
+    """
+
+    id: int
+    ae_id: str | None
+    asked_by: str
+    approvers: tuple[str, ...]
+    old_due: datetime
+    new_due: datetime
+    reason: str
+    state: str  # protocol.extension.ExtensionState
+    decided_by: str | None
+    decided_at: datetime | None
+    open: bool

@@ -25,6 +25,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from blocks.card import APPROVER
 from blocks.charts import CHART, without_charts
 from bot import logs, metrics
 from bot.clock import utcnow
@@ -449,8 +450,8 @@ class Deliverer:
 
     def _past_the_person(self, row: Claimed) -> list[Outgoing]:
         """An escalation to a manager who is gone goes on to the admins."""
-        if row.payload.get("audience") != "manager":
-            return []
+        if row.payload.get("audience") not in ("manager", APPROVER):
+            return []  # an escalation, or a request for more time, still needs an answer
         return [
             Outgoing(key=f"{row.key}:admin:{admin}", kind="slack.post", target=admin,
                      payload=row.payload, signal_id=row.signal_id)
@@ -645,7 +646,8 @@ def _record_sent(d: Deliverer, row: Claimed, channel: str, ts: str) -> str:
                 and row.payload.get("render") == "card" and row.signal_id:
             session.add(Card(signal_id=row.signal_id, audience=row.payload["audience"],
                              user_id=row.target, channel=channel, ts=ts, created_at=now,
-                             headline=row.payload.get("headline")))
+                             headline=row.payload.get("headline"),
+                             extension_id=row.payload.get("extension")))
     if row.payload.get("audience") == "manager" and row.due:
         # escalation lateness as the manager sees it: queued (decided) to delivered
         log.info("escalation %s delivered %.1fs after it was decided",
@@ -660,7 +662,7 @@ def _send_refresh(d: Deliverer, row: Claimed) -> str:
             return "skipped"
         updates = [
             (card.channel, card.ts, render_card(session, d.config, signal, card.audience,
-                                                card.headline))
+                                                card.headline, card.extension_id))
             for card in cards_of(session, signal.id)
         ]
         homes = home_refreshes(session, d.config, signal)

@@ -10,11 +10,18 @@ from slack_bolt import Ack, App
 from sqlalchemy.orm import Session
 
 from blocks import card
-from blocks.modal import outcome_modal, ownership_modal, reassign_modal, requalify_modal
+from blocks.modal import (
+    extension_modal,
+    outcome_modal,
+    ownership_modal,
+    reassign_modal,
+    requalify_modal,
+)
+from blocks.text import when
 from handlers.interaction import ViewBuilder, answer, commit_then_ack, gate_modal, open_modal
 from protocol import stages
 from protocol.routing import MODEL_LABELS, upgrades
-from service import signals
+from service import extensions, signals
 from service.capture import check_requalify
 from service.ownership import check_change
 from service.runtime import Runtime
@@ -36,6 +43,9 @@ def register(app: App) -> None:
     app.action(card.REASSIGN)(ack=open_reassign, lazy=[open_modal])
     app.action(card.REQUALIFY)(ack=open_requalify, lazy=[open_modal])
     app.action(card.CHANGE_MODEL)(ack=open_change_model, lazy=[open_modal])
+    app.action(card.ASK_EXTENSION)(ack=open_extension, lazy=[open_modal])
+    app.action(card.APPROVE_EXTENSION)(approve_extension)
+    app.action(card.DECLINE_EXTENSION)(decline_extension)
 
 
 def acknowledge(ack: Ack, body: dict[str, Any], actor: str, subject_id: int | None,
@@ -76,6 +86,42 @@ def open_requalify(ack: Ack, body: dict[str, Any], context, services: Runtime) -
 def open_change_model(ack: Ack, body: dict[str, Any], context, services: Runtime) -> None:
     """Gate and build the change-ownership-model modal (the CSM or the acting AE)."""
     gate_modal(services, ack, body, context, _for_signal(_change_model_view), REFUSALS)
+
+
+def open_extension(ack: Ack, body: dict[str, Any], context, services: Runtime) -> None:
+    """Gate and build the ask-for-more-time modal (the AE, while contact is on a clock)."""
+    gate_modal(services, ack, body, context, _for_signal(_extension_view), REFUSALS)
+
+
+def approve_extension(ack: Ack, body: dict[str, Any], actor: str, subject_id: int | None,
+                      services: Runtime) -> None:
+    """The AE's manager (or an admin) grants the new contact date."""
+    _answer_extension(services, ack, body, actor, subject_id, approve=True)
+
+
+def decline_extension(ack: Ack, body: dict[str, Any], actor: str, subject_id: int | None,
+                      services: Runtime) -> None:
+    """The AE's manager (or an admin) keeps the contact deadline as it is."""
+    _answer_extension(services, ack, body, actor, subject_id, approve=False)
+
+
+def _answer_extension(services: Runtime, ack: Ack, body: dict[str, Any], actor: str,
+                      subject_id: int | None, *, approve: bool) -> None:
+    block = (body.get("actions") or [{}])[0].get("block_id") or ""
+    raw = block.removeprefix(card.EXTENSION_BLOCK)
+    extension_id = int(raw) if block.startswith(card.EXTENSION_BLOCK) and raw.isdigit() else 0
+
+    def work(session: Session, now: datetime) -> list[Outgoing]:
+        signal = signal_for_update(session, subject_id or 0)
+        if signal is None:
+            return [answer(body, actor, "That signal no longer exists.")]
+        try:
+            extensions.decide(session, services.config, signal, extension_id, actor, approve, now)
+        except REFUSALS as exc:
+            return [answer(body, actor, str(exc))]
+        return []
+
+    commit_then_ack(services, ack, work)
 
 
 def _press(services: Runtime, ack: Ack, body: dict[str, Any], actor: str,
@@ -134,3 +180,9 @@ def _requalify_view(services: Runtime, session: Session, signal: Signal, actor: 
     check_requalify(services.config, signal, actor)
     answers = {a.criterion: a.met for a in signal.answers}
     return requalify_modal(services.config.rubric, signal.id, signal.account.name, answers)
+
+
+def _extension_view(services: Runtime, session: Session, signal: Signal, actor: str) -> dict:
+    deadline = extensions.check_ask(session, services.config, signal, actor, services.now())
+    latest = extensions.latest_day(session, services.config, signal, deadline, services.now())
+    return extension_modal(signal.id, signal.account.name, when(deadline.due_at), latest)

@@ -7,11 +7,18 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from blocks import limits
-from blocks.modal import OUTCOME_MODAL, OWNERSHIP_MODAL, REASSIGN_MODAL, REQUALIFY_MODAL
+from blocks.modal import (
+    EXTENSION_MODAL,
+    OUTCOME_MODAL,
+    OWNERSHIP_MODAL,
+    REASSIGN_MODAL,
+    REQUALIFY_MODAL,
+)
 from handlers.forms import Form
 from protocol import stages
 from protocol.record import LIMITS, visible
 from protocol.routing import upgrades
+from service import extensions
 from service.capture import update_qualification
 from service.ownership import change_ownership
 from service.runtime import Runtime
@@ -25,6 +32,7 @@ def register(app: App) -> None:
     app.view(REASSIGN_MODAL)(submit_reassign)
     app.view(REQUALIFY_MODAL)(submit_requalify)
     app.view(OWNERSHIP_MODAL)(submit_change_model)
+    app.view(EXTENSION_MODAL)(submit_extension)
 
 
 def submit_outcome(ack: Ack, view: dict[str, Any], actor: str, subject_id: int | None,
@@ -49,6 +57,12 @@ def submit_change_model(ack: Ack, view: dict[str, Any], actor: str, subject_id: 
                         services: Runtime) -> None:
     """Move the deal up an ownership model."""
     _submit(services, ack, view, actor, subject_id, _change_model)
+
+
+def submit_extension(ack: Ack, view: dict[str, Any], actor: str, subject_id: int | None,
+                     services: Runtime) -> None:
+    """Ask the AE's manager for a later contact date."""
+    _submit(services, ack, view, actor, subject_id, _extension)
 
 
 def _submit(services: Runtime, ack: Ack, view: dict[str, Any], actor: str,
@@ -145,4 +159,22 @@ def _requalify(services: Runtime, session, signal, form: Form, actor: str) -> di
     checked = form.checked("qualification")
     answers = {c.key: c.key in checked for c in services.config.rubric.criteria}
     update_qualification(session, services.config, signal, answers, actor, services.now())
+    return {}
+
+
+def _extension(services: Runtime, session, signal, form: Form, actor: str) -> dict[str, str]:
+    day, reason = form.day("new_date"), form.text("reason")
+    errors = form.errors
+    if day is None and "new_date" not in errors:
+        errors["new_date"] = "Pick the new contact date."
+    if not reason or not visible(reason):
+        errors["reason"] = "Say why, so your manager can decide."
+    elif len(reason) > LIMITS["reason"]:
+        errors["reason"] = f"Keep this under {LIMITS['reason']} characters."
+    if errors:
+        return errors
+    try:
+        extensions.ask(session, services.config, signal, actor, day, reason, services.now())
+    except extensions.BadDate as exc:
+        return {"new_date": str(exc)[: limits.FIELD_ERROR]}
     return {}

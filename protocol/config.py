@@ -133,6 +133,7 @@ class Config:
     rubric: Rubric = DEFAULT_RUBRIC
     watch_revisit: timedelta = timedelta(days=30)
     outcome_reminder: timedelta = timedelta(days=30)
+    extension_max: timedelta = timedelta(days=7)  # the most more time a request may ask for
     routing: Routing = field(default_factory=Routing)
     triggers: Triggers = field(default_factory=Triggers)
     crm: Crm = field(default_factory=Crm)

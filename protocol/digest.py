@@ -89,6 +89,15 @@ class AeEscalations:
 
 
 @dataclass
+class AeExtensions:
+    """Requests for more time on one AE's contact clocks: asked in the week, granted in it."""
+
+    ae_id: str | None
+    asked: int = 0
+    granted: int = 0
+
+
+@dataclass
 class Escalations:
     """Escalations decided in the week, how late the bot decided them, what is still open."""
 
@@ -249,6 +258,7 @@ class Week:
     covered: int = 0  # hand-offs that went to a cover (or the manager) while their AE was away
     away: list[tuple[str, str | None]] = field(default_factory=list)  # (person, cover) away
     per_policy: list[PolicySla] = field(default_factory=list)  # in the order of most hand-offs
+    extensions: list[AeExtensions] = field(default_factory=list)  # most asked first
 
 
 @dataclass

@@ -36,6 +36,7 @@ from blocks.digest import digest_blocks, quality_blocks
 from protocol.config import Config
 from protocol.digest import (
     AeEscalations,
+    AeExtensions,
     AeSla,
     CrmSync,
     CsmQuality,
@@ -53,6 +54,7 @@ from protocol.digest import (
     Week,
     WeekSla,
 )
+from protocol.extension import ExtensionState
 from protocol.policy import DEFAULT_POLICY
 from protocol.routing import Ownership
 from protocol.sla import ClockState
@@ -67,6 +69,7 @@ from storage.models import (
     AwayPeriod,
     Deadline,
     Escalation,
+    Extension,
     OutboxMessage,
     Person,
     ProductEvent,
@@ -163,6 +166,7 @@ def week_figures(session: Session, start: datetime, end: datetime, now: datetime
         outcomes=outcomes(session, start, end), funnel=funnel(session, start, end),
         upgrades=ownership_upgrades(session, start, end),
         covered=covered_hand_offs(session, start, end), away=away_in(session, start, end),
+        extensions=extensions_per_ae(session, start, end),
     )
 
 
@@ -437,6 +441,23 @@ def quarter_figures(session: Session, start: datetime, end: datetime) -> dict[st
     return {"quarter_funnel": total, "csm_quality": quality}
 
 
+def extensions_per_ae(session: Session, start: datetime, end: datetime) -> list[AeExtensions]:
+    """Per AE: requests for more time asked in [start, end), and those granted in it."""
+    rows: dict[str | None, AeExtensions] = {}
+    asked = session.execute(select(Extension.ae_id, func.count())
+                            .where(_between(Extension.asked_at, start, end))
+                            .group_by(Extension.ae_id))
+    granted = session.execute(select(Extension.ae_id, func.count())
+                              .where(Extension.state == ExtensionState.APPROVED,
+                                     _between(Extension.decided_at, start, end))
+                              .group_by(Extension.ae_id))
+    for ae_id, count in asked:
+        rows.setdefault(ae_id, AeExtensions(ae_id)).asked = count
+    for ae_id, count in granted:
+        rows.setdefault(ae_id, AeExtensions(ae_id)).granted = count
+    return sorted(rows.values(), key=lambda r: (-r.asked, -r.granted, r.ae_id or ""))
+
+
 def csm_quality(session: Session, start: datetime, end: datetime) -> list[CsmQuality]:
     """Per CSM, of their signals logged in [start, end) and routed: how many were won."""
     routed = _count_if(Signal.handed_off_at.is_not(None))
@@ -572,6 +593,7 @@ def _items(session: Session, condition: Any, since: Any) -> list[Item]:
 def _people_in(digest: Digest) -> set[str]:
     ids = {row.ae_id for row in digest.week.per_ae}
     ids |= {row.ae_id for row in digest.week.escalations.per_ae}
+    ids |= {row.ae_id for row in digest.week.extensions}
     ids |= {row.csm_id for row in digest.csm_quality}
     ids |= set(digest.stalled.roster_gaps)
     ids |= {who for pair in digest.week.away for who in pair if who}

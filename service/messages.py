@@ -14,6 +14,7 @@ from protocol.config import Config
 from protocol.sla import ClockState
 from service.capture import qualification_of
 from service.crm import card_link
+from service.extensions import extension_view
 from service.views import clock_view, signal_view
 from storage.models import Card, Deadline, OutboxMessage, Signal
 
@@ -33,14 +34,17 @@ def render_post(session: Session, config: Config, row: OutboxMessage) -> Rendere
         signal = session.get(Signal, row.signal_id)
         if signal is None:
             return None
-        return render_card(session, config, signal, payload["audience"], payload.get("headline"))
+        return render_card(session, config, signal, payload["audience"], payload.get("headline"),
+                           payload.get("extension"))
     return Rendered(text=payload["text"], blocks=payload.get("blocks"))
 
 
 def render_card(
-    session: Session, config: Config, signal: Signal, audience: str, headline: str | None
+    session: Session, config: Config, signal: Signal, audience: str, headline: str | None,
+    extension_id: int | None = None,
 ) -> Rendered:
-    """A signal's card for one audience, with its running clocks."""
+    """A signal's card for one audience, with its running clocks (an approver's card: with
+    the request for more time `extension_id`)."""
     clocks = session.scalars(
         select(Deadline)
         .where(Deadline.signal_id == signal.id, Deadline.token == signal.token)
@@ -48,7 +52,8 @@ def render_card(
     ).all()
     text, blocks = signal_card(signal_view(signal), audience, headline,
                                qualification_of(config, signal), [clock_view(c) for c in clocks],
-                               crm_link=card_link(session, signal.id), windows=config.sla)
+                               crm_link=card_link(session, signal.id), windows=config.sla,
+                               extension=extension_view(session, signal, extension_id))
     return Rendered(text=text, blocks=blocks)
 
 

@@ -224,7 +224,8 @@ def _reminder(row: Row, signal: _Signal, index: int, away: Mapping[str, str | No
         audience,
         _holder(row) or signal.csm_id,
         f":alarm_clock: {text}",
-        key_suffix=f":remind:{row.id}:{index}",
+        # the deadline in the key: an approved extension re-plans the reminders afresh
+        key_suffix=f":remind:{row.id}:{index}:{int(row.due_at.timestamp())}",
     )
     item.guard_deadline_id = row.id
     return item

@@ -338,6 +338,43 @@ class AwayPeriod(Base):
     __table_args__ = (Index(None, "person_id", "ends"), Index(None, "ends", "starts"))
 
 
+class Extension(Base):
+    """The AE asked for more time on the contact SLA; the manager (or an admin) answers once.
+
+    `state`: a `protocol.extension.ExtensionState`. At most one pending request per signal
+    (a partial unique index); the answer is a conditional update of a pending row, so two
+    people pressing at once decide it once.
+    """
+
+    __tablename__ = "extensions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signal_id: Mapped[int] = mapped_column(ForeignKey("signals.id"))
+    deadline_id: Mapped[int] = mapped_column(ForeignKey("deadlines.id"))
+    ae_id: Mapped[str | None] = mapped_column(String(32))  # whose clock it is
+    asked_by: Mapped[str] = mapped_column(String(32))
+    approvers: Mapped[dict[str, Any]]  # {"users": [...]}: the AE's manager, else the admins
+    old_due: Mapped[datetime]
+    new_due: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(500))
+    state: Mapped[str] = mapped_column(String(16))
+    asked_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(32))
+    decided_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index(
+            "uq_extensions_pending",
+            "signal_id",
+            unique=True,
+            postgresql_where=text("state = 'pending'"),
+            sqlite_where=text("state = 'pending'"),
+        ),
+        Index(None, "asked_at"),
+        Index(None, "decided_at"),
+    )
+
+
 class Card(Base):
     """A Slack message that shows a signal; updated in place when the signal changes."""
 
@@ -351,6 +388,8 @@ class Card(Base):
     ts: Mapped[str] = mapped_column(String(32))
     headline: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]
+    # An approver's card (audience "approver") shows this extension request and its answer.
+    extension_id: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (UniqueConstraint("channel", "ts"), Index(None, "signal_id"))
 

@@ -19,6 +19,7 @@ from bot.config.sections_team import (
 from bot.config.sections_time import (
     _parse_business_hours,
     _parse_escalation,
+    _parse_extension,
     _parse_outcome,
     _parse_scheduler,
     _parse_sla,
@@ -41,6 +42,7 @@ _SECTIONS = {
     "qualification": _parse_qualification,
     "watch": _parse_watch,
     "outcome": _parse_outcome,
+    "extension": _parse_extension,
     "routing": _parse_routing,
     "triggers": _parse_triggers,
     "crm": _parse_crm,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import date, time
+from datetime import date, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -201,3 +201,13 @@ def _parse_outcome(top: _Node) -> dict[str, Any]:
     if node is None:
         return {}
     return {"outcome_reminder": node.duration("reminder_after", DEFAULT_CONFIG.outcome_reminder)}
+
+
+def _parse_extension(top: _Node) -> dict[str, Any]:
+    node = top.child("extension", ("max",))
+    if node is None:
+        return {}
+    longest = node.duration("max", DEFAULT_CONFIG.extension_max)
+    if longest < timedelta(days=1):
+        node.fail("max", "must be at least 1d (the new contact date is picked as a day)")
+    return {"extension_max": longest}

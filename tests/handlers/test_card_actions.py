@@ -277,3 +277,35 @@ def test_open_change_model_directly(sqlite_services):
     assert context["modal_view"]["callback_id"] == "ownership_modal"
     refused = gate(open_change_model, card.CHANGE_MODEL, signal.id, AE2, sqlite_services)
     assert "modal_view" not in refused
+
+
+def test_open_extension_and_answer_it_directly(sqlite_services):
+    from freezegun import freeze_time
+
+    from handlers.card_actions import approve_extension, decline_extension, open_extension
+    from service import extensions
+    from storage.models import Extension
+    from tests.handlers.direct import Acks, hand_off, outbox, press
+
+    with freeze_time("2026-11-23 15:00:00"):
+        signal = hand_off(sqlite_services)
+        context = gate(open_extension, card.ASK_EXTENSION, signal.id, AE, sqlite_services)
+        assert context["modal_view"]["callback_id"] == "extension_modal"
+        assert "modal_view" not in gate(open_extension, card.ASK_EXTENSION, signal.id, AE2,
+                                        sqlite_services)
+        with sqlite_services.unit_of_work() as session:
+            stored = session.get(Signal, signal.id)
+            ext = extensions.ask(session, sqlite_services.config, stored, AE, date(2026, 11, 25),
+                                 "Travel", sqlite_services.now()).id
+        block = f"{card.EXTENSION_BLOCK}{ext}"
+        ack = Acks()
+        decline_extension(ack, press(card.DECLINE_EXTENSION, signal.id, AE2, block_id=block),
+                          AE2, signal.id, sqlite_services)
+        assert ack.once == ((), {})
+        assert [r for r in outbox(sqlite_services, "slack.ephemeral") if r.target == AE2]
+        ack = Acks()
+        approve_extension(ack, press(card.APPROVE_EXTENSION, signal.id, MGR, block_id=block),
+                          MGR, signal.id, sqlite_services)
+        assert ack.once == ((), {})
+    with sqlite_services.unit_of_work() as session:
+        assert session.get(Extension, ext).state == "approved"

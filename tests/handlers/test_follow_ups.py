@@ -82,3 +82,27 @@ def test_submit_change_model_makes_ae_and_csm_co_owners(sqlite_services):
     submit_change_model(ack, body["view"], CSM, signal.id, sqlite_services)
     assert ack.once == ((), {})
     assert only_signal(sqlite_services).ownership == "joint"
+
+
+def test_submit_extension_asks_the_manager_and_refuses_a_date_too_far(sqlite_services):
+    from datetime import date
+
+    from freezegun import freeze_time
+
+    from blocks.modal import extension_modal
+    from handlers.follow_ups import submit_extension
+    from storage.models import Extension
+
+    with freeze_time("2026-11-23 15:00:00"):
+        signal = hand_off(sqlite_services)
+        view = opened(extension_modal(signal.id, "Globex Corp", "tomorrow", date(2026, 12, 1)))
+        ack = Acks()
+        body = submission(view, AE, {"new_date": "2026-12-05", "reason": "Travel"})
+        submit_extension(ack, body["view"], AE, signal.id, sqlite_services)
+        assert "2026-12-01" in ack.once[1]["errors"]["new_date"]
+        ack = Acks()
+        body = submission(view, AE, {"new_date": "2026-11-26", "reason": "Travel"})
+        submit_extension(ack, body["view"], AE, signal.id, sqlite_services)
+        assert ack.once == ((), {})
+    with sqlite_services.unit_of_work() as session:
+        assert session.query(Extension).one().state == "pending"
