@@ -793,3 +793,13 @@ def test_bad_policies(tmp_path: Path, policies: str, key: str, problem: str) -> 
 def test_bad_holiday_calendars(tmp_path: Path, text: str, key: str, problem: str) -> None:
     error = error_for(tmp_path, text)
     assert (error.key, problem in error.problem) == (key, True), (error.key, error.problem)
+
+
+def test_extension_max_defaults_to_seven_days_and_must_allow_a_day(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    assert load_config(None).extension_max == timedelta(days=7)
+    assert load_config(write(tmp_path, "extension:\n  max: 3d\n")).extension_max == \
+        timedelta(days=3)
+    error = error_for(tmp_path, "extension:\n  max: 12h\n")
+    assert error.key == "extension.max" and "at least 1d" in error.problem
