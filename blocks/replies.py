@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from blocks import limits
 from blocks.kit import Block, context, section
@@ -64,20 +65,33 @@ def list_reply(signals: Sequence[SignalView], total: int) -> dict:
     }
 
 
-def roster_reply(
-    roster: dict[str, str],
-    admins: Sequence[str],
-    gaps: Sequence[str],
-    teams: Sequence[Team] = (),
-    away: Sequence[AwayLine] = (),
-    policies: Sequence[SlaPolicy] = (),
-) -> dict:
-    """Who reports to whom, the admins, AEs with open hand-offs but no manager, the teams, and
-    who is away (or will be) with their cover."""
+def roster_reply(roster: dict[str, str], admins: Mapping[str, Sequence[str]],
+                 gaps: Sequence[str], teams: Sequence[Team] = (),
+                 away: Sequence[AwayLine] = (), policies: Sequence[SlaPolicy] = (),
+                 groups: Sequence[Mapping[str, Any]] = (),
+                 changes: Sequence[Mapping[str, Any]] = ()) -> dict:
+    """Who reports to whom, the admins and where each one's role comes from ("yaml",
+    "group S…"), AEs with open hand-offs but no manager, the teams, who is away (or will be)
+    with their cover, the SLA policies, the user groups and their latest membership changes."""
     pairs = sorted(roster.items())[: limits.ROSTER_LINES]
     lines = [f"{mention(p)} → {mention(m)}" for p, m in pairs]
     text = "*Roster* (person → manager)\n" + ("\n".join(lines) or "_empty_")
-    text += "\n*Admins:* " + (", ".join(mention(a) for a in admins) or "_none configured_")
+    text += "\n*Admins:* " + (", ".join(f"{mention(a)} ({', '.join(src)})"
+                                        for a, src in admins.items()) or "_none configured_")
+    for group in groups:
+        read = when(group["read_at"]) if group.get("read_at") else "not read yet"
+        problem = f" · last read failed: `{escape(group['error'])}`" if group.get("error") else ""
+        text += (f"\n*User group* `{escape(group['group'])}`: {group['members']} member(s), "
+                 f"read {read}{problem}")
+    if changes:
+        text += "\n*Group changes* (newest first):"
+        for change in changes:
+            moved = [f"+{mention(u)}" for u in change.get("added", [])]
+            moved += [f"−{mention(u)}" for u in change.get("removed", [])]
+            if len(moved) > 20:
+                moved = [*moved[:20], f"and {len(moved) - 20} more"]
+            text += (f"\n{when(change['at'])} group `{escape(change.get('group', ''))}` "
+                     f"({escape(change.get('via', ''))}): {' '.join(moved)}")
     if gaps:
         text += "\n*Roster gaps* (open hand-offs, no manager): " + ", ".join(map(mention, gaps))
     if teams:

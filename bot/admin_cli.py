@@ -6,12 +6,15 @@ made in Slack), the admins, the AEs holding open hand-offs with no manager, and 
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
 from typing import Any
 
 from bot.progress import print_json, print_table
 from bot.services import Services
+from protocol.groups import admin_sources
 from protocol.policy import describe
 from service.away import upcoming
+from service.groups import group_status, memberships, recent_changes
 from service.roster import known_people, roster_gaps
 from storage.queries import managers
 
@@ -38,6 +41,9 @@ def roster_report(services: Services) -> dict[str, Any]:
                  "ends": p.ends.isoformat(), "cover": p.cover_id, "note": p.note,
                  "set_by": p.set_by, "set_at": p.set_at.isoformat(), "now": p.starts <= now}
                 for p in upcoming(session, now, limit=500)]
+        sources = admin_sources(config, memberships(session))
+        groups = group_status(session, config)
+        changes = recent_changes(session, limit=20)
 
     def name(slack_id: str | None) -> str | None:
         person = people.get(slack_id or "")
@@ -47,13 +53,20 @@ def roster_report(services: Services) -> dict[str, Any]:
         "roster": [{"person": p, "name": name(p), "manager": m, "manager_name": name(m),
                     "set_in": "slack" if p in changed else "config"}
                    for p, m in sorted(roster.items())],
-        "admins": [{"person": a, "name": name(a)} for a in config.admins],
+        "admins": [{"person": a, "name": name(a), "source": ", ".join(src)}
+                   for a, src in sources.items()],
+        "groups": [{**g, "read_at": _iso(g["read_at"])} for g in groups],
+        "group_changes": [{**c, "at": _iso(c["at"])} for c in changes],
         "gaps": [{"person": g, "name": name(g)} for g in gaps],
         "teams": [{"name": t.name, "members": list(t.members), "group": t.group}
                   for t in config.teams],
         "away": [a | {"name": name(a["person"]), "cover_name": name(a["cover"])} for a in away],
         "policies": [describe(p) for p in config.policies],
     }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def show_command(args: argparse.Namespace, services: Services) -> int:
@@ -66,7 +79,15 @@ def show_command(args: argparse.Namespace, services: Services) -> int:
     print_table("Roster (person → manager)", columns,
                 [(r["person"], r["name"], r["manager"], r["manager_name"], r["set_in"])
                  for r in report["roster"]])
-    print_table("Admins", ["person", "name"], [(a["person"], a["name"]) for a in report["admins"]])
+    print_table("Admins", ["person", "name", "source"],
+                [(a["person"], a["name"], a["source"]) for a in report["admins"]])
+    for group in report["groups"]:
+        print_table(f"User group {group['group']}", ["members", "read at", "last error"],
+                    [(group["members"], group["read_at"] or "not read yet", group["error"] or "")])
+    if report["group_changes"]:
+        print_table("Group changes (newest first)", ["at", "group", "via", "added", "removed"],
+                    [(c["at"], c.get("group"), c.get("via"), " ".join(c.get("added", [])),
+                      " ".join(c.get("removed", []))) for c in report["group_changes"]])
     if report["teams"]:
         print_table("Teams (in the config's order)", ["team", "members", "user group"],
                     [(t["name"], ", ".join(t["members"]) or "-", t["group"] or "-")

@@ -156,9 +156,11 @@ class Deliverer:
         connections: Connections | None = None,
         concurrency: int = CONCURRENCY,
         posts_per_minute: float | None = None,
+        config_source: Callable[[], Config] | None = None,
     ):
         self.factory = factory
-        self.config = config
+        self._config = config
+        self._config_source = config_source  # the config in force now (user groups merged)
         self.client = client
         self.clock = clock
         self.worker = worker or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
@@ -175,6 +177,11 @@ class Deliverer:
         self.recent: dict[str, deque[datetime]] = defaultdict(deque)
         self.paused = False
         self.stopping = threading.Event()  # set on shutdown: try no more rows, release them
+
+    @property
+    def config(self) -> Config:
+        """The configuration in force (the admins as the user groups say now)."""
+        return self._config_source() if self._config_source else self._config
 
     # -- passes --------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import metrics
 from bot.delivery import Deliverer, make_client
+from bot.groups import refresh_groups
 from bot.services import Services
 from service.away import periodic as away_changes
 from service.crm_poll import poll_crm
@@ -46,7 +47,8 @@ class Worker:
         self.deliverer = Deliverer(services.factory, services.config, self.client,
                                    clock=services.clock, connections=services.connections,
                                    concurrency=settings.runtime.delivery_concurrency,
-                                   posts_per_minute=settings.runtime.slack_posts_per_minute)
+                                   posts_per_minute=settings.runtime.slack_posts_per_minute,
+                                   config_source=lambda: services.config)
         self.scheduler: BackgroundScheduler | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -72,6 +74,7 @@ class Worker:
                     break
             for check in self.periodic:
                 self._safe(lambda check=check: check(self.services))  # isolated from the others
+            self._safe(lambda: refresh_groups(self.services, self.client))
             metrics.SWEEP_SECONDS.observe(time.perf_counter() - started)
         finally:
             if lock:

@@ -11,6 +11,7 @@ from handlers import (
     direct_messages,
     errors,
     follow_ups,
+    groups,
     home,
     signal_command,
     signal_modal,
@@ -32,3 +33,4 @@ def register(app: App, services: Runtime) -> None:
     away.register(app)
     suggestions.register(app)
     direct_messages.register(app)
+    groups.register(app)

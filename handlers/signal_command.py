@@ -17,8 +17,10 @@ from blocks.modal import Prefill, signal_modal
 from handlers.away import away_command, back_command
 from handlers.digest import send_digest_preview
 from protocol.catalogue import URGENCIES
+from protocol.groups import admin_sources
 from service.accounts import registry_has_accounts
 from service.away import away_lines
+from service.groups import group_status, memberships, recent_changes
 from service.roster import NotAdmin, roster_gaps, set_manager
 from service.runtime import Runtime
 from service.views import signal_view
@@ -126,14 +128,17 @@ def _admin(services: Runtime, actor: str, raw: str) -> dict[str, Any]:
         if not may_see_roster(services.config, actor):
             return replies.ephemeral("Only the signalbot admins named in the config can see the "
                                      "roster. Ask one of them, or see the README.")
+        config = services.config
         with services.unit_of_work() as session:
             return replies.roster_reply(
-                managers(session, services.config.managers),
-                services.config.admins,
-                roster_gaps(session, services.config),
-                services.config.teams,
-                away_lines(session, services.config, services.now()),
-                services.config.policies,
+                managers(session, config.managers),
+                admin_sources(config, memberships(session)),
+                roster_gaps(session, config),
+                config.teams,
+                away_lines(session, config, services.now()),
+                config.policies,
+                group_status(session, config),
+                recent_changes(session),
             )
     if len(words) >= 2 and words[1].lower() == "manager" and len(users) in (1, 2):
         return _set_manager(services, actor, users[0], users[1] if len(users) == 2 else None)

@@ -125,6 +125,10 @@ class Config:
     calendars: Mapping[tuple[str, str | None], Container[date]] = field(
         default_factory=dict, compare=False, repr=False)
     teams: tuple[Team, ...] = ()  # in the config's order; a person is in at most one
+    admins_group: str | None = None  # a Slack user group (S…) whose members are admins too
+    yaml_admins: tuple[str, ...] | None = None  # `admins` as the file lists them, once a
+    # group's members were merged into `admins` (protocol.groups.with_groups); else None
+    group_refresh: timedelta = timedelta(minutes=15)  # how often user groups are read again
     digest_channel: str | None = None
     digest_visibility: str = "team"  # who may preview /signal digest: team | managers | admins
     account_visibility: str = "team"  # what the account type-ahead offers: team | owners

@@ -31,3 +31,7 @@ class Runtime(Protocol):
     def wake(self) -> None:
         """Tell this process's delivery loop that new outbox rows were committed."""
         ...
+
+    def groups_changed(self) -> None:
+        """A Slack user group's membership changed: `config` reads it again."""
+        ...

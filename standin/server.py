@@ -44,13 +44,14 @@ APP_ID = "A0STANDIN1"
 PERMALINK_HOST = "https://standin.slack.example"
 # The bot scopes manifest.yml requests (tests/test_manifest.py keeps the two in step).
 BOT_SCOPES = ("commands", "chat:write", "im:write", "im:history", "channels:history",
-              "groups:history", "users:read", "users:read.email")
+              "groups:history", "users:read", "users:read.email", "usergroups:read")
 # "Required scopes" (bot token) on each method's page at api.slack.com/methods/<method>;
 # views.*, chat.getPermalink and auth.test need none.
 METHOD_SCOPES = {
     "chat.postMessage": "chat:write", "chat.update": "chat:write",
     "chat.postEphemeral": "chat:write", "conversations.open": "im:write",
     "users.info": "users:read", "users.lookupByEmail": "users:read.email",
+    "usergroups.users.list": "usergroups:read",
 }
 MAX_MESSAGE_BLOCKS = MESSAGE_BLOCKS
 MAX_VIEW_BLOCKS = VIEW_BLOCKS
@@ -410,6 +411,7 @@ class SlackStandin:
             "views.publish": self._views_publish,
             "users.info": self._users_info,
             "users.lookupByEmail": self._users_lookup_by_email,
+            "usergroups.users.list": self._usergroups_users_list,
         }
 
     def _clear(self) -> None:
@@ -423,6 +425,7 @@ class SlackStandin:
         self._shown: dict[str, dict[str, Any]] = {}  # view id -> what the person sees
         self._exchanged: set[str] = set()  # trigger ids already used
         self._homes: dict[str, dict[str, Any]] = {}
+        self._usergroups: dict[str, dict[str, Any]] = {}  # id -> {"users", "enabled"}
         self._faults: list[Fault] = []
         self._overlaps: list[Overlap] = []
         self._peak = 0  # the most Web API calls answered at once
@@ -596,6 +599,11 @@ class SlackStandin:
                                                       "metadata": metadata, "thread_ts": thread_ts})
             msg.update(user=user, bot_id=None)
             return copy.deepcopy(msg)
+
+    def set_usergroup(self, group_id: str, users: list[str], *, enabled: bool = True) -> None:
+        """Create or replace a user group (what `usergroups.users.list` answers)."""
+        with self._lock:
+            self._usergroups[group_id] = {"users": list(users), "enabled": enabled}
 
     def dm_channel(self, user_id: str) -> str:
         """The bot's DM channel id with a user: "D" + the user id without its first letter."""
@@ -1072,6 +1080,20 @@ class SlackStandin:
             if (user["email"] or "").lower() == email:
                 return {"user": self._api_user(user)}
         raise SlackError("users_not_found")
+
+    # ----------------------------------------------------------------- methods: user groups
+
+    def _usergroups_users_list(self, params: Params) -> dict[str, Any]:
+        """usergroups.users.list (api.slack.com/methods/usergroups.users.list): `usergroup`
+        required, `include_disabled` lets a disabled group answer, `team_id` matters only to
+        org-level tokens (ignored here, as for a workspace token); answers `users`, a list of
+        user ids. An unknown group (or a disabled one without `include_disabled`) is
+        `no_such_subteam`; `plan_upgrade_required` (a free workspace) via fail_next."""
+        group = self._usergroups.get(str(_require(params, "usergroup")))
+        include_disabled = str(params.get("include_disabled", "")).lower() in ("1", "true")
+        if group is None or not (group["enabled"] or include_disabled):
+            raise SlackError("no_such_subteam")
+        return {"users": list(group["users"])}
 
 
 def _history_scope(channel: str) -> str:

@@ -530,3 +530,22 @@ class OutboxAction(Base):
     actor: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str | None] = mapped_column(String(500))
     at: Mapped[datetime]
+
+
+class UserGroup(Base):
+    """A Slack user group the config names (`roster.admins_group`): its members as last read.
+
+    Read again every `roster.group_refresh` and changed by `subteam_members_changed` events;
+    a failed read keeps `members` (the last known) and records `last_error`, told to the
+    admins once (`told_at`) until a read works again.
+    """
+
+    __tablename__ = "user_groups"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    members: Mapped[dict[str, Any]]  # {"users": [...]}
+    read_at: Mapped[datetime | None]  # the last read that worked
+    next_read_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    told_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]

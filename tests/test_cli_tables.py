@@ -87,7 +87,9 @@ def test_admin_show_table_and_json(tmp_path):
                     "manager_name": None, "set_in": "config"},
                    {"person": "U0AE00002", "name": None, "manager": "U0MGR0001",
                     "manager_name": None, "set_in": "config"}],
-        "admins": [{"person": "U0ADMIN001", "name": None}], "gaps": [],
+        "admins": [{"person": "U0ADMIN001", "name": None, "source": "yaml"}],
+        "groups": [{"group": "S0ENTERPR", "members": 0, "read_at": None, "error": None}],
+        "group_changes": [], "gaps": [],
         "teams": [{"name": "Enterprise", "members": ["U0AE00001"], "group": "S0ENTERPR"},
                   {"name": "SMB", "members": ["U0AE00002"], "group": None}], "away": []}
     plain = signalbot("admin", "show", env=env, cwd=tmp_path).stdout.splitlines()

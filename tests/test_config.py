@@ -803,3 +803,17 @@ def test_extension_max_defaults_to_seven_days_and_must_allow_a_day(tmp_path: Pat
         timedelta(days=3)
     error = error_for(tmp_path, "extension:\n  max: 12h\n")
     assert error.key == "extension.max" and "at least 1d" in error.problem
+
+
+def test_roster_admins_group_is_a_group_id_and_merges_with_the_list(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    config = load_config(write(tmp_path, "roster:\n  admins: [U0ADMIN001]\n"
+                                         "  admins_group: S0ADMINS1\n  group_refresh: 1h\n"))
+    assert config.admins == ("U0ADMIN001",) and config.admins_group == "S0ADMINS1"
+    assert config.group_refresh == timedelta(hours=1)
+    assert load_config(None).group_refresh == timedelta(minutes=15)
+    error = error_for(tmp_path, "roster:\n  admins_group: '@revops'\n")
+    assert error.key == "roster.admins_group" and "S0123ABCD" in error.problem
+    error = error_for(tmp_path, "roster:\n  group_refresh: 10s\n")
+    assert error.key == "roster.group_refresh"

@@ -23,6 +23,7 @@ EXPECTED_BOT_SCOPES = {
     "groups:history",
     "users:read",
     "users:read.email",
+    "usergroups:read",
 }
 
 
@@ -74,7 +75,8 @@ def test_socket_mode_and_events(manifest):
     assert settings["socket_mode_enabled"] is True
     assert settings["interactivity"]["is_enabled"] is True
     assert "message_menu_options_url" in settings["interactivity"]  # external_select
-    assert settings["event_subscriptions"]["bot_events"] == ["app_home_opened", "message.im"]
+    assert settings["event_subscriptions"]["bot_events"] == ["app_home_opened", "message.im",
+                                                            "subteam_members_changed"]
 
 
 def test_bot_scopes_are_exactly_the_ones_used(manifest):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from blocks import limits
@@ -16,6 +17,7 @@ _USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 _GROUP_ID = re.compile(r"S[A-Z0-9]{2,}")
 _TEAM_NAME_LENGTH = 60
 _CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,}")
+_GROUP_ID = re.compile(r"S[A-Z0-9]{2,}")
 _CRITERION_KEY = re.compile(r"[a-z0-9_]+")
 
 
@@ -26,10 +28,18 @@ def _check_user_id(file: str, key: str, value: Any) -> str:
 
 
 def _parse_roster(top: _Node) -> dict[str, Any]:
-    node = top.child("roster", ("managers", "admins", "holidays"))
+    node = top.child("roster", ("managers", "admins", "holidays", "admins_group",
+                                "group_refresh"))
     if node is None:
         return {}
     result: dict[str, Any] = {}
+    group = node.get("admins_group", str)
+    if group is not None:
+        result["admins_group"] = check_group_id(node, "admins_group", group)
+    refresh = node.duration("group_refresh", DEFAULT_CONFIG.group_refresh)
+    if refresh < timedelta(minutes=1):
+        node.fail("group_refresh", "must be at least 1m (Slack allows about 20 reads a minute)")
+    result["group_refresh"] = refresh
     raw_managers = node.get("managers", dict)
     if raw_managers is not None:
         result["managers"] = _managers(node, raw_managers)
@@ -37,6 +47,14 @@ def _parse_roster(top: _Node) -> dict[str, Any]:
     if admins is not None:
         result["admins"] = tuple(_check_user_id(node.file, key, admin) for key, admin in admins)
     return result
+
+
+def check_group_id(node: _Node, name: str, value: str) -> str:
+    """A Slack user group id (S0123ABCD), as `usergroups.users.list` takes it."""
+    if not _GROUP_ID.fullmatch(value):
+        node.fail(name, f"{value!r} is not a Slack user group id like S0123ABCD (the group's "
+                        "id, not its @handle)")
+    return value
 
 
 def _managers(node: _Node, raw: Mapping[Any, Any]) -> dict[str, str]:
