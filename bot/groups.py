@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.services import Services
+from protocol.groups import configured_groups
 from service.groups import groups_due, read_failed, read_succeeded
 from storage.outbox import enqueue
 
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 
 def refresh_groups(services: Services, client: WebClient) -> int:
     """Read every configured group that is due; returns how many changed."""
+    if not configured_groups(services.file_config):
+        return 0  # no group named: nothing to ask Slack, no statement
     now = services.now()
     with services.unit_of_work() as session:
         due = groups_due(session, services.config, now)

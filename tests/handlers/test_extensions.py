@@ -10,9 +10,10 @@ from freezegun import freeze_time
 from sqlalchemy import select
 
 from blocks import card
+from blocks.digest import digest_text
 from protocol.digest import AeExtensions
 from service import extensions
-from service.digest import extensions_per_ae
+from service.digest import compute_digest, extensions_per_ae
 from storage.models import Card, Deadline, Extension, OutboxMessage, Signal, SignalEvent
 from tests.flow import at, log
 from tests.handlers.test_card_actions import ephemerals_to, events, handed_off
@@ -126,6 +127,12 @@ def test_an_extension_approved_after_a_reminder_moves_the_deadline_and_replans(s
     with slack.services.unit_of_work() as session:
         week = extensions_per_ae(session, at("2026-11-23T05:00:00"), at("2026-11-30T05:00:00"))
     assert week == [AeExtensions(AE, asked=1, granted=1)]
+    with slack.services.unit_of_work() as session:
+        digest = compute_digest(session, slack.services.config, at("2026-11-23T05:00:00"),
+                                at("2026-11-30T05:00:00"), at("2026-11-30T14:00:00"))
+    text = digest_text(digest)
+    assert "Extensions of the contact SLA: 1 asked, 1 granted" in text
+    assert "Alex AE — 1 asked, 1 granted" in text
     assert not slack.standin.rejections
 
 
