@@ -28,8 +28,10 @@ from protocol.extension import (
 )
 from protocol.sla import ClockState, next_step_at, plan_steps
 from service import outgoing
+from service.calendars import person_hours
 from service.clocks import tz_of
 from service.history import record_event
+from service.policies import clock_policy
 from service.signals import check_owner
 from storage.models import Deadline, Extension, Signal
 from storage.outbox import Outgoing, enqueue
@@ -196,8 +198,10 @@ def _move_deadline(session: Session, config: Config, deadline: Deadline, signal:
                    new_due: datetime, now: datetime) -> None:
     """The clock is due at `new_due`; steps already behind us are not run again."""
     deadline.due_at = new_due
-    steps = plan_steps(deadline.clock, deadline.started_at, new_due, signal.urgency,
-                       config.sla_policy, tz_of(session, deadline.owner_id, config))
+    policy = clock_policy(config, deadline.policy)  # the policy the clock started under
+    policy = policy.with_hours(person_hours(config, policy.business_hours, deadline.owner_id))
+    steps = plan_steps(deadline.clock, deadline.started_at, new_due, signal.urgency, policy,
+                       tz_of(session, deadline.owner_id, config))
     deadline.step = sum(1 for s in steps if s.at <= now)
     deadline.next_step_at = next_step_at(steps, deadline.step)
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bot.config.sections_team import _check_user_id
+from bot.config.sections_team import ROSTER_KEYS, _check_user_id
 from bot.config.sections_time import (
     _HOURS_KEYS,
     _SLA_CLOCKS,
@@ -206,7 +206,7 @@ def _overlapping_bands(a: PolicyMatch, b: PolicyMatch) -> bool:
 
 def _person_holidays(top: _Node) -> dict[str, tuple[str, str | None]]:
     """`roster.holidays`: {U...: {country, subdivision}} - whose public holidays they keep."""
-    roster = top.child("roster", ("managers", "admins", "holidays"))
+    roster = top.child("roster", ROSTER_KEYS)
     raw = roster.get("holidays", dict) if roster is not None else None
     people: dict[str, tuple[str, str | None]] = {}
     for person, value in (raw or {}).items():

@@ -15,9 +15,10 @@ from protocol.policy import Criterion, Routing, Rubric, Team
 
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 _GROUP_ID = re.compile(r"S[A-Z0-9]{2,}")
+# `roster:` keys (holidays are read by sections_policies, the rest here)
+ROSTER_KEYS = ("managers", "admins", "holidays", "admins_group", "group_refresh")
 _TEAM_NAME_LENGTH = 60
 _CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,}")
-_GROUP_ID = re.compile(r"S[A-Z0-9]{2,}")
 _CRITERION_KEY = re.compile(r"[a-z0-9_]+")
 
 
@@ -28,8 +29,7 @@ def _check_user_id(file: str, key: str, value: Any) -> str:
 
 
 def _parse_roster(top: _Node) -> dict[str, Any]:
-    node = top.child("roster", ("managers", "admins", "holidays", "admins_group",
-                                "group_refresh"))
+    node = top.child("roster", ROSTER_KEYS)
     if node is None:
         return {}
     result: dict[str, Any] = {}
