@@ -713,11 +713,12 @@ def _send_ephemeral(d: Deliverer, row: Claimed) -> str:
 
 def _send_home(d: Deliverer, row: Claimed) -> str:
     """Publish the person's App Home, rendered now."""
-    with unit_of_work(d.factory) as session:
-        # free the pending key first: a change committed from now on queues a new refresh
-        session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id)
-                        .values(key=f"{row.key}:{row.id}"))
     d.ready("views.publish")
+    if not row.key.endswith(f":{row.id}"):  # once: a retried row keeps its freed key
+        with unit_of_work(d.factory) as session:
+            # free the pending key first: a change committed from now on queues a new refresh
+            session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id)
+                            .values(key=f"{row.key}:{row.id}"))
     with unit_of_work(d.factory) as session:
         view = render_home(session, d.config, row.target, d.clock())
     try:
