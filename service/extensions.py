@@ -28,6 +28,7 @@ from protocol.extension import (
 )
 from protocol.sla import ClockState, next_step_at, plan_steps
 from service import outgoing
+from service.away import away_now
 from service.calendars import person_hours
 from service.clocks import tz_of
 from service.history import record_event
@@ -101,15 +102,18 @@ def latest_day(session: Session, config: Config, signal: Signal, deadline: Deadl
 
 def ask(session: Session, config: Config, signal: Signal, actor: str, day: date, reason: str,
         now: datetime) -> Extension:
-    """Ask for contact by `day`: the AE's manager (else the admins) is asked to approve."""
+    """Ask for contact by `day`: the AE's manager (their cover while they are away, else one
+    level up; the admins at a gap) is asked to approve."""
     deadline = check_ask(session, config, signal, actor, now)
     tz = tz_of(session, deadline.owner_id, config)
     problem = check_new_day(day, deadline.due_at, now, tz, config.extension_max)
     if problem:
         raise BadDate(problem)
     roster = managers(session, config.managers)
-    approvers = [u for u in escalation_target(deadline.owner_id, 1, roster, config.admins).users
-                 if u != actor] or [a for a in config.admins if a != actor]
+    target = escalation_target(deadline.owner_id, 1, roster, config.admins,
+                               away_now(session, now))  # a manager away: their cover answers
+    approvers = [u for u in target.users if u != actor] or \
+        [a for a in config.admins if a != actor]
     extension = Extension(
         signal_id=signal.id, deadline_id=deadline.id, ae_id=deadline.owner_id, asked_by=actor,
         approvers={"users": approvers}, old_due=deadline.due_at,

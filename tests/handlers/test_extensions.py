@@ -17,7 +17,7 @@ from service.digest import compute_digest, extensions_per_ae
 from storage.models import Card, Deadline, Extension, OutboxMessage, Signal, SignalEvent
 from tests.flow import at, log
 from tests.handlers.test_card_actions import ephemerals_to, events, handed_off
-from tests.people import ADMIN, AE, AE2, CSM, MGR
+from tests.people import ADMIN, AE, AE2, CSM, MGR, VP
 from tests.support import validate_message_blocks
 
 START = "2026-11-23 15:00:00"  # a Monday; hot: contact due Tuesday 15:00 UTC (10:00 in NY)
@@ -252,3 +252,21 @@ def test_two_answers_at_once_decide_once(pg_url, standin):
             SignalEvent.kind.in_(("extension_approved", "extension_declined")))).all()
     assert len(answered) == 1
     services.engine.dispose()
+
+
+def test_a_manager_away_has_the_request_answered_one_level_up(slack):
+    signal = acknowledged(slack)
+    with freeze_time("2026-11-24 04:00:00"):
+        away = slack.command(MGR, "away until 2026-11-27")  # no cover: one level up
+        assert away.status_code == 200 and "away" in away.json()["text"]
+    with freeze_time("2026-11-24 05:00:00"):
+        ask(slack, signal.id, "2026-11-25")
+        slack.deliver()
+    ext = the_extension(slack.services)
+    assert ext.approvers["users"] == [VP]
+    assert any("asks for more time" in t for t in texts_to(slack.standin, VP))
+    assert not any("asks for more time" in t for t in texts_to(slack.standin, MGR))
+    with freeze_time("2026-11-24 06:00:00"):
+        answer(slack, card.APPROVE_EXTENSION, signal.id, VP, ext.id)
+        slack.deliver()
+    assert the_extension(slack.services).state == "approved"
