@@ -11,6 +11,7 @@ first minute's figure is reported too). RSS is the sum over every process of the
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -37,7 +38,7 @@ def _minutes(samples: list[tuple[float, float]]) -> list[tuple[int, float, float
 def run(opts: Options) -> Report:
     """On each database: idle RSS, then `RATE` req/s for ten minutes, sampled; start, end,
     peak."""
-    seconds = opts.pick(600.0, 60.0, 2.0)
+    seconds = float(os.environ.get("SIGNALBOT_BENCH_SOAK_SECONDS") or opts.pick(600, 60, 2))
     report = Report(
         NAME, "Memory over a soak (soak)",
         f"the RSS of all `signalbot run` processes does not grow over {seconds:g} s at "
