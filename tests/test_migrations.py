@@ -26,8 +26,8 @@ def test_the_sweep_and_outbox_indexes_are_partial(db_url):
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
             rows = conn.exec_driver_sql(
-                "SELECT indexname, indexdef FROM pg_indexes WHERE indexname IN "
-                "('ix_outbox_pending', 'ix_deadlines_next_step_at_due')"
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+                " AND indexname IN ('ix_outbox_pending', 'ix_deadlines_next_step_at_due')"
             ).fetchall()
         else:
             rows = conn.exec_driver_sql(
