@@ -208,7 +208,7 @@ class _Batch:
             {"sid": s.id, "to_version": s.version, "at": s.updated_at}
             for s in (self.signals[i] for i in self.bumped)])
         rows.move_clocks(session, self.clocks)
-        enqueue(session, sorted(self.out, key=_first_to_managers), self.now)
+        enqueue(session, self.out, self.now)
 
 
 def _reminder(row: Row, signal: _Signal, index: int, away: Mapping[str, str | None]
@@ -269,13 +269,6 @@ def _escalation_messages(
                 )
             )
     return out
-
-
-def _first_to_managers(item: Outgoing) -> int:
-    """Escalation cards are queued before the batch's other messages (a stable sort: each
-    kind keeps its order): after an outage the managers hear first, and the notices to the
-    AEs and CSMs, the reminders and the card refreshes follow."""
-    return 0 if ":esc:" in item.key else 1
 
 
 def _covers(row: Row, away: Mapping[str, str | None]) -> bool:

@@ -148,22 +148,3 @@ def test_a_day_of_downtime_catches_up_in_order_skipping_pointless_reminders(serv
     assert not any("Reminder" in t for t in ae_texts)
     assert len(standin.dm_messages(MGR)) == 2 and len(standin.dm_messages(VP)) == 2
     assert standin.duplicates() == []
-
-
-def test_after_an_outage_the_managers_cards_are_queued_before_the_notices(services, standin):
-    from storage.models import OutboxMessage
-
-    w = worker(services, standin)
-    with freeze_time(START) as clock:
-        for n in range(3):
-            log(services, account=f"Account {n}")
-        w.deliverer.drain()
-        clock.move_to("2026-11-23 18:00:01")  # three ack clocks missed at once
-        w.sweep_once()
-    with services.unit_of_work() as session:
-        keys = session.scalars(select(OutboxMessage.key).where(
-            OutboxMessage.status == "pending").order_by(OutboxMessage.id)).all()
-    cards = [i for i, k in enumerate(keys) if ":esc:" in k]
-    notices = [i for i, k in enumerate(keys) if k.startswith("escalated:")]
-    assert len(cards) == 3 and len(notices) == 6  # a card to the manager; the AE and CSM told
-    assert max(cards) < min(notices)  # delivery takes the oldest first: the managers hear first
