@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bot.config.sections_team import ROSTER_KEYS, _check_user_id
+from bot.config.sections_team import ROSTER_KEYS, _check_user_id, required_name
 from bot.config.sections_time import (
     _HOURS_KEYS,
     _SLA_CLOCKS,
@@ -88,11 +88,7 @@ def _policy(node: _Node, defaults: _Defaults) -> SlaPolicy:
 
 
 def _name(node: _Node) -> str:
-    name = (node.get("name", str) or "").strip()
-    if not name:
-        node.fail("name", "is required: every policy needs a name (the card shows it)")
-    if len(name) > _NAME_LENGTH:
-        node.fail("name", f"is {len(name)} characters; at most {_NAME_LENGTH}")
+    name = required_name(node, "every policy needs a name (the card shows it)", _NAME_LENGTH)
     if name.casefold() == DEFAULT_POLICY:
         node.fail("name", f"{DEFAULT_POLICY!r} is the built-in policy's name; choose another")
     return name

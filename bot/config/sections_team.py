@@ -108,12 +108,19 @@ def _parse_teams(top: _Node) -> dict[str, Any]:
     return {"teams": tuple(teams)}
 
 
-def _team(node: _Node) -> Team:
+def required_name(node: _Node, why: str, limit: int = _TEAM_NAME_LENGTH) -> str:
+    """The item's `name`, stripped: present (else "is required: `why`") and at most `limit`
+    characters; a team's and a policy's name are checked alike."""
     name = (node.get("name", str) or "").strip()
     if not name:
-        node.fail("name", "is required: every team needs a name")
-    if len(name) > _TEAM_NAME_LENGTH:
-        node.fail("name", f"is {len(name)} characters; at most {_TEAM_NAME_LENGTH}")
+        node.fail("name", f"is required: {why}")
+    if len(name) > limit:
+        node.fail("name", f"is {len(name)} characters; at most {limit}")
+    return name
+
+
+def _team(node: _Node) -> Team:
+    name = required_name(node, "every team needs a name")
     members: list[str] = []
     for key, member in _items(node, "members", str) or []:
         _check_user_id(node.file, key, member)
