@@ -10,6 +10,7 @@ restarts post it once) and can be previewed with `/signal digest` or `signalbot 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    union_all,
 )
 from sqlalchemy.orm import Session
 
@@ -62,6 +62,7 @@ from protocol.stages import OPEN_STAGES
 from protocol.triggers import TriggerState
 from service.crm.records import crm_problems
 from service.roster import roster_gaps
+from service.sla_weeks import ClockCount, count_weeks
 from service.triggers import trigger_digest, triggers_fired
 from storage.db import is_postgres
 from storage.models import (
@@ -78,7 +79,6 @@ from storage.models import (
     Trigger,
 )
 from storage.outbox import OutboxStatus, Outgoing, enqueue
-from storage.types import UTCDateTime
 
 if TYPE_CHECKING:
     from service.runtime import Runtime
@@ -123,20 +123,28 @@ def scheduled_at(now: datetime, config: Config) -> datetime:
 
 
 def compute_digest(
-    session: Session, config: Config, start: datetime, end: datetime, now: datetime
+    session: Session, config: Config, start: datetime, end: datetime, now: datetime, *,
+    rollups: bool = True,
 ) -> Digest:
-    """Every figure of the digest for the week [start, end), the week before, and now."""
-    if is_postgres(session):  # its largest queries take ~0.1 s: compiling them costs more
-        session.execute(text("SET LOCAL jit = off"))
+    """Every figure of the digest for the week [start, end), the week before, and now.
+
+    The SLA figures of the trend's weeks (the week and the week before among them) are
+    counted once, per holder and policy; the weeks found settled are kept as they are counted
+    (`service.sla_weeks`), in this unit of work, and read from there afterwards. `rollups`:
+    False counts every week from its clocks and keeps nothing (the figures are the same).
+    """
+    if is_postgres(session):
+        _plan_for_the_digest(session)
     tz = config.timezone
     first_day = start.astimezone(tz).date()
     previous = week_bounds(now, config, first_day - timedelta(days=7))
     quarter_start = end - QUARTER
-    trend_bounds = _trend_bounds(config, first_day, now)
-    before, this = sla_by_week(session, [previous, (start, end)], now, per_owner=True)
+    trend_bounds = [*_trend_bounds(config, first_day, now)[:-2], previous, (start, end)]
+    trend = sla_by_week(session, trend_bounds, now, per_owner=True, rollups=rollups,
+                        remember=rollups)
     digest = Digest(
-        week=week_figures(session, start, end, now, this),
-        previous=week_figures(session, *previous, now, before),
+        week=week_figures(session, start, end, now, trend[-1]),
+        previous=week_figures(session, *previous, now, trend[-2]),
         first_day=first_day,
         last_day=end.astimezone(tz).date() - timedelta(days=1),
         timezone=tz.key,
@@ -147,22 +155,33 @@ def compute_digest(
         outcome_reminder_days=config.outcome_reminder.days,
         triggers=product_triggers(session, start, end, previous, now),
         crm=crm_sync(session, config, start, end),
+        sla_weeks=[WeekSla(monday.astimezone(tz).date(), figures.ack, figures.contact)
+                   for (monday, _), figures in zip(trend_bounds, trend, strict=True)],
     )
-    trend = sla_by_week(session, trend_bounds, now)
-    digest.sla_weeks = [WeekSla(monday.astimezone(tz).date(), ack, contact)
-                        for (monday, _), (ack, contact, _) in zip(trend_bounds, trend, strict=True)]
     digest.people = _names(session, _people_in(digest))
     return digest
 
 
+def _plan_for_the_digest(session: Session) -> None:
+    """PostgreSQL settings for the digest's transaction only. No JIT: its largest queries
+    take ~0.1 s and compiling them costs more. More memory per aggregate: the SLA counts
+    group a week's clocks by holder and policy, columns often NULL (`held_by`, clocks from
+    before policies), for which the planner expects a group per clock; within the default
+    4 MB it would sort 30k clocks a week instead of hashing the few hundred groups there are
+    (39 ms against 20 ms a week at 1M signals)."""
+    session.execute(text("SET LOCAL jit = off"))
+    session.execute(text("SET LOCAL work_mem = '64MB'"))
+
+
 def week_figures(session: Session, start: datetime, end: datetime, now: datetime,
-                 week_sla: tuple[Tally, Tally, list[AeSla]] | None = None) -> Week:
-    """The figures of the week [start, end); `week_sla`: its `sla`, when already counted."""
-    ack, contact, per_ae = week_sla or sla(session, start, end, now)
+                 week_sla: SlaFigures | None = None) -> Week:
+    """The figures of the week [start, end); `week_sla`: its SLA figures, when already
+    counted (per owner)."""
+    sla_figures = week_sla or sla_by_week(session, [(start, end)], now, per_owner=True)[0]
     return Week(
-        start=start, end=end, signals=signal_counts(session, start, end), ack=ack,
-        contact=contact, per_ae=per_ae, per_policy=sla_by_policy(session, start, end, now),
-        escalations=escalations(session, start, end),
+        start=start, end=end, signals=signal_counts(session, start, end),
+        ack=sla_figures.ack, contact=sla_figures.contact, per_ae=sla_figures.per_ae,
+        per_policy=sla_figures.per_policy, escalations=escalations(session, start, end),
         outcomes=outcomes(session, start, end), funnel=funnel(session, start, end),
         upgrades=ownership_upgrades(session, start, end),
         covered=covered_hand_offs(session, start, end), away=away_in(session, start, end),
@@ -198,100 +217,59 @@ def signal_counts(session: Session, start: datetime, end: datetime) -> SignalCou
     return counts
 
 
+@dataclass
+class SlaFigures:
+    """A week's SLA attainment: acknowledge and contact clocks overall, per AE (most hand-offs
+    first; only when counted `per_owner`) and per SLA policy (most hand-offs first)."""
+
+    ack: Tally
+    contact: Tally
+    per_ae: list[AeSla]
+    per_policy: list[PolicySla]
+
+
 def sla(
     session: Session, start: datetime, end: datetime, now: datetime
 ) -> tuple[Tally, Tally, list[AeSla]]:
     """Acknowledge and contact clocks started in [start, end): overall and per AE (whoever
-    held the clock when it ran out: the AE, or their cover while they were away).
-
-    Within SLA: met no later than due. Pending: still open and not yet due (not counted).
-    Cancelled clocks (reassigned, closed early) are left out, unless they had already been
-    escalated: a miss stays a miss when the signal is reassigned or closed afterwards.
-    """
-    return sla_by_week(session, [(start, end)], now, per_owner=True)[0]
+    held the clock when it ran out: the AE, or their cover while they were away), counted by
+    `service.sla_weeks.sla_rules`: within SLA is met no later than due; pending (open, not yet
+    due) is not counted; cancelled clocks are left out unless they had escalated."""
+    figures = sla_by_week(session, [(start, end)], now, per_owner=True)[0]
+    return figures.ack, figures.contact, figures.per_ae
 
 
 def sla_by_week(
     session: Session, bounds: list[tuple[datetime, datetime]], now: datetime,
-    owners: list[str] | None = None, per_owner: bool = False,
-) -> list[tuple[Tally, Tally, list[AeSla]]]:
-    """`sla` of each of the consecutive weeks `bounds`, in one query (one pass over their
-    clocks, grouped by week and clock, and by holder when `per_owner`: that grouping costs
-    as much again, so the 8-week trend goes without); `owners`: only the clocks those AEs
-    held."""
-    met, pending, counted = _sla_rules(bounds[0][0], bounds[-1][1], now)
-    week_rows = _weeks(bounds)
-    holder = clock_holder()
-    keys = [week_rows.c.i, holder, Deadline.clock] if per_owner else [week_rows.c.i,
-                                                                     Deadline.clock]
-    stmt = (select(week_rows.c.i, holder if per_owner else literal(None, String),
-                   Deadline.clock, _count_if(met), _count_if(pending), func.count())
-            .join_from(week_rows, Deadline, and_(Deadline.started_at >= week_rows.c.start,
-                                                 Deadline.started_at < week_rows.c.end))
-            .where(*counted).group_by(*keys))
-    if owners is not None:
-        stmt = stmt.where(holder.in_(owners))
-    weeks: list[tuple[Tally, Tally, dict[str | None, AeSla]]] = [
-        (Tally(), Tally(), {}) for _ in bounds]
-    for i, owner, clock, met_n, pending_n, total in session.execute(stmt):
-        ack, contact, per_ae = weeks[i]
-        tally = Tally(met=met_n, counted=total - pending_n, pending=pending_n)
-        row = per_ae.setdefault(owner, AeSla(owner))
-        (row.ack if clock == "ack" else row.contact).add(tally)
-        (ack if clock == "ack" else contact).add(tally)
-    return [(ack, contact, sorted(per_ae.values(), key=lambda r: (
-        -(r.ack.counted + r.ack.pending), r.ae_id or "")) if per_owner else [])
-            for ack, contact, per_ae in weeks]
+    owners: list[str] | None = None, per_owner: bool = False, *, rollups: bool = True,
+    remember: bool = False,
+) -> list[SlaFigures]:
+    """`sla` of each of the weeks `bounds` (`service.sla_weeks.count_weeks`: settled weeks
+    from their kept figures, the others from their clocks in one query, grouped by holder
+    and policy only when `per_owner` or `remember`: that grouping costs as much again);
+    `owners`: only the clocks those AEs held; `remember`: keep the weeks found settled."""
+    weeks = count_weeks(session, bounds, now, owners=owners, detail=per_owner,
+                        rollups=rollups, remember=remember)
+    return [_figures(counts, per_owner) for counts in weeks]
 
 
-def _weeks(bounds: list[tuple[datetime, datetime]]) -> Any:
-    """The weeks as rows (i, start, end). Joined to the clocks, each week is one range of
-    `ix_deadlines_sla_counts` and the planner knows the groups are few (so it hashes them;
-    grouping by a week computed from each clock's start sorted 243k rows at 1M signals)."""
-    rows = [select(literal(i).label("i"), literal(start, UTCDateTime()).label("start"),
-                   literal(end, UTCDateTime()).label("end"))
-            for i, (start, end) in enumerate(bounds)]
-    return (union_all(*rows) if len(rows) > 1 else rows[0]).subquery("weeks")
-
-
-def sla_by_policy(session: Session, start: datetime, end: datetime,
-                  now: datetime) -> list[PolicySla]:
-    """Acknowledge and contact clocks started in [start, end) per SLA policy they ran under
-    (counted as `sla` counts them), most hand-offs first."""
-    met, pending, counted = _sla_rules(start, end, now)
-    rows = session.execute(
-        select(Deadline.policy_name, Deadline.clock, _count_if(met), _count_if(pending),
-               func.count())
-        .where(*counted)
-        .group_by(Deadline.policy_name, Deadline.clock)
-    )
+def _figures(counts: list[ClockCount], per_owner: bool) -> SlaFigures:
+    """A week's `SlaFigures` from its clock counts."""
+    ack, contact = Tally(), Tally()
+    per_ae: dict[str | None, AeSla] = {}
     per_policy: dict[str, PolicySla] = {}
-    for policy, clock, met_n, pending_n, total in rows:
-        name = policy or DEFAULT_POLICY  # clocks from before policies ran under the default
-        row = per_policy.setdefault(name, PolicySla(name))
-        tally = Tally(met=met_n, counted=total - pending_n, pending=pending_n)
-        (row.ack if clock == "ack" else row.contact).add(tally)
-    return sorted(per_policy.values(), key=lambda r: (-(r.ack.counted + r.ack.pending),
-                                                      r.policy))
-
-
-def clock_holder() -> Any:
-    """Who a clock counts against: whoever held it when it ran out (`held_by`), else its
-    owner."""
-    return func.coalesce(Deadline.held_by, Deadline.owner_id)
-
-
-def _sla_rules(start: datetime, end: datetime, now: datetime) -> tuple[Any, Any, list[Any]]:
-    """(met within SLA, pending, the clocks counted) for clocks started in [start, end)."""
-    met = and_(Deadline.state == ClockState.MET, Deadline.met_at <= Deadline.due_at)
-    pending = and_(Deadline.state == ClockState.OPEN, Deadline.due_at > now)
-    escalated = exists().where(Escalation.deadline_id == Deadline.id)
-    counted = [
-        Deadline.clock.in_(("ack", "contact")),
-        _between(Deadline.started_at, start, end),
-        or_(Deadline.state != ClockState.CANCELLED, escalated),
-    ]
-    return met, pending, counted
+    for c in counts:
+        name = c.policy or DEFAULT_POLICY  # clocks from before policies ran under the default
+        for row in (per_ae.setdefault(c.holder, AeSla(c.holder)),
+                    per_policy.setdefault(name, PolicySla(name))):
+            (row.ack if c.clock == "ack" else row.contact).add(c.tally)
+        (ack if c.clock == "ack" else contact).add(c.tally)
+    if not per_owner:
+        return SlaFigures(ack, contact, [], [])
+    return SlaFigures(
+        ack, contact,
+        sorted(per_ae.values(), key=lambda r: (-(r.ack.counted + r.ack.pending), r.ae_id or "")),
+        sorted(per_policy.values(), key=lambda r: (-(r.ack.counted + r.ack.pending), r.policy)))
 
 
 def _trend_bounds(config: Config, last_monday: date, now: datetime,
@@ -306,12 +284,13 @@ def sla_weeks(
     weeks: int = TREND_WEEKS, owners: list[str] | None = None,
 ) -> list[WeekSla]:
     """SLA attainment per week for the `weeks` weeks ending with the one starting
-    `last_monday`, oldest first, counted as `sla` counts a week, in one query; `owners`:
-    only those AEs' clocks (a manager's team, an AE), else everyone's."""
+    `last_monday`, oldest first, counted as `sla` counts a week (kept weeks read, the others
+    counted, one query each); `owners`: only those AEs' clocks (a manager's team, an AE),
+    else everyone's."""
     bounds = _trend_bounds(config, last_monday, now, weeks)
     figures = sla_by_week(session, bounds, now, owners)
-    return [WeekSla(start.astimezone(config.timezone).date(), ack, contact)
-            for (start, _), (ack, contact, _) in zip(bounds, figures, strict=True)]
+    return [WeekSla(start.astimezone(config.timezone).date(), week.ack, week.contact)
+            for (start, _), week in zip(bounds, figures, strict=True)]
 
 
 def _seconds(session: Session, later: Any, earlier: Any) -> Any:

@@ -34,8 +34,9 @@ from protocol.credit import (
 )
 from protocol.routing import Ownership
 from protocol.sla import ClockState
-from service.digest import clock_holder, escalations, sla
+from service.digest import escalations, sla
 from service.runtime import Runtime
+from service.sla_weeks import clock_holder
 from storage.models import Account, Deadline, Escalation, OutboxMessage, Person, Signal, SignalEvent
 from storage.outbox import Outgoing, enqueue
 

@@ -291,10 +291,45 @@ class Deadline(Base):
             sqlite_where=text("next_step_at IS NOT NULL"),
         ),
         Index(None, "due_at"),
-        # The digest's SLA attainment of its weeks, counted from the index alone.
+        # The digest's SLA attainment of its weeks, per holder and policy, counted from the
+        # index alone.
         Index("ix_deadlines_sla_counts", "clock", "started_at", "owner_id", "held_by", "state",
-              "met_at", "due_at", "id"),
+              "met_at", "due_at", "id", "policy_name"),
     )
+
+
+class SlaRollupWeek(Base):
+    """A week whose SLA figures are settled and kept (`service.sla_weeks`): [starts, ends) in
+    UTC, counted under the counting rules `rules` (`service.sla_weeks.RULES`). Written once,
+    by the first digest that finds the week settled; its figures are the `SlaRollup` rows (none
+    for a week without clocks)."""
+
+    __tablename__ = "sla_rollup_weeks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    starts: Mapped[datetime]
+    ends: Mapped[datetime]
+    rules: Mapped[int] = mapped_column(Integer)
+    rolled_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("starts", "ends", "rules"),)
+
+
+class SlaRollup(Base):
+    """The kept figures of a settled week for one holder, SLA policy and clock: how many of its
+    clocks were counted and how many of those were met within SLA (none is pending)."""
+
+    __tablename__ = "sla_rollups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    week_id: Mapped[int] = mapped_column(ForeignKey("sla_rollup_weeks.id"))
+    clock: Mapped[str] = mapped_column(String(16))
+    holder: Mapped[str | None] = mapped_column(String(32))
+    policy: Mapped[str | None] = mapped_column(String(60))
+    met: Mapped[int] = mapped_column(Integer)
+    counted: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index(None, "week_id"),)
 
 
 class Escalation(Base):
