@@ -2,9 +2,10 @@
 
 Times `service.digest.build_digest` (which runs `compute_digest` for last week) on the
 `bench.data.history` year: first with no SLA week kept, then with the week before to keep
-(a Monday's), then with every settled week kept (the timed runs); collects every statement it sends (SQLAlchemy
-`before_cursor_execute`), labels each with the digest function that sent it, and runs
-EXPLAIN (ANALYZE, BUFFERS) on it (EXPLAIN QUERY PLAN on SQLite) to show the index each uses.
+(a Monday's), then with every settled week kept (the timed runs); collects every statement
+the last one sends (SQLAlchemy `before_cursor_execute`), labels each with the digest
+function that sent it, and runs EXPLAIN (ANALYZE, BUFFERS) on it (EXPLAIN QUERY PLAN on
+SQLite) to show the index each uses.
 """
 
 from __future__ import annotations
