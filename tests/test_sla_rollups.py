@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from freezegun import freeze_time
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, event, func, insert, select, update
 
 from protocol.digest import Tally
 from service import away, extensions
@@ -66,6 +66,35 @@ def test_the_digest_keeps_its_settled_weeks_once_and_reads_them_back(services):
         session.rollback()
     assert forged.previous.ack == Tally(0, 1, 0)
     assert forged.week.ack == first.week.ack  # the week is counted from its clocks
+
+
+def counts_sent(services, compute) -> list[str]:
+    """The statements that count SLA clocks by week while `compute()` runs."""
+    sent: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        if "JOIN deadlines" in statement and "weeks" in statement:
+            sent.append(statement)
+
+    event.listen(services.engine, "before_cursor_execute", seen)
+    try:
+        compute()
+    finally:
+        event.remove(services.engine, "before_cursor_execute", seen)
+    return sent
+
+
+def test_once_its_weeks_are_kept_the_digest_counts_only_the_live_week(services):
+    build_history(services)
+
+    def digest() -> None:
+        with services.unit_of_work() as session:
+            compute_digest(session, services.config, WEEK_START, WEEK_END, NOW)
+
+    [first] = counts_sent(services, digest)
+    assert first.count("UNION ALL") == 7  # the trend's eight weeks, in one statement
+    [then] = counts_sent(services, digest)
+    assert "UNION ALL" not in then  # the week alone; the seven before it are read as kept
 
 
 def test_a_week_kept_by_someone_else_first_is_left_alone(services):
