@@ -22,7 +22,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from blocks.card import APPROVER
@@ -40,14 +40,14 @@ from service.messages import (
     Rendered,
     cards_of,
     render_card,
-    render_post,
+    render_posts,
     settled_posts,
-    still_applies,
 )
 from service.sweep import owner_unreachable
 from storage.db import unit_of_work
 from storage.models import Card, OutboxMessage, Person, Signal
 from storage.outbox import OutboxStatus, Outgoing, claim_due, enqueue, finish, next_due
+from storage.queries import dm_channels
 from storage.queries import person as known_person
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ BURST, BURST_WINDOW = 3, timedelta(seconds=3)  # ~1 message a second per convers
 CONCURRENCY = 16
 ROWS_PER_LANE = 4
 POST_METHOD = "chat.postMessage"
+POST_KIND = "slack.post"
 PROFILE_TTL = timedelta(days=1)
 
 
@@ -209,11 +210,27 @@ class Deliverer:
         if self.stopping.is_set():
             return []
         self.paused = not self._slack_ready()
+        now = self.clock()
         with unit_of_work(self.factory) as session:
-            rows = [_detach(r) for r in claim_due(session, now=self.clock(), worker=self.worker,
-                                                   limit=limit, lease=self.lease,
-                                                   skip_slack=self.paused)]
+            claimed = claim_due(session, now=now, worker=self.worker, limit=limit,
+                                lease=self.lease, skip_slack=self.paused)
+            rows = [_detach(r) for r in claimed]
+            self._prepare(session, claimed, rows, now)
         return _lanes(rows)
+
+    def _prepare(self, session: Session, claimed: list[OutboxMessage], rows: list[Claimed],
+                 now: datetime) -> None:
+        """Render the claimed posts and find their known DM channels with a few statements
+        for the whole claim, not several per row when each is sent."""
+        posts = [row for row in rows if row.kind == POST_KIND]
+        if not posts:
+            return
+        rendered = render_posts(session, self.config, claimed)
+        channels = dm_channels(session, {row.target for row in posts if row.target},
+                               now - PROFILE_TTL)
+        for row in posts:
+            row.rendered = rendered[row.id]
+            row.channel = channels.get(row.target or "")
 
     def run_lane(self, lane: list[Claimed]) -> Tally:
         """Try a lane's rows in order; at the first one that must wait (paced, a 429, a
@@ -598,16 +615,13 @@ def _admin_notice(row: Claimed, error: str, admin: str) -> Outgoing:
 
 def _send_post(d: Deliverer, row: Claimed) -> str:
     d._pace(row)
-    channel = d.conversation(row.target or "")
+    channel = row.channel or d.conversation(row.target or "")
     if row.maybe_sent:
         ts = d.reconcile(channel, row.key, row.started)
         if ts:
             log.info("outbox %s (%s) was already in Slack: adopted ts %s", row.id, row.key, ts)
             return _record_sent(d, row, channel, ts)
-    with unit_of_work(d.factory) as session:
-        stored = session.get(OutboxMessage, row.id)
-        applies = still_applies(session, stored)
-        rendered = render_post(session, d.config, stored) if applies else None
+    rendered = row.rendered
     if rendered is None:
         return "skipped"
     if d.post_budget is not None:
@@ -651,10 +665,11 @@ def _record_sent(d: Deliverer, row: Claimed, channel: str, ts: str) -> str:
         if finish(session, row.id, d.worker, row.attempt, status=OutboxStatus.SENT, sent_at=now,
                   result_channel=channel, result_ts=ts, maybe_sent=False, last_error=None) \
                 and row.payload.get("render") == "card" and row.signal_id:
-            session.add(Card(signal_id=row.signal_id, audience=row.payload["audience"],
-                             user_id=row.target, channel=channel, ts=ts, created_at=now,
-                             headline=row.payload.get("headline"),
-                             extension_id=row.payload.get("extension")))
+            session.execute(insert(Card), [{
+                "signal_id": row.signal_id, "audience": row.payload["audience"],
+                "user_id": row.target, "channel": channel, "ts": ts, "created_at": now,
+                "headline": row.payload.get("headline"),
+                "extension_id": row.payload.get("extension")}])
     if row.payload.get("audience") == "manager" and row.due:
         # escalation lateness as the manager sees it: queued (decided) to delivered
         log.info("escalation %s delivered %.1fs after it was decided",
@@ -733,7 +748,7 @@ def _send_home(d: Deliverer, row: Claimed) -> str:
 
 
 SENDERS: dict[str, Sender] = {
-    "slack.post": _send_post,
+    POST_KIND: _send_post,
     "slack.refresh": _send_refresh,
     "slack.settle": _send_settle,
     "slack.ephemeral": _send_ephemeral,

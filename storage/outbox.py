@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.bulk import insert_rows
@@ -191,18 +191,21 @@ def next_due(session: Session) -> datetime | None:
         OutboxMessage.status == OutboxStatus.PENDING))
 
 
+_OUTBOX = OutboxMessage.__table__
+# The fence of an attempt's result: the row, still `sending`, still this claimer's attempt.
+# Built once: the SET clause comes from the column names of each call's values.
+_FINISH = update(_OUTBOX).where(
+    _OUTBOX.c.id == bindparam("fence_id"),
+    _OUTBOX.c.claimed_by == bindparam("fence_worker"),
+    _OUTBOX.c.attempts == bindparam("fence_attempt"),
+    _OUTBOX.c.status == OutboxStatus.SENDING.value,
+)
+
+
 def finish(session: Session, row_id: int, worker: str, attempt: int, **values: Any) -> bool:
     """Write an attempt's result, only if this worker's claim still holds; True if it did."""
-    result = session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.id == row_id,
-            OutboxMessage.claimed_by == worker,
-            OutboxMessage.attempts == attempt,
-            OutboxMessage.status == OutboxStatus.SENDING,
-        )
-        .values(**values)
-    )
+    result = session.connection().execute(
+        _FINISH, {**values, "fence_id": row_id, "fence_worker": worker, "fence_attempt": attempt})
     return result.rowcount == 1
 
 

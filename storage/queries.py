@@ -72,6 +72,16 @@ def person(session: Session, slack_id: str) -> Person:
     return found
 
 
+def dm_channels(session: Session, slack_ids: set[str], checked_since: datetime) -> dict[str, str]:
+    """The open DM channel of each of `slack_ids` whose profile was checked since
+    `checked_since` and who is not deactivated, in one statement (the rest: not known)."""
+    if not slack_ids:
+        return {}
+    return dict(session.execute(select(Person.slack_id, Person.dm_channel).where(
+        Person.slack_id.in_(slack_ids), Person.dm_channel.is_not(None),
+        Person.deactivated.is_(False), Person.profile_checked_at > checked_since)).all())
+
+
 def ensure_person(session: Session, slack_id: str) -> None:
     """That the person has a row (created, unknown profile, if new). A row seen committed is
     remembered by this process's caches: people are never deleted, so it is not asked again."""

@@ -32,6 +32,10 @@ class Claimed:
     maybe_sent: bool
     started: datetime | None
     due: datetime | None = None
+    # Read with the claim for a `slack.post`: its message (None: skip it) and the DM channel
+    # when already known (None: opened or checked when it is sent).
+    rendered: Any = None
+    channel: str | None = None
 
 
 class Delivery(Protocol):

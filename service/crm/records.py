@@ -19,8 +19,18 @@ LABELS = {"hubspot": "HubSpot", "salesforce": "Salesforce"}
 def card_link(session: Session, signal_id: int) -> str | None:
     """`<url|Open in HubSpot>` for the signal's CRM record, once it has been written."""
     record = session.scalar(select(CrmRecord).where(CrmRecord.signal_id == signal_id))
-    if record is None:
-        return None
+    return None if record is None else _label(record)
+
+
+def card_links(session: Session, signal_ids: set[int]) -> dict[int, str | None]:
+    """`card_link` of each of `signal_ids` that has a CRM record, in one statement."""
+    if not signal_ids:
+        return {}
+    return {record.signal_id: _label(record) for record in session.scalars(
+        select(CrmRecord).where(CrmRecord.signal_id.in_(signal_ids)))}
+
+
+def _label(record: CrmRecord) -> str | None:
     return link(record.url, f"Open in {LABELS.get(record.provider, 'the CRM')}")
 
 
