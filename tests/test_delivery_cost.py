@@ -1,0 +1,57 @@
+"""Delivery's cost as a count, not a timing (issue 16): a claim of Slack posts is rendered
+with the same statements whatever it holds, and a sent post is recorded with two.
+
+Driven the way Slack would: signed submissions into Bolt queue the cards, the worker's
+deliverer claims and sends them to the stand-in.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.handlers.test_ack_cost import _submit, _warm, counting
+
+# A sent post: the fenced update of its outbox row, and its card row (a card is updated in
+# place later). Nothing is read back.
+PER_POST = 2
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def driver(request):
+    return request.getfixturevalue("slack" if request.param == "sqlite" else "pg_slack")
+
+
+def _claim_and_send(driver, submissions: int, prefix: str) -> tuple[list[str], list[str], int]:
+    """Queue `submissions` signals' cards; the statements of their claim, of sending them,
+    and how many posts were sent."""
+    view = driver.open_signal_modal("U0CSM0001")
+    for index in range(submissions):
+        _submit(driver, view, f"{prefix}{index:06d}")
+    deliverer = driver.worker.deliverer
+    deliverer._pace = lambda row: None  # Slack's per-conversation pace is not counted here
+    engine = driver.services.engine
+    with counting(engine) as claim:
+        lanes = deliverer.claim(100)
+    sent = 0
+    with counting(engine) as send:
+        for lane in lanes:
+            sent += deliverer.run_lane(lane).sent
+    return claim, send, sent
+
+
+def test_a_claim_of_posts_is_read_with_the_same_statements_whatever_it_holds(driver):
+    _warm(driver)
+    driver.deliver()
+    small, _, sent_small = _claim_and_send(driver, 1, "VSMALL")
+    large, _, sent_large = _claim_and_send(driver, 8, "VLARGE")
+    assert (sent_small, sent_large) == (2, 16)  # each signal's AE card and CSM card
+    assert len(large) == len(small), "\n".join(large)
+
+
+def test_a_sent_post_is_recorded_with_two_statements(driver):
+    _warm(driver)
+    driver.deliver()
+    _, send, sent = _claim_and_send(driver, 3, "VSEND")
+    assert sent == 6
+    assert len(send) == PER_POST * sent, "\n".join(send)
+    assert not any(s.startswith("SELECT") for s in send), "\n".join(send)
