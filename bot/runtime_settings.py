@@ -29,6 +29,9 @@ class Runtime:
     db_pool_size: int = 10  # per process
     delivery_concurrency: int = 16  # conversations the worker sends to at once
     slack_posts_per_minute: float | None = None  # pace chat.postMessage workspace-wide
+    # The worker's niceness: deliveries can wait a moment, acks (3 s) cannot, so on a busy
+    # host the web processes get the CPU first (0: the same priority as them).
+    worker_nice: int = 10
     metrics: bool = False
     metrics_token: str | None = field(default=None, repr=False)
     log_format: str = "plain"
@@ -47,6 +50,13 @@ def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
         return value
 
     return parse
+
+
+def _niceness(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 19:
+        raise ValueError
+    return value
 
 
 def _flag(text: str) -> bool:
@@ -76,6 +86,7 @@ VARIABLES: dict[str, tuple[str, Callable[[str], Any], str]] = {
                                        "a whole number above 0"),
     "SIGNALBOT_SLACK_POSTS_PER_MINUTE": ("slack_posts_per_minute", _positive(float),
                                          "a number above 0"),
+    "SIGNALBOT_WORKER_NICE": ("worker_nice", _niceness, "a whole number from 0 to 19"),
     "SIGNALBOT_METRICS": ("metrics", _flag, "1 or 0"),
     "SIGNALBOT_METRICS_TOKEN": ("metrics_token", str, "a token"),
     "SIGNALBOT_LOG_FORMAT": ("log_format", _log_format, "plain or json"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal as os_signal
 import sys
 import threading
@@ -153,6 +154,7 @@ def _worker(args: argparse.Namespace, services: Services) -> int:
 
     services.settings.require_for("worker")
     _ensure_schema(services, args.migrate)
+    _yield_to_acks(services.settings.runtime.worker_nice)
     worker = Worker(services)
     if args.once:
         worker.catch_up()
@@ -162,6 +164,13 @@ def _worker(args: argparse.Namespace, services: Services) -> int:
     worker.stop(services.settings.runtime.shutdown_grace)
     log.info("worker stopped")
     return 0
+
+
+def _yield_to_acks(niceness: int) -> None:
+    """Lower this process's CPU priority by `niceness` (SIGNALBOT_WORKER_NICE)."""
+    if niceness:
+        os.nice(niceness)
+        log.info("worker niceness %d: the web processes' acks get the CPU first", niceness)
 
 
 def _db(args: argparse.Namespace, services: Services) -> int:

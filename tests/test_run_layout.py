@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 from alembic import command
 
-from bot import cli, supervisor
+from bot import cli, serve_cli, supervisor
 from storage.db import alembic_config
 
 
@@ -53,3 +53,29 @@ def test_socket_mode_holds_one_connection_in_its_own_process(started):
 
 def test_no_worker_leaves_the_sweep_to_another_host(started):
     assert list(started("--http", "--no-worker")["children"]) == ["web"]
+
+
+def test_the_worker_yields_the_cpu_to_the_acks(sqlite_services, monkeypatch):
+    """`signalbot worker` lowers its own priority by SIGNALBOT_WORKER_NICE (default 10)."""
+    command.stamp(alembic_config(sqlite_services.settings.database_url), "head")
+    lowered: list[int] = []
+    monkeypatch.setattr(serve_cli.os, "nice", lowered.append)
+    args = cli.parser().parse_args(["worker", "--once"])
+    assert args.handler(args, sqlite_services) == 0
+    assert lowered == [10]
+    lowered.clear()
+    services = dataclasses.replace(sqlite_services, settings=dataclasses.replace(
+        sqlite_services.settings, runtime=dataclasses.replace(
+            sqlite_services.settings.runtime, worker_nice=0)))
+    assert args.handler(args, services) == 0
+    assert lowered == []
+
+
+@pytest.mark.parametrize("value", ["-1", "20", "high"])
+def test_a_bad_worker_niceness_is_refused_by_name(value):
+    from bot.settings import Settings, SettingsError
+
+    with pytest.raises(SettingsError) as bad:
+        Settings.from_env({"SIGNALBOT_WORKER_NICE": value})
+    assert "SIGNALBOT_WORKER_NICE must be a whole number from 0 to 19" in str(bad.value)
+    assert Settings.from_env({"SIGNALBOT_WORKER_NICE": "5"}).runtime.worker_nice == 5
