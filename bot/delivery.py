@@ -12,6 +12,7 @@ import logging
 import random
 import socket
 import threading
+import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -67,6 +68,7 @@ BURST, BURST_WINDOW = 3, timedelta(seconds=3)  # ~1 message a second per convers
 # CONCURRENCY). Rows a pass claims per lane it could start: lanes are a few rows long.
 CONCURRENCY = 16
 ROWS_PER_LANE = 4
+CLAIM_EVERY = 0.2  # seconds between claims while there is no backlog (see `serve`)
 POST_METHOD = "chat.postMessage"
 POST_KIND = "slack.post"
 PROFILE_TTL = timedelta(days=1)
@@ -209,13 +211,20 @@ class Deliverer:
         rows of one target, in order."""
         if self.stopping.is_set():
             return []
-        self.paused = not self._slack_ready()
         now = self.clock()
         with unit_of_work(self.factory) as session:
-            claimed = claim_due(session, now=now, worker=self.worker, limit=limit,
-                                lease=self.lease, skip_slack=self.paused)
-            rows = [_detach(r) for r in claimed]
-            self._prepare(session, claimed, rows, now)
+            if slack_pause.current(session) is None:  # the usual case: one transaction
+                self.paused = False
+                return self._claim_in(session, limit, now)
+        self.paused = not self._slack_ready()
+        with unit_of_work(self.factory) as session:
+            return self._claim_in(session, limit, now)
+
+    def _claim_in(self, session: Session, limit: int, now: datetime) -> list[list[Claimed]]:
+        claimed = claim_due(session, now=now, worker=self.worker, limit=limit,
+                            lease=self.lease, skip_slack=self.paused)
+        rows = [_detach(r) for r in claimed]
+        self._prepare(session, claimed, rows, now)
         return _lanes(rows)
 
     def _prepare(self, session: Session, claimed: list[OutboxMessage], rows: list[Claimed],
@@ -254,20 +263,34 @@ class Deliverer:
 
     def serve(self, wake: threading.Event, stop: threading.Event) -> None:
         """Deliver until `stop`: keep up to `concurrency` lanes in flight, claiming more as
-        each finishes; idle, wait for `wake` (new rows) or the next row's time. On stop,
-        the attempts in flight finish and lanes not started are released at once."""
+        they finish; idle, wait for `wake` (new rows) or the next row's time. On stop,
+        the attempts in flight finish and lanes not started are released at once.
+
+        A claim that found less than it asked for (no backlog) is not repeated for
+        `CLAIM_EVERY`: rows that arrive one by one are claimed a few at a time, not each
+        with a claim of its own (a claim's statements cost more than a post's)."""
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="deliver") as pool:
             running: set[Future[Tally]] = set()
+            claim_at = 0.0  # time.monotonic() of the next claim
             while not stop.is_set():
                 room = self.concurrency - len(running)
-                lanes = self._safe_claim(room * ROWS_PER_LANE) if room > 0 else []
-                running |= {pool.submit(self.run_lane, lane) for lane in lanes}
+                if room > 0 and time.monotonic() >= claim_at:
+                    lanes = self._safe_claim(room * ROWS_PER_LANE)
+                    running |= {pool.submit(self.run_lane, lane) for lane in lanes}
+                    backlog = sum(map(len, lanes)) >= room * ROWS_PER_LANE
+                    claim_at = time.monotonic() + (0.0 if backlog else CLAIM_EVERY)
+                    if not running:  # nothing due now
+                        wake.wait(timeout=self._idle())
+                        wake.clear()
+                        claim_at = 0.0
+                        continue
+                # until a lane finishes, or (with room for more) until the next claim
+                pause = min(0.5, max(0.0, claim_at - time.monotonic())) if room > 0 else 0.5
                 if running:
-                    done, running = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
+                    done, running = wait(running, timeout=pause, return_when=FIRST_COMPLETED)
                     _report(done)
-                elif not lanes:
-                    wake.wait(timeout=self._idle())
-                    wake.clear()
+                else:
+                    stop.wait(timeout=pause)
             self.stopping.set()
 
     def _safe_claim(self, limit: int) -> list[list[Claimed]]:
