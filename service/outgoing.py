@@ -19,10 +19,14 @@ def card(
     )
 
 
-def refresh(signal: Signal) -> Outgoing:
-    """Update every posted card of the signal to its current state."""
+def refresh(signal: Signal, cause: str = "") -> Outgoing:
+    """Update every posted card of the signal to its current state.
+
+    Keyed by the signal's version, so one refresh per change; `cause` names a change that
+    does not move the version (the sweep's escalations: `:esc:<clock>:<level>`).
+    """
     return Outgoing(
-        key=f"refresh:{signal.id}:{signal.version}",
+        key=f"refresh:{signal.id}:{signal.version}{cause}",
         kind="slack.refresh",
         target=None,
         payload={},

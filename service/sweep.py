@@ -4,10 +4,16 @@ Deadlines are rows. A batch is set-based: one statement claims the due clocks wi
 signals (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so replicas split the work), two more read
 the roster and the escalations decided before; `protocol.sweep.decide` says what each clock
 does (pure); then each kind of row is written with one statement (escalations with
-`ON CONFLICT DO NOTHING`, events, signal versions, clocks, outbox rows), all in one
-transaction. Its cost follows what is due, not what is stored (`next_step_at` is NULL for
-every clock with nothing left to do), and its statement count does not follow what the
-batch holds (`tests/test_sweep_statements.py`).
+`ON CONFLICT DO NOTHING`, events, clocks, outbox rows), all in one transaction. Its cost
+follows what is due, not what is stored (`next_step_at` is NULL for every clock with nothing
+left to do), and its statement count does not follow what the batch holds
+(`tests/test_sweep_statements.py`).
+
+An escalation does not move its signal's `version` (nor `updated_at`): the sweep writes no
+`signals` row (each such update touched every index of the table). What a version names
+elsewhere is named by the escalation instead: the card refresh, the CRM write (sent even
+though the CRM holds that version: it now shows "escalated") and the webhook post are keyed
+`…:esc:<clock>:<level>`, and the webhook's `occurred_at` is the sweep's time.
 """
 
 from __future__ import annotations
@@ -21,7 +27,6 @@ from typing import Any
 
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from blocks.text import duration, escape, mention, when
 from protocol.away import final_cover
@@ -88,8 +93,8 @@ def sweep(session: Session, config: Config, now: datetime, limit: int = 500,
 
 @dataclass
 class _Signal:
-    """What a batch reads and changes of a due clock's signal; the outbox items it causes
-    name it by id, token and version (`service.outgoing`)."""
+    """What a batch reads of a due clock's signal; the outbox items it causes name it by id,
+    token and version (`service.outgoing`)."""
 
     id: int
     token: int
@@ -98,7 +103,6 @@ class _Signal:
     urgency: str
     csm_id: str
     account: str  # its name
-    updated_at: datetime | None = None
 
     @classmethod
     def of(cls, row: Row) -> _Signal:
@@ -154,7 +158,6 @@ class _Batch:
     documents: dict[int, Signal] = field(default_factory=dict)  # whole signals, for webhooks
     clocks: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
-    bumped: set[int] = field(default_factory=set)  # signals whose version moved
     out: list[Outgoing] = field(default_factory=list)
 
     def take(self, row: Row, move: Move) -> None:
@@ -172,9 +175,6 @@ class _Batch:
     def _escalate(self, row: Row, signal: _Signal, escalate: Escalate) -> None:
         now, target, level = self.now, escalate.target, escalate.level
         late = (now - row.due_at).total_seconds()
-        # The event bumps the signal's version (its cards re-render); written in bulk below.
-        signal.version, signal.updated_at = signal.version + 1, now
-        self.bumped.add(signal.id)
         self.events.append({
             "signal_id": signal.id, "at": now, "actor_id": None, "kind": "escalated",
             "from_stage": signal.stage, "to_stage": signal.stage,
@@ -185,28 +185,18 @@ class _Batch:
                        "lateness_s": int((now - escalate.at).total_seconds())}})
         if not target.users:
             log.error("signal %s: SLA missed but no manager or admin to escalate to", signal.id)
-        sync = sync_items(self.config, self._document(signal), "escalated",  # CRM, webhooks
-                          {"clock": row.clock, "level": level, "to": list(target.users)})
+        cause = f":esc:{row.id}:{level}"  # the version does not move (module docstring)
+        sync = sync_items(self.config, self.documents.get(signal.id, signal), "escalated",
+                          {"clock": row.clock, "level": level, "to": list(target.users)},
+                          unversioned=cause, at=now)  # CRM, webhooks
         self.out += [*_escalation_messages(row, signal, level, target, late,
                                            _covers(row, self.away)),
-                     outgoing.refresh(signal), *sync]  # every card shows "missed, escalated"
+                     outgoing.refresh(signal, cause), *sync]  # every card: "missed, escalated"
         self.taken[f"escalation:{level}"] += 1
-
-    def _document(self, signal: _Signal) -> Any:
-        """The whole signal as it is now (webhooks post it), else what the batch knows."""
-        document = self.documents.get(signal.id)
-        if document is None:
-            return signal
-        set_committed_value(document, "version", signal.version)
-        set_committed_value(document, "updated_at", signal.updated_at)
-        return document
 
     def write(self, session: Session) -> None:
         """One statement per kind of row."""
         rows.add_events(session, self.events)
-        rows.bump_signals(session, [
-            {"sid": s.id, "to_version": s.version, "at": s.updated_at}
-            for s in (self.signals[i] for i in self.bumped)])
         rows.move_clocks(session, self.clocks)
         enqueue(session, self.out, self.now)
 

@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -75,15 +76,19 @@ def headers(secret: str, timestamp: int, body: bytes, event: str, delivery: str
     }
 
 
-def items(config: Config, signal: Signal, event: str, detail: dict[str, Any] | None = None
-          ) -> list[Outgoing]:
-    """One outbox row per webhook that wants `event`; the body is the event as it happened."""
+def items(config: Config, signal: Signal, event: str, detail: dict[str, Any] | None = None,
+          unversioned: str = "", at: datetime | None = None) -> list[Outgoing]:
+    """One outbox row per webhook that wants `event`; the body is the event as it happened.
+
+    `unversioned` ends the key of an event that does not move the signal's version (the
+    sweep's escalations); `at` is when it happened (else the signal's `updated_at`).
+    """
     out = []
     for index, hook in enumerate(config.webhooks):
         if event not in hook.events:
             continue
-        key = f"webhook:{index}:{signal.id}:{event}:{signal.version}"
-        body = event_body(signal, event, key, detail)
+        key = f"webhook:{index}:{signal.id}:{event}:{signal.version}{unversioned}"
+        body = event_body(signal, event, key, detail, at)
         host = urlsplit(hook.url).hostname or "webhook"
         out.append(Outgoing(key=key, kind=KIND, target=host[:32],
                             payload={"url": hook.url, "event": event, "body": body},
@@ -92,12 +97,14 @@ def items(config: Config, signal: Signal, event: str, detail: dict[str, Any] | N
 
 
 def event_body(signal: Signal, event: str, delivery: str,
-               detail: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The JSON document posted for one event."""
+               detail: dict[str, Any] | None = None, at: datetime | None = None
+               ) -> dict[str, Any]:
+    """The JSON document posted for one event (`at`: when it happened, else the signal's
+    `updated_at`)."""
     return {
         "id": delivery,
         "event": event,
-        "occurred_at": _iso(signal.updated_at),
+        "occurred_at": _iso(at or signal.updated_at),
         "signal": signal_document(signal),
         "detail": detail or {},
     }

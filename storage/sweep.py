@@ -28,7 +28,8 @@ def claim_due(session: Session, now: datetime, limit: int) -> Sequence[Row]:
 
     On PostgreSQL the clock and signal rows are locked `FOR UPDATE SKIP LOCKED`: replicas
     split the work, and a signal being changed right now (a click holds its row) is left to
-    the next sweep, so the versions written here are never stale.
+    the next sweep, so nothing is decided on a token a click is changing; a click on a signal
+    the sweep holds waits for the sweep's commit and then sees its escalations.
     """
     stmt = (
         select(Deadline.id, Deadline.clock, Deadline.owner_id, Deadline.held_by,
@@ -80,13 +81,6 @@ def insert_escalations(session: Session, rows: list[dict[str, Any]]) -> set[tupl
 def add_events(session: Session, rows: list[dict[str, Any]]) -> None:
     """Append to the signals' event log (`SignalEvent` columns as keys)."""
     insert_rows(session, SignalEvent.__table__, rows)
-
-
-def bump_signals(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Set `version` and `updated_at` of each signal (keys `sid`, `to_version`, `at`)."""
-    table = Signal.__table__
-    update_rows(session, table, "sid", {"to_version": Integer(), "at": table.c.updated_at.type},
-                rows, lambda v: {"version": v["to_version"], "updated_at": v["at"]})
 
 
 def move_clocks(session: Session, rows: list[dict[str, Any]]) -> None:

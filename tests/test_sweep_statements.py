@@ -105,15 +105,14 @@ def test_a_batch_sends_the_same_few_statements_whatever_it_holds(services, count
         unreachable = session.scalar(select(func.count()).where(
             SignalEvent.kind == "ae_unreachable"))
     assert {"manager", "manager_of_manager", "roster_gap"} <= reasons and unreachable
-    # 3 reads (clocks with their signals, the roster, past escalations), 5 writes
-    # (escalations, events, signal versions, clocks, outbox rows): one of each kind.
+    # 3 reads (clocks with their signals, the roster, past escalations), 4 writes
+    # (escalations, events, clocks, outbox rows): one of each kind; no signal is written.
     assert sent == [
         "SELECT deadlines.id, deadlines.clock,",
         "SELECT people.slack_id, people.manager_id",
         "SELECT escalations.deadline_id, escalations.level",
         "INSERT INTO escalations",
         "INSERT INTO signal_events",
-        "UPDATE signals SET",
         "UPDATE deadlines SET",
         "INSERT INTO outbox",
     ]
@@ -131,9 +130,12 @@ def test_with_webhooks_one_more_statement_loads_the_signals_they_post(db_url, co
                 OutboxMessage.kind == "webhook", OutboxMessage.created_at == NOW)).all()
     finally:
         services.engine.dispose()
-    assert handled == due and len(sent) == 9 and sent[4] == "SELECT signals.id, signals.account_id,"
+    assert handled == due and len(sent) == 8 and sent[4] == "SELECT signals.id, signals.account_id,"
+    # one post per escalation, levels 1 and 2 of one clock at once included (keyed by clock
+    # and level: the version does not move), each saying when it happened
     assert len(bodies) == steps["escalation:1"] + steps["escalation:2"]
-    assert all(b["body"]["signal"]["version"] > 1 for b in bodies)
+    assert len({b["body"]["id"] for b in bodies}) == len(bodies)
+    assert {b["body"]["occurred_at"] for b in bodies} == {NOW.isoformat()}
 
 
 def test_a_sweep_with_nothing_due_sends_one_statement(services):

@@ -101,6 +101,25 @@ def test_a_missed_sla_posts_an_escalated_event(sqlite_url, standin, receiver, mo
     assert event["detail"]["level"] == 1
 
 
+def test_each_escalation_level_posts_once_when_it_was_decided(sqlite_url, standin, receiver,
+                                                               monkeypatch):
+    services = bot(sqlite_url, standin, monkeypatch, webhooks=[hook(receiver, "escalated")])
+    with freeze_time(START) as clock:
+        log(services)
+        w = worker(services, standin)
+        for hours in (5, 4, 4):  # level 1, level 2 one ack window later, then nothing new
+            clock.tick(timedelta(hours=hours))
+            w.sweep_once()
+            w.deliverer.drain()
+    events = [json.loads(post.body) for post in receiver.posts()]
+    # the sweep does not move the signal's version: each post is keyed by clock and level
+    assert [e["detail"]["level"] for e in events] == [1, 2]
+    assert len({e["id"] for e in events}) == 2 and all(":esc:" in e["id"] for e in events)
+    start = datetime.fromisoformat(START).replace(tzinfo=UTC)
+    assert [e["occurred_at"] for e in events] == [
+        (start + timedelta(hours=5)).isoformat(), (start + timedelta(hours=9)).isoformat()]
+
+
 def test_5xx_and_timeouts_are_retried_with_a_fresh_signature_and_the_same_delivery_id(
     sqlite_url, standin, receiver, monkeypatch
 ):

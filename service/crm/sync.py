@@ -42,14 +42,22 @@ LINK_RETRY = timedelta(minutes=2)  # no AE card in Slack yet: write again this m
 
 
 def sync_items(config: Config, signal: Signal, event: str,
-               detail: dict[str, Any] | None = None) -> list[Outgoing]:
-    """The CRM write and the webhook posts `event` on `signal` causes (none if unconfigured)."""
+               detail: dict[str, Any] | None = None, *, unversioned: str = "",
+               at: datetime | None = None) -> list[Outgoing]:
+    """The CRM write and the webhook posts `event` on `signal` causes (none if unconfigured).
+
+    `unversioned` names a change that does not move the signal's version (the sweep's
+    escalations, `:esc:<clock>:<level>`): it ends the rows' keys, and the CRM row is written
+    even when the CRM holds this version already (what it shows changed: escalated); `at` is
+    when it happened (else the signal's `updated_at`).
+    """
     out = []
     if config.crm.enabled and event in SYNCED_EVENTS:
-        out.append(Outgoing(key=f"crm:{signal.id}:{signal.version}", kind=CRM_KIND,
-                            target=config.crm.label, payload={"event": event},
+        payload: dict[str, Any] = {"event": event, **({"force": True} if unversioned else {})}
+        out.append(Outgoing(key=f"crm:{signal.id}:{signal.version}{unversioned}",
+                            kind=CRM_KIND, target=config.crm.label, payload=payload,
                             signal_id=signal.id))
-    return out + webhooks.items(config, signal, event, detail)
+    return out + webhooks.items(config, signal, event, detail, unversioned, at)
 
 
 @dataclass
