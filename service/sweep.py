@@ -81,7 +81,7 @@ def sweep(session: Session, config: Config, now: datetime, limit: int = 500,
     batch = _Batch(config, now, steps if steps is not None else Counter(), roster.away,
                    {row.signal_id: _Signal.of(row) for row in due})
     batch.inserted = rows.insert_escalations(session, [
-        _escalation_row(row, e, now) for row, move in moves for e in move.escalations])
+        _escalation_row(row, e) for row, move in moves for e in move.escalations], now)
     if config.webhooks and batch.inserted:  # a webhook's body is the whole signal
         batch.documents = rows.signals(session, {row.signal_id for row, move in moves
                                                  if move.escalations})
@@ -138,11 +138,11 @@ def _due_clock(row: Row, config: Config, policy: SlaPolicy, roster: Roster,
                     manager=climb)
 
 
-def _escalation_row(row: Row, escalate: Escalate, now: datetime) -> dict[str, Any]:
+def _escalation_row(row: Row, escalate: Escalate) -> dict[str, Any]:
     # counted against whoever held the clock when it ran out (the cover while the AE is away)
     return {"signal_id": row.signal_id, "deadline_id": row.id, "level": escalate.level,
             "ae_id": _holder(row), "to_ids": {"users": list(escalate.target.users)},
-            "reason": escalate.target.reason, "due_at": escalate.at, "decided_at": now}
+            "reason": escalate.target.reason, "due_at": escalate.at}
 
 
 @dataclass
@@ -176,7 +176,7 @@ class _Batch:
         now, target, level = self.now, escalate.target, escalate.level
         late = (now - row.due_at).total_seconds()
         self.events.append({
-            "signal_id": signal.id, "at": now, "actor_id": None, "kind": "escalated",
+            "signal_id": signal.id,
             "from_stage": signal.stage, "to_stage": signal.stage,
             "detail": {"clock": row.clock, "level": level, "to": list(target.users),
                        "reason": target.reason, "missed_by_s": int(late),
@@ -196,7 +196,8 @@ class _Batch:
 
     def write(self, session: Session) -> None:
         """One statement per kind of row."""
-        rows.add_events(session, self.events)
+        rows.add_events(session, self.events,
+                        {"at": self.now, "actor_id": None, "kind": "escalated"})
         rows.move_clocks(session, self.clocks)
         enqueue(session, self.out, self.now)
 

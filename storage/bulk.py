@@ -53,32 +53,39 @@ def rows_param(rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     return {"rows": json.dumps(list(rows), default=_memo(_plain), separators=(",", ":"))}
 
 
-def _with_defaults(table: Table, rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list]:
-    """The columns written (those given, plus scalar Python defaults), rows completed."""
-    given = list(rows[0])
+def _shared(table: Table, given: Sequence[str], same: Mapping[str, Any]) -> dict[str, Any]:
+    """`same`, plus the scalar Python defaults of the columns neither given nor in `same`."""
+    taken = {*given, *same}
     defaults = {c.name: c.default.arg for c in table.columns
-                if c.name not in given and c.default is not None and c.default.is_scalar}
-    names = given + list(defaults)
-    return names, [{**defaults, **row} for row in rows] if defaults else list(rows)
+                if c.name not in taken and c.default is not None and c.default.is_scalar}
+    return {**same, **defaults}
 
 
 def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]], *,
                 conflict: Sequence[str] | None = None,
-                returning: Sequence[Column] = ()) -> list[tuple]:
+                returning: Sequence[Column] = (),
+                same: Mapping[str, Any] | None = None) -> list[tuple]:
     """INSERT `rows` (dicts with the same keys) into `table` in one statement; with
     `conflict`, a row whose `conflict` columns already exist is skipped (ON CONFLICT DO
-    NOTHING). Returns the `returning` columns of the rows inserted."""
+    NOTHING). `same` holds the values every row shares (the time of the batch, a status):
+    they are sent once, not with each row, as are the columns' scalar defaults. Returns the
+    `returning` columns of the rows inserted."""
     if not rows:
         return []
-    names, rows = _with_defaults(table, rows)
+    given = list(rows[0])
+    shared = _shared(table, given, same or {})
+    names = given + list(shared)
     connection = session.connection()  # Core: nothing of the session's is flushed first
     if is_postgres(session):
-        source = recordset("r", {name: table.c[name].type for name in names})
+        source = recordset("r", {name: table.c[name].type for name in given})
+        once = [bindparam(f"same_{name}", value, type_=table.c[name].type)
+                for name, value in shared.items()]
         stmt = insert_for(session, table).from_select(
-            names, select(*[source.c[name] for name in names]))
+            names, select(*[source.c[name] for name in given], *once))
         params: Any = rows_param(rows)
     else:
-        stmt, params = insert_for(session, table), rows
+        stmt = insert_for(session, table)
+        params = [{**row, **shared} for row in rows] if returning else rows
     if conflict is not None:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
     if returning:
@@ -87,7 +94,7 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     if is_postgres(session):
         connection.execute(stmt, params)
     else:
-        executemany(connection, stmt, params, names)
+        executemany(connection, stmt, params, names, shared)
     return []
 
 
@@ -110,13 +117,16 @@ def update_rows(session: Session, table: Table, key: str, types: Mapping[str, An
 
 
 def executemany(connection: Connection, stmt: Any, rows: Sequence[Mapping[str, Any]],
-                names: Sequence[str] | None = None) -> None:
+                names: Sequence[str] | None = None, same: Mapping[str, Any] | None = None
+                ) -> None:
     """`stmt` once per row, as one driver executemany (SQLite), each value converted by its
     type's own bind processor, as SQLAlchemy's executemany would, but a value met before is
     not converted again (a batch's rows share a few timestamps: `now`) and no per-row
-    bookkeeping is done: this is most of the cost of writing rows on SQLite."""
+    bookkeeping is done: this is most of the cost of writing rows on SQLite. `same`: the
+    values of columns in `names` that no row holds."""
     compiled = stmt.compile(dialect=connection.dialect, column_keys=names)
     defaults = {name: bind.effective_value for name, bind in compiled.binds.items()}  # literals
+    defaults.update(same or {})
     convert = {name: _memo(bind.type._cached_bind_processor(connection.dialect))
                for name, bind in compiled.binds.items()}
     order = compiled.positiontup or []

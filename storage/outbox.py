@@ -40,26 +40,26 @@ class Outgoing:
 
 
 def enqueue(session: Session, items: list[Outgoing], now: datetime) -> None:
-    """Insert all `items` in one statement; a key already present is left as it is."""
+    """Insert all `items` in one statement; a key already present is left as it is.
+
+    What every row shares (pending, no attempt yet, written now, and due now unless an item
+    says when) is sent once with the statement, not with each row.
+    """
     if not items:
         return
-    rows = [
-        {
-            "key": item.key,
-            "kind": item.kind,
-            "target": item.target,
-            "payload": item.payload,
-            "signal_id": item.signal_id,
-            "guard_deadline_id": item.guard_deadline_id,
-            "status": OutboxStatus.PENDING,
-            "due_at": item.due_at or now,
-            "next_try_at": item.due_at or now,
-            "attempts": 0,
-            "created_at": now,
-        }
-        for item in items
-    ]
-    insert_rows(session, OutboxMessage.__table__, rows, conflict=["key"])  # one statement
+    same: dict[str, Any] = {"status": OutboxStatus.PENDING.value, "attempts": 0,
+                            "created_at": now}
+    if all(item.due_at is None for item in items):
+        same["due_at"] = same["next_try_at"] = now
+        rows = [{"key": item.key, "kind": item.kind, "target": item.target,
+                 "payload": item.payload, "signal_id": item.signal_id,
+                 "guard_deadline_id": item.guard_deadline_id} for item in items]
+    else:
+        rows = [{"key": item.key, "kind": item.kind, "target": item.target,
+                 "payload": item.payload, "signal_id": item.signal_id,
+                 "guard_deadline_id": item.guard_deadline_id, "due_at": item.due_at or now,
+                 "next_try_at": item.due_at or now} for item in items]
+    insert_rows(session, OutboxMessage.__table__, rows, conflict=["key"], same=same)
 
 
 def queued(session: Session, key: str) -> bool:

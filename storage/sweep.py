@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, Row, case, literal, select
+from sqlalchemy import ARRAY, Boolean, Integer, Row, any_, bindparam, case, literal, select
 from sqlalchemy.orm import Session
 
 from protocol.sla import ClockState
@@ -63,24 +63,32 @@ def zones(session: Session, people: Iterable[str]) -> dict[str, str | None]:
 
 
 def escalated(session: Session, deadline_ids: Iterable[int]) -> set[tuple[int, int]]:
-    """(deadline id, level) of the escalations already decided for these clocks."""
-    rows = session.execute(select(Escalation.deadline_id, Escalation.level)
-                           .where(Escalation.deadline_id.in_(list(deadline_ids))))
+    """(deadline id, level) of the escalations already decided for these clocks.
+
+    On PostgreSQL the ids travel as one array parameter (`= ANY`): an `IN` of 500 bound
+    values is rendered, sent and parsed value by value."""
+    ids = list(deadline_ids)
+    among = (Escalation.deadline_id == any_(bindparam("ids", ids, type_=ARRAY(Integer))))\
+        if is_postgres(session) else Escalation.deadline_id.in_(ids)
+    rows = session.execute(select(Escalation.deadline_id, Escalation.level).where(among))
     return {(deadline_id, level) for deadline_id, level in rows}
 
 
-def insert_escalations(session: Session, rows: list[dict[str, Any]]) -> set[tuple[int, int]]:
+def insert_escalations(session: Session, rows: list[dict[str, Any]], now: datetime
+                       ) -> set[tuple[int, int]]:
     """Insert the escalations not decided before (`ON CONFLICT DO NOTHING` on deadline and
-    level); returns (deadline id, level) of those this statement inserted."""
+    level), decided `now`; returns (deadline id, level) of those this statement inserted."""
     table = Escalation.__table__
     inserted = insert_rows(session, table, rows, conflict=("deadline_id", "level"),
-                           returning=(table.c.deadline_id, table.c.level))
+                           returning=(table.c.deadline_id, table.c.level),
+                           same={"decided_at": now})
     return {(deadline_id, level) for deadline_id, level in inserted}
 
 
-def add_events(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Append to the signals' event log (`SignalEvent` columns as keys)."""
-    insert_rows(session, SignalEvent.__table__, rows)
+def add_events(session: Session, rows: list[dict[str, Any]], same: dict[str, Any]) -> None:
+    """Append to the signals' event log (`SignalEvent` columns as keys; `same`: the values
+    every row shares)."""
+    insert_rows(session, SignalEvent.__table__, rows, same=same)
 
 
 def move_clocks(session: Session, rows: list[dict[str, Any]]) -> None:
