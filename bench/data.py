@@ -231,16 +231,18 @@ def _ack(rows: Rows, rng: random.Random, team: Team, sid: int, ae: str, created:
 
 def _due(rows: Rows, rng: random.Random, team: Team, accounts: int, count: int,
          now: datetime) -> None:
-    """`count` hot hand-offs whose ack clock needs the sweep now: half a reminder, half a miss."""
+    """`count` hot hand-offs whose ack clock needs the sweep now: half a reminder, half a miss.
+    Each clock keeps the snapshot of the policy it started under, as the bot writes it."""
     window = WINDOWS["hot"][0]
+    policy = team.config().sla_policy.snapshot()
     for i in range(count):
         started = now - (window * 0.75 if i % 2 else window * 1.25)
         sid = _signal(rows, rng, team, accounts, started, "hot")
         ae = rows.tables["signals"][-1]["ae_id"]
         _clock(rows, sid, "ack", ae, started, started + window,
-               next_step_at=started + window / 2)
+               next_step_at=started + window / 2, policy=policy)
         _clock(rows, sid, "contact", ae, started, started + WINDOWS["hot"][1],
-               next_step_at=started + WINDOWS["hot"][1] / 2)
+               next_step_at=started + WINDOWS["hot"][1] / 2, policy=policy)
 
 
 def history(signals: int, *, now: datetime = NOW, span: timedelta = timedelta(days=365),

@@ -18,6 +18,7 @@ though the CRM holds that version: it now shows "escalated") and the webhook pos
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from blocks.text import duration, escape, mention, when
@@ -46,6 +47,7 @@ from storage import sweep as rows
 from storage.models import Deadline, Signal
 from storage.outbox import Outgoing, enqueue
 from storage.queries import managers, person
+from storage.sweep import DueRow
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +75,12 @@ def sweep(session: Session, config: Config, now: datetime, limit: int = 500,
     decided: dict[int, set[int]] = defaultdict(set)
     for deadline_id, level in rows.escalated(session, (row.id for row in due)):
         decided[deadline_id].add(level)
-    policies = [clock_policy(config, row.policy) for row in due]  # each as it started
+    policies = _policies(config, due)  # each as it started
     zones = _manager_zones(session, due, policies, roster)
-    moves = [(row, decide(_due_clock(row, config, policy, roster, zones),
-                          _owned(config, row, policy), roster, decided[row.id], now))
-             for row, policy in zip(due, policies, strict=True)]
+    moves = [(row, decide(_due_clock(row, config, policy, roster, zones), owned, roster,
+                          decided[row.id], now))
+             for row, policy, owned in zip(due, policies, _owned(config, due, policies),
+                                           strict=True)]
     batch = _Batch(config, now, steps if steps is not None else Counter(), roster.away,
                    {row.signal_id: _Signal.of(row) for row in due})
     batch.inserted = rows.insert_escalations(session, [
@@ -105,17 +108,32 @@ class _Signal:
     account: str  # its name
 
     @classmethod
-    def of(cls, row: Row) -> _Signal:
+    def of(cls, row: DueRow) -> _Signal:
         return cls(row.signal_id, row.signal_token, row.version, row.stage, row.urgency,
                    row.csm_id, row.account)
 
 
-def _owned(config: Config, row: Row, policy: SlaPolicy) -> SlaPolicy:
-    """The clock's policy in its owner's calendar (their country's public holidays)."""
-    return policy.with_hours(person_hours(config, policy.business_hours, row.owner_id))
+def _policies(config: Config, due: Sequence[DueRow]) -> list[SlaPolicy]:
+    """Each clock's SLA policy as it started (its snapshot), read once per distinct snapshot:
+    a batch's clocks share a few."""
+    read = {snapshot: clock_policy(config, json.loads(snapshot) if snapshot else None)
+            for snapshot in {row.policy for row in due}}
+    return [read[row.policy] for row in due]
 
 
-def _manager_zones(session: Session, due: Sequence[Row], policies: list[SlaPolicy],
+def _owned(config: Config, due: Sequence[DueRow], policies: list[SlaPolicy]
+           ) -> list[SlaPolicy]:
+    """Each clock's policy in its owner's calendar (their country's public holidays), made
+    once per policy and owner."""
+    made: dict[tuple[str | None, str | None], SlaPolicy] = {}
+    for row, policy in zip(due, policies, strict=True):
+        if (row.policy, row.owner_id) not in made:
+            made[row.policy, row.owner_id] = policy.with_hours(
+                person_hours(config, policy.business_hours, row.owner_id))
+    return [made[row.policy, row.owner_id] for row in due]
+
+
+def _manager_zones(session: Session, due: Sequence[DueRow], policies: list[SlaPolicy],
                    roster: Roster) -> dict[str, str | None]:
     """The time zones of the managers whose working time counts for a clock of the batch
     (clocks in working time only): one statement, none when every clock is in calendar time."""
@@ -124,7 +142,7 @@ def _manager_zones(session: Session, due: Sequence[Row], policies: list[SlaPolic
     return rows.zones(session, wanted) if wanted else {}
 
 
-def _due_clock(row: Row, config: Config, policy: SlaPolicy, roster: Roster,
+def _due_clock(row: DueRow, config: Config, policy: SlaPolicy, roster: Roster,
                zones: dict[str, str | None]) -> DueClock:
     manager = roster.managers.get(row.owner_id or "")
     climb = None
@@ -138,7 +156,7 @@ def _due_clock(row: Row, config: Config, policy: SlaPolicy, roster: Roster,
                     manager=climb)
 
 
-def _escalation_row(row: Row, escalate: Escalate) -> dict[str, Any]:
+def _escalation_row(row: DueRow, escalate: Escalate) -> dict[str, Any]:
     # counted against whoever held the clock when it ran out (the cover while the AE is away)
     return {"signal_id": row.signal_id, "deadline_id": row.id, "level": escalate.level,
             "ae_id": _holder(row), "to_ids": {"users": list(escalate.target.users)},
@@ -160,7 +178,7 @@ class _Batch:
     events: list[dict[str, Any]] = field(default_factory=list)
     out: list[Outgoing] = field(default_factory=list)
 
-    def take(self, row: Row, move: Move) -> None:
+    def take(self, row: DueRow, move: Move) -> None:
         """What `move` of the clock in `row` writes and sends."""
         self.clocks.append({"did": row.id, "to_step": move.step, "next_at": move.next_step_at,
                             "missed": bool(move.escalations)})
@@ -172,7 +190,7 @@ class _Batch:
             if (row.id, escalate.level) in self.inserted:  # else another sweep decided it
                 self._escalate(row, signal, escalate)
 
-    def _escalate(self, row: Row, signal: _Signal, escalate: Escalate) -> None:
+    def _escalate(self, row: DueRow, signal: _Signal, escalate: Escalate) -> None:
         now, target, level = self.now, escalate.target, escalate.level
         late = (now - row.due_at).total_seconds()
         self.events.append({
@@ -202,7 +220,7 @@ class _Batch:
         enqueue(session, self.out, self.now)
 
 
-def _reminder(row: Row, signal: _Signal, index: int, away: Mapping[str, str | None]
+def _reminder(row: DueRow, signal: _Signal, index: int, away: Mapping[str, str | None]
               ) -> Outgoing:
     text = REMINDER_TEXT.get(row.clock, "Reminder").format(due=when(row.due_at))
     audience = "csm" if row.clock == "revisit" else "ae"
@@ -223,7 +241,7 @@ def _reminder(row: Row, signal: _Signal, index: int, away: Mapping[str, str | No
 
 
 def _escalation_messages(
-    deadline: Row,
+    deadline: DueRow,
     signal: _Signal,
     level: int,
     target: Target,
@@ -262,12 +280,12 @@ def _escalation_messages(
     return out
 
 
-def _covers(row: Row, away: Mapping[str, str | None]) -> bool:
+def _covers(row: DueRow, away: Mapping[str, str | None]) -> bool:
     """True when the clock's holder is the owner's cover (the acting AE), not their manager."""
     return bool(row.held_by) and final_cover(row.owner_id or "", away) == row.held_by
 
 
-def _holder(row: Row) -> str | None:
+def _holder(row: DueRow) -> str | None:
     """Who holds the clock: the owner, or while they are away their acting AE / manager."""
     return row.held_by or row.owner_id
 
