@@ -121,7 +121,9 @@ def run(opts: Options) -> Report:
         "`session.flush()` (so the figure is the sweep's reads and writes, without the "
         "commit's fsync), then (PostgreSQL) a VACUUM of the touched tables. Half the due "
         "clocks owe a reminder, half a missed-SLA escalation "
-        "(an `Escalation`, an event, a manager card and two notices). *Clocks ahead* are the "
+        "(an `Escalation`, an event, a manager card, two notices and a card refresh); each "
+        "keeps the snapshot of the SLA policy it started under, as the bot writes it. "
+        "*Clocks ahead* are the "
         "rows in the partial index (next_step_at NOT NULL); the rest of the history is NULL "
         "there. Loaded with COPY (PostgreSQL) / executemany of Core inserts (SQLite), one "
         "block copied by `INSERT ... SELECT`, then VACUUM ANALYZE.")
