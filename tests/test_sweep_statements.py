@@ -142,3 +142,20 @@ def test_a_sweep_with_nothing_due_sends_one_statement(services):
     _log(services, ("just handed off", "hot", AE, timedelta(0)), 0)
     handled, sent, _ = _sweep_counted(services)
     assert handled == 0 and sent == ["SELECT deadlines.id, deadlines.clock,"]
+
+
+def test_a_batch_reads_each_policy_snapshot_once(services, monkeypatch):
+    from service import sweep as sweeping
+
+    read, real = [], sweeping.clock_policy
+
+    def counted(config, snapshot):
+        read.append(snapshot)
+        return real(config, snapshot)
+
+    monkeypatch.setattr(sweeping, "clock_policy", counted)
+    due = _batch(services, 30)
+    read.clear()
+    handled, _, steps = _sweep_counted(services)
+    assert handled == due >= 30 and steps["escalation:1"]
+    assert len(read) == 1 and read[0]["name"] == "default"  # every clock kept the same one
