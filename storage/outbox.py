@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.bulk import insert_rows
@@ -67,11 +67,17 @@ def queued(session: Session, key: str) -> bool:
     return session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key)) is not None
 
 
+# Of the rows due at one moment (a sweep's batch), a manager's escalation card goes before
+# the notices to the AE and the CSM decided with it: after an outage the managers hear first.
+_ESCALATIONS_FIRST = case((OutboxMessage.payload["audience"].as_string() == "manager", 0), else_=1)
+
+
 def claim_due(
     session: Session, *, now: datetime, worker: str, limit: int, lease: timedelta,
     skip_slack: bool = False,
 ) -> list[OutboxMessage]:
-    """Mark up to `limit` due rows as `sending` for `worker`, oldest due first.
+    """Mark up to `limit` due rows as `sending` for `worker`, oldest due first (and of rows
+    due at the same moment, managers' escalation cards first).
 
     Pending rows whose time has come, and `sending` rows whose lease ran out (their
     process died mid-send), are both taken; the caller reconciles the latter before
@@ -92,7 +98,7 @@ def claim_due(
                 and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.lease_until < now),
             )
         )
-        .order_by(OutboxMessage.due_at, OutboxMessage.id)
+        .order_by(OutboxMessage.due_at, _ESCALATIONS_FIRST, OutboxMessage.id)
         .limit(limit)
     )
     busy = busy_lanes(session, now)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -311,3 +311,23 @@ def test_a_workspace_ceiling_on_posts_paces_every_conversation_together(services
         clock.tick(timedelta(seconds=10))
         d.drain()
     assert len(standin.calls_to("chat.postMessage")) == 12 and standin.duplicates() == []
+
+
+def test_of_rows_due_at_once_a_managers_escalation_is_claimed_first(services):
+    """After an outage a sweep decides many escalations at once: each manager's card goes
+    before the notices to the AE and the CSM queued with it (and before older ids)."""
+    notices = [Outgoing(key=f"note:{i}", kind="slack.post", target=f"U0AE0000{i}",
+                        payload={"text": f"notice {i}"}) for i in range(3)]
+    card = Outgoing(key="card:1:manager:U0MGR0001:esc:1:1", kind="slack.post",
+                    target="U0MGR0001", payload={"render": "card", "audience": "manager"})
+    later = Outgoing(key="card:2:manager:U0MGR0002:esc:2:1", kind="slack.post",
+                     target="U0MGR0002", payload={"render": "card", "audience": "manager"})
+    now = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+    with services.unit_of_work() as session:
+        enqueue(session, [*notices, card], now)
+        enqueue(session, [later], now + timedelta(seconds=1))
+    with services.unit_of_work() as session:
+        claimed = claim_due(session, now=now + timedelta(seconds=2), worker="w", limit=5,
+                            lease=timedelta(seconds=60))
+        order = [row.key for row in claimed]
+    assert order == [card.key, *(n.key for n in notices), later.key]
