@@ -136,6 +136,16 @@ class Tally:
         return bool(self.sent or self.skipped or self.held)
 
 
+@dataclass
+class Sent:
+    """A post Slack confirmed (its channel and ts), to record against its outbox row."""
+
+    row: Claimed
+    channel: str
+    ts: str
+    at: datetime
+
+
 def make_client(token: str | None, base_url: str | None, timeout: int = 10) -> WebClient:
     """A WebClient with slack_sdk's automatic retries off: the outbox retries instead."""
     kwargs: dict[str, Any] = {"token": token, "timeout": timeout, "retry_handlers": []}
@@ -180,6 +190,11 @@ class Deliverer:
         self.recent: dict[str, deque[datetime]] = defaultdict(deque)
         self.paused = False
         self.stopping = threading.Event()  # set on shutdown: try no more rows, release them
+        # While serving, posts Slack confirmed are recorded together, a few times a second,
+        # not each in a transaction of its own (see `record_sent`).
+        self.batch_records = False
+        self._unrecorded: list[Sent] = []
+        self._unrecorded_lock = threading.Lock()
 
     @property
     def config(self) -> Config:
@@ -269,10 +284,19 @@ class Deliverer:
         A claim that found less than it asked for (no backlog) is not repeated for
         `CLAIM_EVERY`: rows that arrive one by one are claimed a few at a time, not each
         with a claim of its own (a claim's statements cost more than a post's)."""
+        self.batch_records = True
+        try:
+            self._serve(wake, stop)
+        finally:
+            self.batch_records = False
+            self.flush_records()
+
+    def _serve(self, wake: threading.Event, stop: threading.Event) -> None:
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="deliver") as pool:
             running: set[Future[Tally]] = set()
             claim_at = 0.0  # time.monotonic() of the next claim
             while not stop.is_set():
+                self.flush_records()  # before claiming: a recorded lane may be claimed again
                 room = self.concurrency - len(running)
                 if room > 0 and time.monotonic() >= claim_at:
                     lanes = self._safe_claim(room * ROWS_PER_LANE)
@@ -510,6 +534,52 @@ class Deliverer:
         with unit_of_work(self.factory) as session:
             finish(session, row.id, self.worker, row.attempt, **values)
 
+    # -- recording what was sent ---------------------------------------------------------
+
+    def record_sent(self, sent: Sent) -> None:
+        """Record a post Slack confirmed: now, or (while serving) with the next batch. A post
+        whose record is lost with the process stays `sending` until its lease runs out; then
+        it is reconciled against the conversation's history (its metadata key), not resent."""
+        if not self.batch_records:
+            self._record([sent])
+            return
+        with self._unrecorded_lock:
+            self._unrecorded.append(sent)
+
+    def flush_records(self) -> None:
+        """Record the posts confirmed since the last flush, in one transaction."""
+        with self._unrecorded_lock:
+            batch, self._unrecorded = self._unrecorded, []
+        if not batch:
+            return
+        try:
+            self._record(batch)
+        except Exception:  # noqa: BLE001 - the database is away: kept for the next flush
+            log.exception("recording %d sent posts failed; trying again", len(batch))
+            with self._unrecorded_lock:
+                self._unrecorded[:0] = batch
+
+    def _record(self, batch: list[Sent]) -> None:
+        cards = []
+        with unit_of_work(self.factory) as session:
+            for sent in batch:
+                row = sent.row
+                if finish(session, row.id, self.worker, row.attempt, status=OutboxStatus.SENT,
+                          sent_at=sent.at, result_channel=sent.channel, result_ts=sent.ts,
+                          maybe_sent=False, last_error=None) \
+                        and row.payload.get("render") == "card" and row.signal_id:
+                    cards.append({"signal_id": row.signal_id, "audience": row.payload["audience"],
+                                  "user_id": row.target, "channel": sent.channel, "ts": sent.ts,
+                                  "created_at": sent.at, "headline": row.payload.get("headline"),
+                                  "extension_id": row.payload.get("extension")})
+            if cards:
+                session.execute(insert(Card), cards)
+        for sent in batch:
+            if sent.row.payload.get("audience") == "manager" and sent.row.due:
+                # escalation lateness as the manager sees it: queued (decided) to delivered
+                log.info("escalation %s delivered %.1fs after it was decided",
+                         sent.row.key, (sent.at - sent.row.due).total_seconds())
+
     # -- pacing --------------------------------------------------------------------------
 
     def _conversation_key(self, row: Claimed) -> str:
@@ -683,20 +753,7 @@ def _refuses_charts(exc: SlackApiError, blocks: list[dict[str, Any]] | None) -> 
 
 
 def _record_sent(d: Deliverer, row: Claimed, channel: str, ts: str) -> str:
-    now = d.clock()
-    with unit_of_work(d.factory) as session:
-        if finish(session, row.id, d.worker, row.attempt, status=OutboxStatus.SENT, sent_at=now,
-                  result_channel=channel, result_ts=ts, maybe_sent=False, last_error=None) \
-                and row.payload.get("render") == "card" and row.signal_id:
-            session.execute(insert(Card), [{
-                "signal_id": row.signal_id, "audience": row.payload["audience"],
-                "user_id": row.target, "channel": channel, "ts": ts, "created_at": now,
-                "headline": row.payload.get("headline"),
-                "extension_id": row.payload.get("extension")}])
-    if row.payload.get("audience") == "manager" and row.due:
-        # escalation lateness as the manager sees it: queued (decided) to delivered
-        log.info("escalation %s delivered %.1fs after it was decided",
-                 row.key, (now - row.due).total_seconds())
+    d.record_sent(Sent(row, channel, ts, d.clock()))
     return "sent"
 
 

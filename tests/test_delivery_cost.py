@@ -7,9 +7,14 @@ deliverer claims and sends them to the stand-in.
 
 from __future__ import annotations
 
-import pytest
+import threading
 
+import pytest
+from sqlalchemy import event, func, select
+
+from storage.models import Card, OutboxMessage
 from tests.handlers.test_ack_cost import _submit, _warm, counting
+from tests.support import wait_for
 
 # A sent post: the fenced update of its outbox row, and its card row (a card is updated in
 # place later). Nothing is read back.
@@ -55,3 +60,42 @@ def test_a_sent_post_is_recorded_with_two_statements(driver):
     assert sent == 6
     assert len(send) == PER_POST * sent, "\n".join(send)
     assert not any(s.startswith("SELECT") for s in send), "\n".join(send)
+
+
+def test_the_serving_loop_records_its_posts_together(driver):
+    """While serving, posts Slack confirmed are recorded a batch at a time: far fewer
+    transactions than posts, each post recorded once, every card kept."""
+    _warm(driver)
+    driver.deliver()
+    view = driver.open_signal_modal("U0CSM0001")
+    for index in range(8):
+        _submit(driver, view, f"VBATCH{index:04d}")
+    deliverer = driver.worker.deliverer
+    deliverer._pace = lambda row: None  # Slack's per-conversation pace is not counted here
+    before = _counts(driver)
+    commits: list[str] = []
+
+    def committed(_conn) -> None:
+        if threading.current_thread().name.startswith(("serving", "deliver")):
+            commits.append(threading.current_thread().name)
+
+    event.listen(driver.services.engine, "commit", committed)
+    stop, wake = threading.Event(), threading.Event()
+    serving = threading.Thread(target=deliverer.serve, args=(wake, stop), name="serving")
+    serving.start()
+    try:
+        wait_for(lambda: _counts(driver)[0] == before[0] + 16)
+    finally:
+        stop.set()
+        serving.join(timeout=10)
+        event.remove(driver.services.engine, "commit", committed)
+    assert _counts(driver) == (before[0] + 16, before[1] + 16)  # each post, each card once
+    assert len(commits) <= 6, commits  # claims and flushes, not one per post
+
+
+def _counts(driver) -> tuple[int, int]:
+    """(outbox rows sent, card rows)."""
+    with driver.services.unit_of_work() as session:
+        return (session.scalar(select(func.count()).select_from(OutboxMessage)
+                               .where(OutboxMessage.status == "sent")),
+                session.scalar(select(func.count()).select_from(Card)))
