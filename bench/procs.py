@@ -26,7 +26,9 @@ def bot_env(folder: Path, database_url: str, standin: SlackStandin, config: str)
     """The environment of a bot process: tokens, the stand-in, the database, the config."""
     config_file = folder / "signalbot.yml"
     config_file.write_text(config)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SIGNALBOT_"))}
+    # the bench's own settings stay out, but the worker's niceness may be compared on purpose
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SIGNALBOT_"))
+           or k == "SIGNALBOT_WORKER_NICE"}
     env.update(SLACK_BOT_TOKEN="xoxb-bench", SLACK_SIGNING_SECRET=SECRET,
                SLACK_API_URL=standin.base_url, DATABASE_URL=database_url,
                SIGNALBOT_CONFIG=str(config_file), PYTHONPATH=str(ROOT))
