@@ -190,8 +190,8 @@ class Deliverer:
         self.recent: dict[str, deque[datetime]] = defaultdict(deque)
         self.paused = False
         self.stopping = threading.Event()  # set on shutdown: try no more rows, release them
-        # While serving, posts Slack confirmed are recorded together, a few times a second,
-        # not each in a transaction of its own (see `record_sent`).
+        # While serving, posts Slack confirmed are recorded together just before each claim
+        # (a few times a second), not each in a transaction of its own (see `record_sent`).
         self.batch_records = False
         self._unrecorded: list[Sent] = []
         self._unrecorded_lock = threading.Lock()
@@ -296,9 +296,9 @@ class Deliverer:
             running: set[Future[Tally]] = set()
             claim_at = 0.0  # time.monotonic() of the next claim
             while not stop.is_set():
-                self.flush_records()  # before claiming: a recorded lane may be claimed again
                 room = self.concurrency - len(running)
                 if room > 0 and time.monotonic() >= claim_at:
+                    self.flush_records()  # first: a lane recorded may be claimed again
                     lanes = self._safe_claim(room * ROWS_PER_LANE)
                     running |= {pool.submit(self.run_lane, lane) for lane in lanes}
                     backlog = sum(map(len, lanes)) >= room * ROWS_PER_LANE
