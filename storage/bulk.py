@@ -124,7 +124,7 @@ def executemany(connection: Connection, stmt: Any, rows: Sequence[Mapping[str, A
     not converted again (a batch's rows share a few timestamps: `now`) and no per-row
     bookkeeping is done: this is most of the cost of writing rows on SQLite. `same`: the
     values of columns in `names` that no row holds."""
-    compiled = stmt.compile(dialect=connection.dialect, column_keys=names)
+    compiled = _compiled(connection, stmt, names)
     defaults = {name: bind.effective_value for name, bind in compiled.binds.items()}  # literals
     defaults.update(same or {})
     convert = {name: _memo(bind.type._cached_bind_processor(connection.dialect))
@@ -133,6 +133,20 @@ def executemany(connection: Connection, stmt: Any, rows: Sequence[Mapping[str, A
     values = [tuple(_value(row, name, defaults, convert[name]) for name in order)
               for row in rows]
     connection.exec_driver_sql(compiled.string, values)
+
+
+def _compiled(connection: Connection, stmt: Any, names: Sequence[str] | None) -> Any:
+    """`stmt` compiled for `names`; a statement with no literal values is compiled once per
+    pooled connection and shape (kept in the connection's `info`), as SQLAlchemy's own cache
+    would for a statement it executes itself."""
+    key = stmt._generate_cache_key()
+    if key is None or key.bindparams:  # literals: their values are in the compiled form
+        return stmt.compile(dialect=connection.dialect, column_keys=names)
+    cache = connection.info.setdefault("signalbot.bulk.compiled", {})
+    shape = (key.key, tuple(names or ()))
+    if shape not in cache:
+        cache[shape] = stmt.compile(dialect=connection.dialect, column_keys=names)
+    return cache[shape]
 
 
 def _value(row: Mapping[str, Any], name: str, defaults: Mapping[str, Any],
