@@ -266,6 +266,9 @@ class Digest:
     """One weekly digest: the week, the week before (for trends), the quarter, what is stuck."""
 
     week: Week
+    # the week before, its figures compared with the week's: signals, SLA, escalations (how
+    # many, how late), outcomes, upgrades, covered; its per-AE escalations, still-open items,
+    # funnel, away periods and extensions are left empty (`service.digest.compared_figures`)
     previous: Week
     first_day: date  # the week's Monday, in the configured time zone
     last_day: date  # its Sunday

@@ -144,7 +144,7 @@ def compute_digest(
                         remember=rollups)
     digest = Digest(
         week=week_figures(session, start, end, now, trend[-1]),
-        previous=week_figures(session, *previous, now, trend[-2]),
+        previous=compared_figures(session, *previous, trend[-2]),
         first_day=first_day,
         last_day=end.astimezone(tz).date() - timedelta(days=1),
         timezone=tz.key,
@@ -186,6 +186,22 @@ def week_figures(session: Session, start: datetime, end: datetime, now: datetime
         upgrades=ownership_upgrades(session, start, end),
         covered=covered_hand_offs(session, start, end), away=away_in(session, start, end),
         extensions=extensions_per_ae(session, start, end),
+    )
+
+
+def compared_figures(session: Session, start: datetime, end: datetime,
+                     week_sla: SlaFigures) -> Week:
+    """The figures of the week before that the digest compares the week with: signals logged,
+    SLA, escalations (how many, how late), outcomes, ownership upgrades, covered hand-offs.
+    Its escalations per AE and still open, funnel, away periods and extensions are left
+    empty: the digest shows those of the week only."""
+    return Week(
+        start=start, end=end, signals=signal_counts(session, start, end), ack=week_sla.ack,
+        contact=week_sla.contact, per_ae=week_sla.per_ae, per_policy=week_sla.per_policy,
+        escalations=escalation_totals(session, start, end),
+        outcomes=outcomes(session, start, end), funnel=Funnel(),
+        upgrades=ownership_upgrades(session, start, end),
+        covered=covered_hand_offs(session, start, end),
     )
 
 
@@ -255,21 +271,28 @@ def sla_by_week(
 
 def _figures(counts: list[ClockCount], per_owner: bool) -> SlaFigures:
     """A week's `SlaFigures` from its clock counts."""
-    ack, contact = Tally(), Tally()
-    per_ae: dict[str | None, AeSla] = {}
-    per_policy: dict[str, PolicySla] = {}
+    totals: dict[tuple[str, str | None, str], list[int]] = {}  # (kind, key, clock) -> sums
     for c in counts:
-        name = c.policy or DEFAULT_POLICY  # clocks from before policies ran under the default
-        for row in (per_ae.setdefault(c.holder, AeSla(c.holder)),
-                    per_policy.setdefault(name, PolicySla(name))):
-            (row.ack if c.clock == "ack" else row.contact).add(c.tally)
-        (ack if c.clock == "ack" else contact).add(c.tally)
-    if not per_owner:
-        return SlaFigures(ack, contact, [], [])
+        keys = [("all", None, c.clock)]
+        if per_owner:  # clocks from before policies ran under the default
+            keys += [("ae", c.holder, c.clock), ("policy", c.policy or DEFAULT_POLICY, c.clock)]
+        for key in keys:
+            sums = totals.setdefault(key, [0, 0, 0])
+            sums[0] += c.met
+            sums[1] += c.counted
+            sums[2] += c.pending
+
+    def tally(kind: str, key: str | None, clock: str) -> Tally:
+        return Tally(*totals.get((kind, key, clock), (0, 0, 0)))
+
+    per_ae = [AeSla(who, tally("ae", who, "ack"), tally("ae", who, "contact"))
+              for who in {key for kind, key, _ in totals if kind == "ae"}]
+    per_policy = [PolicySla(name, tally("policy", name, "ack"), tally("policy", name, "contact"))
+                  for name in {key for kind, key, _ in totals if kind == "policy"}]
     return SlaFigures(
-        ack, contact,
-        sorted(per_ae.values(), key=lambda r: (-(r.ack.counted + r.ack.pending), r.ae_id or "")),
-        sorted(per_policy.values(), key=lambda r: (-(r.ack.counted + r.ack.pending), r.policy)))
+        tally("all", None, "ack"), tally("all", None, "contact"),
+        sorted(per_ae, key=lambda r: (-(r.ack.counted + r.ack.pending), r.ae_id or "")),
+        sorted(per_policy, key=lambda r: (-(r.ack.counted + r.ack.pending), r.policy)))
 
 
 def _trend_bounds(config: Config, last_monday: date, now: datetime,
@@ -299,13 +322,21 @@ def _seconds(session: Session, later: Any, earlier: Any) -> Any:
     return (func.julianday(later) - func.julianday(earlier)) * 86400.0
 
 
+def escalation_totals(session: Session, start: datetime, end: datetime) -> Escalations:
+    """How many escalations were decided in [start, end), and how late (in one query)."""
+    late = _seconds(session, Escalation.decided_at, Escalation.due_at)
+    total, avg_late, max_late = session.execute(
+        select(func.count(), func.avg(late), func.max(late))
+        .where(_between(Escalation.decided_at, start, end))
+    ).one()
+    return Escalations(total=total, avg_late_s=None if avg_late is None else float(avg_late),
+                       max_late_s=None if max_late is None else float(max_late))
+
+
 def escalations(session: Session, start: datetime, end: datetime) -> Escalations:
     """Escalations decided in [start, end): per AE, lateness, and the signals still open."""
     in_week = _between(Escalation.decided_at, start, end)
-    late = _seconds(session, Escalation.decided_at, Escalation.due_at)
-    total, avg_late, max_late = session.execute(
-        select(func.count(), func.avg(late), func.max(late)).where(in_week)
-    ).one()
+    totals = escalation_totals(session, start, end)
     is_open = Signal.stage.in_(OPEN_STAGES)
     per_ae = session.execute(
         select(Escalation.ae_id, func.count(), func.count(distinct(Escalation.signal_id)),
@@ -316,14 +347,10 @@ def escalations(session: Session, start: datetime, end: datetime) -> Escalations
         .order_by(func.count().desc(), Escalation.ae_id)
     )
     escalated = and_(is_open, Signal.id.in_(select(Escalation.signal_id).where(in_week)))
-    return Escalations(
-        total=total,
-        avg_late_s=None if avg_late is None else float(avg_late),
-        max_late_s=None if max_late is None else float(max_late),
-        per_ae=[AeEscalations(*row) for row in per_ae],
-        open_signals=_count(session, escalated),
-        open_items=_items(session, escalated, Signal.handed_off_at),
-    )
+    totals.per_ae = [AeEscalations(*row) for row in per_ae]
+    totals.open_signals = _count(session, escalated)
+    totals.open_items = _items(session, escalated, Signal.handed_off_at)
+    return totals
 
 
 def outcomes(session: Session, start: datetime, end: datetime) -> Outcomes:

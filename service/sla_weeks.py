@@ -43,7 +43,6 @@ from typing import Any
 from sqlalchemy import String, and_, exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
-from protocol.digest import Tally
 from protocol.sla import ClockState
 from storage.bulk import insert_rows
 from storage.models import Deadline, Escalation, SlaRollup, SlaRollupWeek
@@ -65,11 +64,6 @@ class ClockCount:
     met: int
     counted: int
     pending: int = 0
-
-    @property
-    def tally(self) -> Tally:
-        """These clocks as a `Tally`."""
-        return Tally(met=self.met, counted=self.counted, pending=self.pending)
 
 
 def clock_holder() -> Any:
@@ -126,24 +120,23 @@ def count_weeks(
 
 def _kept(session: Session, bounds: Bounds, owners: list[str] | None
           ) -> dict[int, list[ClockCount]]:
-    """The kept weeks among `bounds` (index -> their counts), in one statement."""
+    """The kept weeks among `bounds` (index -> their counts): the weeks, then their counts
+    (two statements; a week's bounds are read once, not with each of its rows)."""
     index = {pair: i for i, pair in enumerate(bounds)}
-    joined = [SlaRollup.week_id == SlaRollupWeek.id]
+    weeks = {week_id: index[(starts, ends)] for week_id, starts, ends in session.execute(
+        select(SlaRollupWeek.id, SlaRollupWeek.starts, SlaRollupWeek.ends).where(
+            SlaRollupWeek.rules == RULES,
+            SlaRollupWeek.starts.in_(sorted({start for start, _ in bounds}))))
+        if (starts, ends) in index}  # (not a week of other bounds starting then)
+    kept: dict[int, list[ClockCount]] = {i: [] for i in weeks.values()}
+    if not weeks:
+        return kept
+    stmt = select(SlaRollup.week_id, SlaRollup.holder, SlaRollup.policy, SlaRollup.clock,
+                  SlaRollup.met, SlaRollup.counted).where(SlaRollup.week_id.in_(sorted(weeks)))
     if owners is not None:
-        joined.append(SlaRollup.holder.in_(owners))
-    rows = session.execute(
-        select(SlaRollupWeek.starts, SlaRollupWeek.ends, SlaRollup.holder, SlaRollup.policy,
-               SlaRollup.clock, SlaRollup.met, SlaRollup.counted)
-        .outerjoin(SlaRollup, and_(*joined))
-        .where(SlaRollupWeek.rules == RULES,
-               SlaRollupWeek.starts.in_(sorted({start for start, _ in bounds}))))
-    kept: dict[int, list[ClockCount]] = {}
-    for starts, ends, holder, policy, clock, met, counted in rows:
-        if (i := index.get((starts, ends))) is None:
-            continue  # a week of other bounds starting then (another time zone)
-        counts = kept.setdefault(i, [])
-        if clock is not None:  # None: a kept week without clocks (of these owners)
-            counts.append(ClockCount(holder, policy, clock, met, counted))
+        stmt = stmt.where(SlaRollup.holder.in_(owners))
+    for week_id, holder, policy, clock, met, counted in session.execute(stmt):
+        kept[weeks[week_id]].append(ClockCount(holder, policy, clock, met, counted))
     return kept
 
 
