@@ -57,6 +57,8 @@ class Collector:
             elif code.co_filename.endswith("service/digest.py") and \
                     not code.co_name.startswith("_"):
                 chain.append(code.co_name)
+                if code.co_name == "compared_figures":  # the week before's, compared
+                    chain[-1] = "previous week"
                 if code.co_name == "week_figures":  # the first week asked for is "the week"
                     which = self.weeks.setdefault(frame.f_locals.get("start"), (
                         "week", "previous week")[min(len(self.weeks), 1)])
@@ -185,8 +187,8 @@ def run(opts: Options) -> Report:
         "nothing kept (it counts all eight weeks and keeps seven) and *a Monday's*, whose "
         "week before is counted and kept (the weeks before that were kept by earlier "
         "Mondays' digests). Every statement of the last run is then explained; *sent by* "
-        "names the digest functions on the stack ('week' / 'previous week' are the two "
-        "`week_figures` calls; `_kept` reads the kept weeks, `_count` counts the others).")
+        "names the digest functions on the stack ('week' is `week_figures`, 'previous week' "
+        "`compared_figures`; `_kept` reads the kept weeks, `_count` counts the others).")
     verdicts = []
     for db in opts.dbs:
         try:
