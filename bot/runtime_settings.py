@@ -30,8 +30,10 @@ class Runtime:
     delivery_concurrency: int = 16  # conversations the worker sends to at once
     slack_posts_per_minute: float | None = None  # pace chat.postMessage workspace-wide
     # The worker's niceness: deliveries can wait a moment, acks (3 s) cannot, so on a busy
-    # host the web processes get the CPU first (0: the same priority as them).
-    worker_nice: int = 10
+    # host the web processes get the CPU first. None: 10 on PostgreSQL, 0 on SQLite, whose
+    # one write lock the acks share with the worker (a worker put aside holding it stalls
+    # them: measured, docs/benchmarks.md finding 12).
+    worker_nice: int | None = None
     metrics: bool = False
     metrics_token: str | None = field(default=None, repr=False)
     log_format: str = "plain"

@@ -16,10 +16,11 @@ from bot.routes import routes
 from bot.services import Services
 from service.slack_pause import slack_paused
 from storage.backup import BackupError, backup_sqlite
-from storage.db import schema_state, upgrade
+from storage.db import is_postgres, schema_state, upgrade
 from storage.outbox import backlog
 
 log = logging.getLogger("signalbot")
+WORKER_NICE = 10  # the worker's niceness on PostgreSQL unless SIGNALBOT_WORKER_NICE says
 
 
 class SchemaOutOfDate(Exception):
@@ -154,7 +155,7 @@ def _worker(args: argparse.Namespace, services: Services) -> int:
 
     services.settings.require_for("worker")
     _ensure_schema(services, args.migrate)
-    _yield_to_acks(services.settings.runtime.worker_nice)
+    _yield_to_acks(worker_niceness(services))
     worker = Worker(services)
     if args.once:
         worker.catch_up()
@@ -166,8 +167,16 @@ def _worker(args: argparse.Namespace, services: Services) -> int:
     return 0
 
 
+def worker_niceness(services: Services) -> int:
+    """SIGNALBOT_WORKER_NICE, else 10 on PostgreSQL and 0 on SQLite (see Runtime)."""
+    chosen = services.settings.runtime.worker_nice
+    if chosen is not None:
+        return chosen
+    return WORKER_NICE if is_postgres(services.engine) else 0
+
+
 def _yield_to_acks(niceness: int) -> None:
-    """Lower this process's CPU priority by `niceness` (SIGNALBOT_WORKER_NICE)."""
+    """Lower this process's CPU priority by `niceness`."""
     if niceness:
         os.nice(niceness)
         log.info("worker niceness %d: the web processes' acks get the CPU first", niceness)

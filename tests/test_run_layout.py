@@ -56,19 +56,25 @@ def test_no_worker_leaves_the_sweep_to_another_host(started):
 
 
 def test_the_worker_yields_the_cpu_to_the_acks(sqlite_services, monkeypatch):
-    """`signalbot worker` lowers its own priority by SIGNALBOT_WORKER_NICE (default 10)."""
+    """`signalbot worker` lowers its own priority by SIGNALBOT_WORKER_NICE; unset, not on
+    SQLite (the acks share its write lock with the worker), by 10 on PostgreSQL."""
     command.stamp(alembic_config(sqlite_services.settings.database_url), "head")
     lowered: list[int] = []
     monkeypatch.setattr(serve_cli.os, "nice", lowered.append)
     args = cli.parser().parse_args(["worker", "--once"])
     assert args.handler(args, sqlite_services) == 0
-    assert lowered == [10]
-    lowered.clear()
-    services = dataclasses.replace(sqlite_services, settings=dataclasses.replace(
-        sqlite_services.settings, runtime=dataclasses.replace(
-            sqlite_services.settings.runtime, worker_nice=0)))
-    assert args.handler(args, services) == 0
     assert lowered == []
+    assert args.handler(args, _with_nice(sqlite_services, 7)) == 0
+    assert lowered == [7]
+    monkeypatch.setattr(serve_cli, "is_postgres", lambda engine: True)
+    assert serve_cli.worker_niceness(sqlite_services) == serve_cli.WORKER_NICE == 10
+    assert serve_cli.worker_niceness(_with_nice(sqlite_services, 0)) == 0
+
+
+def _with_nice(services, niceness: int):
+    return dataclasses.replace(services, settings=dataclasses.replace(
+        services.settings, runtime=dataclasses.replace(services.settings.runtime,
+                                                       worker_nice=niceness)))
 
 
 @pytest.mark.parametrize("value", ["-1", "20", "high"])
