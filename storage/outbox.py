@@ -138,18 +138,20 @@ def busy_lanes(session: Session, now: datetime) -> list[str]:
     )))
 
 
-# A CRM write carries the AE card's permalink (service/crm/sync.py): it follows the card.
-AFTER_CARDS = "crm.upsert"
+# A CRM write carries the AE card's permalink (service/crm/sync.py): it follows the card. A
+# card refresh updates the cards recorded so far: a card still in flight would be missed.
+AFTER_CARDS = ("crm.upsert", "slack.refresh")
 
 
 def _after_their_posts(session: Session, rows: list[OutboxMessage]) -> list[OutboxMessage]:
-    """Drop CRM writes whose signal has an earlier card post in flight or not yet tried
-    (pacing, a 429): they carry the card's permalink, so they wait until the card is in
-    Slack (lanes run side by side; one pass in order used to give this for free). A card
-    that failed and waits for its retry holds nothing: the deal is written without the
-    link, which a later write adds."""
+    """Drop CRM writes and card refreshes whose signal has an earlier card post in flight or
+    not yet tried (pacing, a 429; a post sent but not yet recorded is still in flight): a
+    CRM write carries the card's permalink, a refresh updates the cards recorded so far, so
+    both wait until the card is in Slack and recorded (lanes run side by side). A card that
+    failed and waits for its retry holds nothing: the deal is written without the link,
+    which a later write adds, and the card renders the signal as it is when it is sent."""
     waiting = {row.signal_id for row in rows
-               if row.signal_id is not None and row.kind == AFTER_CARDS}
+               if row.signal_id is not None and row.kind in AFTER_CARDS}
     if not waiting:
         return rows
     first: dict[int, tuple[datetime, int]] = {}
@@ -161,7 +163,7 @@ def _after_their_posts(session: Session, rows: list[OutboxMessage]) -> list[Outb
                        and_(OutboxMessage.status == OutboxStatus.PENDING,
                             OutboxMessage.attempts == 0)))):
         first[signal_id] = min(first.get(signal_id, (due_at, row_id)), (due_at, row_id))
-    return [row for row in rows if row.kind != AFTER_CARDS or row.signal_id not in first
+    return [row for row in rows if row.kind not in AFTER_CARDS or row.signal_id not in first
             or first[row.signal_id] > (row.due_at, row.id)]
 
 

@@ -331,3 +331,29 @@ def test_of_rows_due_at_once_a_managers_escalation_is_claimed_first(services):
                             lease=timedelta(seconds=60))
         order = [row.key for row in claimed]
     assert order == [card.key, *(n.key for n in notices), later.key]
+
+
+def test_a_card_refresh_waits_for_the_signals_card_in_flight(services):
+    """A refresh updates the cards recorded so far: while the signal's card is claimed (sent
+    but not yet recorded, say), the refresh is not claimed; once it is recorded, it is."""
+    from storage.outbox import OutboxStatus, finish
+
+    now = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+    card = Outgoing(key="card:7:ae:U0AE00001:1", kind="slack.post", target="U0AE00001",
+                    payload={"render": "card", "audience": "ae"}, signal_id=7)
+    refresh = Outgoing(key="refresh:7:2", kind="slack.refresh", target=None, payload={},
+                       signal_id=7)
+    with services.unit_of_work() as session:
+        enqueue(session, [card, refresh], now)
+
+    def claim(limit: int) -> list:
+        with services.unit_of_work() as session:
+            return [(row.id, row.key, row.attempts) for row in claim_due(
+                session, now=now, worker="w", limit=limit, lease=timedelta(seconds=60))]
+
+    [(card_id, key, attempt)] = claim(1)
+    assert key == card.key
+    assert claim(10) == []  # the card is in flight: the refresh waits
+    with services.unit_of_work() as session:
+        assert finish(session, card_id, "w", attempt, status=OutboxStatus.SENT)
+    assert [key for _, key, _ in claim(10)] == [refresh.key]
