@@ -69,7 +69,7 @@ def _one_database(db: str, seconds: float, opts: Options, report: Report) -> str
             with RssSampler(bot.proc.pid, every=opts.pick(5.0, 2.0, 0.5)) as rss:
                 results = load(folder, bot.url, RATE, seconds, view, team, "soak",
                                standin.response_url("soak"))
-            after = rss_mib(bot.proc.pid)
+            after, parts_after = rss_mib(bot.proc.pid), rss_parts(bot.proc.pid)
     minutes = _minutes(rss.samples)
     report.rows += [[db, m + 1, f"{mean:.0f}", f"{top:.0f}"] for m, mean, top in minutes]
     start, end = minutes[0][1], minutes[-1][1]
@@ -89,7 +89,8 @@ def _one_database(db: str, seconds: float, opts: Options, report: Report) -> str
         f"{ms(percentile(latencies, 99))} ms, {errors} errors"
         + (f" ({', '.join(f'{k}: {n}' for k, n in sorted(kinds.items()))})" if kinds else "")
         + ". Idle, by process: "
-        + ", ".join(f"{name} {mib:.0f} MiB" for name, mib in parts) + ".")
+        + ", ".join(f"{name} {mib:.0f} MiB" for name, mib in parts) + "; at the end: "
+        + ", ".join(f"{name} {mib:.0f} MiB" for name, mib in parts_after) + ".")
     return (f"{db}: RSS idle {idle:.0f} MiB; over the soak start {start:.0f}, end {end:.0f}, "
             f"peak {rss.peak:.0f} MiB, {after:.0f} after; {end - start:+.0f} MiB from the first "
             f"minute, {grew:+.0f} MiB over the second half ({'met' if ok else 'MISSED'})")
