@@ -49,16 +49,14 @@ def enqueue(session: Session, items: list[Outgoing], now: datetime) -> None:
         return
     same: dict[str, Any] = {"status": OutboxStatus.PENDING.value, "attempts": 0,
                             "created_at": now}
+    rows = [{"key": item.key, "kind": item.kind, "target": item.target,
+             "payload": item.payload, "signal_id": item.signal_id,
+             "guard_deadline_id": item.guard_deadline_id} for item in items]
     if all(item.due_at is None for item in items):
         same["due_at"] = same["next_try_at"] = now
-        rows = [{"key": item.key, "kind": item.kind, "target": item.target,
-                 "payload": item.payload, "signal_id": item.signal_id,
-                 "guard_deadline_id": item.guard_deadline_id} for item in items]
     else:
-        rows = [{"key": item.key, "kind": item.kind, "target": item.target,
-                 "payload": item.payload, "signal_id": item.signal_id,
-                 "guard_deadline_id": item.guard_deadline_id, "due_at": item.due_at or now,
-                 "next_try_at": item.due_at or now} for item in items]
+        for row, item in zip(rows, items, strict=True):
+            row["due_at"] = row["next_try_at"] = item.due_at or now
     insert_rows(session, OutboxMessage.__table__, rows, conflict=["key"], same=same)
 
 
