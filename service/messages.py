@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,12 +11,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from blocks.card import signal_card
 from blocks.suggestion import settled
-from blocks.views import ExtensionView
 from protocol.config import Config
 from protocol.extension import ExtensionState
 from protocol.sla import ClockState
 from service.capture import qualification_of
-from service.crm import card_link, card_links
+from service.crm import card_links
 from service.extensions import extension_view
 from service.views import clock_view, signal_view
 from storage.models import Card, Deadline, Extension, OutboxMessage, Signal
@@ -36,22 +35,8 @@ def render_card(
 ) -> Rendered:
     """A signal's card for one audience, with its running clocks (an approver's card: with
     the request for more time `extension_id`)."""
-    clocks = session.scalars(
-        select(Deadline)
-        .where(Deadline.signal_id == signal.id, Deadline.token == signal.token)
-        .order_by(Deadline.due_at)
-    ).all()
-    return _card(config, signal, audience, headline, clocks, card_link(session, signal.id),
-                 extension_view(session, signal, extension_id))
-
-
-def _card(config: Config, signal: Signal, audience: str, headline: str | None,
-          clocks: Sequence[Deadline], crm_link: str | None,
-          extension: ExtensionView | None) -> Rendered:
-    text, blocks = signal_card(signal_view(signal), audience, headline,
-                               qualification_of(config, signal), [clock_view(c) for c in clocks],
-                               crm_link=crm_link, windows=config.sla, extension=extension)
-    return Rendered(text=text, blocks=blocks)
+    return _CardData.load(session, [signal]).render(session, config, signal, audience,
+                                                     headline, extension_id)
 
 
 def render_posts(session: Session, config: Config, rows: Sequence[OutboxMessage],
@@ -61,35 +46,40 @@ def render_posts(session: Session, config: Config, rows: Sequence[OutboxMessage]
     cancelled after it was queued, or a card whose signal is gone)."""
     posts = [row for row in rows if row.kind == "slack.post"]
     guards = _by_id(session, Deadline, {r.guard_deadline_id for r in posts} - {None})
-    cards = _CardData.load(session, {r.signal_id for r in posts
-                                     if r.payload.get("render") == "card"})
+    ids = {r.signal_id for r in posts if r.payload.get("render") == "card"}
+    signals = {s.id: s for s in session.scalars(
+        select(Signal).where(Signal.id.in_(ids)).options(selectinload(Signal.answers)))} \
+        if ids else {}
+    cards = _CardData.load(session, signals.values())
     rendered: dict[int, Rendered | None] = {}
     for row in posts:
         guard = guards.get(row.guard_deadline_id)
+        payload = row.payload
         if row.guard_deadline_id is not None and (guard is None or guard.state != ClockState.OPEN):
             rendered[row.id] = None
-        elif row.payload.get("render") == "card":
-            rendered[row.id] = cards.render(session, config, row)
+        elif payload.get("render") != "card":
+            rendered[row.id] = Rendered(text=payload["text"], blocks=payload.get("blocks"))
+        elif (signal := signals.get(row.signal_id)) is None:
+            rendered[row.id] = None
         else:
-            rendered[row.id] = Rendered(text=row.payload["text"], blocks=row.payload.get("blocks"))
+            rendered[row.id] = cards.render(session, config, signal, payload["audience"],
+                                            payload.get("headline"), payload.get("extension"))
     return rendered
 
 
 @dataclass
 class _CardData:
-    """What the cards of several signals show, each kind read in one statement."""
+    """What the cards of several signals show beside the signal, each kind in one statement."""
 
-    signals: dict[int, Signal]
     clocks: dict[int, list[Deadline]]
     links: dict[int, str | None]
     asking: set[int]  # signals with a request for more time waiting
 
     @classmethod
-    def load(cls, session: Session, ids: set[int]) -> _CardData:
+    def load(cls, session: Session, signals: Collection[Signal]) -> _CardData:
+        ids = {signal.id for signal in signals}
         if not ids:
-            return cls({}, {}, {}, set())
-        signals = {s.id: s for s in session.scalars(
-            select(Signal).where(Signal.id.in_(ids)).options(selectinload(Signal.answers)))}
+            return cls({}, {}, set())
         clocks: dict[int, list[Deadline]] = {}
         for clock in session.scalars(
                 select(Deadline).join(Signal, Signal.id == Deadline.signal_id)
@@ -98,18 +88,19 @@ class _CardData:
             clocks.setdefault(clock.signal_id, []).append(clock)
         asking = set(session.scalars(select(Extension.signal_id).where(
             Extension.signal_id.in_(ids), Extension.state == ExtensionState.PENDING)))
-        return cls(signals, clocks, card_links(session, ids), asking)
+        return cls(clocks, card_links(session, ids), asking)
 
-    def render(self, session: Session, config: Config, row: OutboxMessage) -> Rendered | None:
-        """The card a row posts; None when its signal is gone."""
-        signal = self.signals.get(row.signal_id)
-        if signal is None:
-            return None
-        wanted = row.payload.get("extension")
-        extension = extension_view(session, signal, wanted) \
-            if wanted is not None or signal.id in self.asking else None
-        return _card(config, signal, row.payload["audience"], row.payload.get("headline"),
-                     self.clocks.get(signal.id, []), self.links.get(signal.id), extension)
+    def render(self, session: Session, config: Config, signal: Signal, audience: str,
+               headline: str | None, extension_id: int | None) -> Rendered:
+        """`signal`'s card for `audience` (an approver's: with request `extension_id`)."""
+        extension = extension_view(session, signal, extension_id) \
+            if extension_id is not None or signal.id in self.asking else None
+        text, blocks = signal_card(signal_view(signal), audience, headline,
+                                   qualification_of(config, signal),
+                                   [clock_view(c) for c in self.clocks.get(signal.id, [])],
+                                   crm_link=self.links.get(signal.id), windows=config.sla,
+                                   extension=extension)
+        return Rendered(text=text, blocks=blocks)
 
 
 def _by_id(session: Session, model: Any, ids: set[Any]) -> dict[Any, Any]:

@@ -9,7 +9,7 @@
 See docs/crm.md.
 """
 
-from service.crm.records import card_link, card_links, crm_problems
+from service.crm.records import card_links, crm_problems
 from service.crm.sync import sync_items
 
-__all__ = ["card_link", "card_links", "crm_problems", "sync_items"]
+__all__ = ["card_links", "crm_problems", "sync_items"]

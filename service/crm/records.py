@@ -16,14 +16,9 @@ WEBHOOK_KIND = "webhook"
 LABELS = {"hubspot": "HubSpot", "salesforce": "Salesforce"}
 
 
-def card_link(session: Session, signal_id: int) -> str | None:
-    """`<url|Open in HubSpot>` for the signal's CRM record, once it has been written."""
-    record = session.scalar(select(CrmRecord).where(CrmRecord.signal_id == signal_id))
-    return None if record is None else _label(record)
-
-
 def card_links(session: Session, signal_ids: set[int]) -> dict[int, str | None]:
-    """`card_link` of each of `signal_ids` that has a CRM record, in one statement."""
+    """`<url|Open in HubSpot>` for each of `signal_ids` whose CRM record has been written,
+    in one statement."""
     if not signal_ids:
         return {}
     return {record.signal_id: _label(record) for record in session.scalars(
