@@ -10,14 +10,18 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.sqlite_writer import WriterLockedConnection
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def make_engine(url: str, **kwargs) -> Engine:
-    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout."""
+    """An engine for `url`; SQLite gets WAL, foreign keys, a busy timeout and its writers
+    queued on a lock file (`storage.sqlite_writer`)."""
     if url.startswith("sqlite"):
         _private_file(make_url(url).database)
-        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30,
+                                           "factory": WriterLockedConnection})
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
