@@ -194,6 +194,7 @@ class Deliverer:
         # (a few times a second), not each in a transaction of its own (see `record_sent`).
         self.batch_records = False
         self._unrecorded: list[Sent] = []
+        self._unreleased: list[tuple[Claimed, datetime]] = []  # rows to put back, untried
         self._unrecorded_lock = threading.Lock()
 
     @property
@@ -222,36 +223,57 @@ class Deliverer:
         return tally
 
     def claim(self, limit: int) -> list[list[Claimed]]:
-        """Claim due rows (none once stopping; no Slack rows while paused), as lanes: the
-        rows of one target, in order."""
+        """Claim due rows (none once stopping; no Slack rows while paused; no more posts
+        into a conversation than its pace allows now), as lanes: the rows of one target,
+        in order. The posts are rendered after the claim commits, in a read of their own:
+        on SQLite a claim holds the one write lock, which the acks wait for."""
         if self.stopping.is_set():
             return []
         now = self.clock()
+        room = self._lane_room(now)
         with unit_of_work(self.factory) as session:
             if slack_pause.current(session) is None:  # the usual case: one transaction
                 self.paused = False
-                return self._claim_in(session, limit, now)
-        self.paused = not self._slack_ready()
-        with unit_of_work(self.factory) as session:
-            return self._claim_in(session, limit, now)
-
-    def _claim_in(self, session: Session, limit: int, now: datetime) -> list[list[Claimed]]:
-        claimed = claim_due(session, now=now, worker=self.worker, limit=limit,
-                            lease=self.lease, skip_slack=self.paused)
+                claimed = self._claim_in(session, limit, now, room)
+            else:
+                claimed = None
+        if claimed is None:
+            self.paused = not self._slack_ready()
+            with unit_of_work(self.factory) as session:
+                claimed = self._claim_in(session, limit, now, room)
         rows = [_detach(r) for r in claimed]
-        self._prepare(session, claimed, rows, now)
+        try:
+            self._prepare(claimed, rows, now)
+        except BaseException:
+            self._release(rows, now)  # claimed but not readable now: back, untried
+            raise
         return _lanes(rows)
 
-    def _prepare(self, session: Session, claimed: list[OutboxMessage], rows: list[Claimed],
-                 now: datetime) -> None:
+    def _claim_in(self, session: Session, limit: int, now: datetime,
+                  room: dict[str, int]) -> list[OutboxMessage]:
+        return claim_due(session, now=now, worker=self.worker, limit=limit, lease=self.lease,
+                         skip_slack=self.paused, room=room)
+
+    def _lane_room(self, now: datetime) -> dict[str, int]:
+        """How many posts each conversation posted to lately may take now: 0 while a 429's
+        wait holds or its burst is spent (`_pace` would put them back untried)."""
+        room = {key: 0 for key, until in list(self.blocked_until.items()) if until > now}
+        for key, recent in list(self.recent.items()):
+            used = sum(1 for at in list(recent) if now - at <= BURST_WINDOW)
+            if used and key not in room:
+                room[key] = max(0, BURST - used)
+        return room
+
+    def _prepare(self, claimed: list[OutboxMessage], rows: list[Claimed], now: datetime) -> None:
         """Render the claimed posts and find their known DM channels with a few statements
         for the whole claim, not several per row when each is sent."""
         posts = [row for row in rows if row.kind == POST_KIND]
         if not posts:
             return
-        rendered = render_posts(session, self.config, claimed)
-        channels = dm_channels(session, {row.target for row in posts if row.target},
-                               now - PROFILE_TTL)
+        with unit_of_work(self.factory) as session:
+            rendered = render_posts(session, self.config, claimed)
+            channels = dm_channels(session, {row.target for row in posts if row.target},
+                                   now - PROFILE_TTL)
         for row in posts:
             row.rendered = rendered[row.id]
             row.channel = channels.get(row.target or "")
@@ -387,14 +409,17 @@ class Deliverer:
         self.paused = True
 
     def _release(self, rows: list[Claimed], until: datetime) -> None:
-        """Put paced, rate-limited or (on shutdown) unattempted rows back, untried."""
+        """Put paced, rate-limited or (on shutdown) unattempted rows back, untried: now, or
+        (while serving) with the next batch of records, before the next claim. Until then
+        their lane stays claimed; lost with the process, they are reconciled, not resent."""
         if not rows:
             return
+        if self.batch_records:
+            with self._unrecorded_lock:
+                self._unreleased.extend((row, until) for row in rows)
+            return
         with unit_of_work(self.factory) as session:
-            for row in rows:
-                finish(session, row.id, self.worker, row.attempt, status=OutboxStatus.PENDING,
-                       next_try_at=until, attempts=row.attempt - 1, claimed_by=None,
-                       lease_until=None)
+            _put_back(session, self.worker, [(row, until) for row in rows])
 
     def drain(self, max_passes: int = 100) -> Tally:
         """Deliver until nothing due is left (tests, the demo, `signalbot worker --once`)."""
@@ -547,21 +572,27 @@ class Deliverer:
             self._unrecorded.append(sent)
 
     def flush_records(self) -> None:
-        """Record the posts confirmed since the last flush, in one transaction."""
+        """Record the posts confirmed and put back the rows released since the last flush,
+        in one transaction."""
         with self._unrecorded_lock:
             batch, self._unrecorded = self._unrecorded, []
-        if not batch:
+            released, self._unreleased = self._unreleased, []
+        if not batch and not released:
             return
         try:
-            self._record(batch)
+            self._record(batch, released)
         except Exception:  # noqa: BLE001 - the database is away: kept for the next flush
             log.exception("recording %d sent posts failed; trying again", len(batch))
             with self._unrecorded_lock:
                 self._unrecorded[:0] = batch
+                self._unreleased[:0] = released
 
-    def _record(self, batch: list[Sent]) -> None:
+    def _record(self, batch: list[Sent],
+                released: list[tuple[Claimed, datetime]] | None = None) -> None:
         cards = []
         with unit_of_work(self.factory) as session:
+            if released:
+                _put_back(session, self.worker, released)
             for sent in batch:
                 row = sent.row
                 if finish(session, row.id, self.worker, row.attempt, status=OutboxStatus.SENT,
@@ -665,6 +696,13 @@ def _detach(row: OutboxMessage) -> Claimed:
     return Claimed(id=row.id, attempt=row.attempts, key=row.key, kind=row.kind, target=row.target,
                    payload=dict(row.payload), signal_id=row.signal_id, maybe_sent=row.maybe_sent,
                    started=row.attempt_started_at, due=row.due_at)
+
+
+def _put_back(session: Session, worker: str, rows: list[tuple[Claimed, datetime]]) -> None:
+    """Each row back to pending, untried, until its time (fenced on this claim)."""
+    for row, until in rows:
+        finish(session, row.id, worker, row.attempt, status=OutboxStatus.PENDING,
+               next_try_at=until, attempts=row.attempt - 1, claimed_by=None, lease_until=None)
 
 
 def _lanes(rows: list[Claimed]) -> list[list[Claimed]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -72,7 +73,7 @@ _ESCALATIONS_FIRST = case((OutboxMessage.payload["audience"].as_string() == "man
 
 def claim_due(
     session: Session, *, now: datetime, worker: str, limit: int, lease: timedelta,
-    skip_slack: bool = False,
+    skip_slack: bool = False, room: Mapping[str, int] | None = None,
 ) -> list[OutboxMessage]:
     """Mark up to `limit` due rows as `sending` for `worker`, oldest due first (and of rows
     due at the same moment, managers' escalation cards first).
@@ -99,7 +100,7 @@ def claim_due(
         .order_by(OutboxMessage.due_at, _ESCALATIONS_FIRST, OutboxMessage.id)
         .limit(limit)
     )
-    busy = busy_lanes(session, now)
+    busy = busy_lanes(session, now) + [target for target, n in (room or {}).items() if n <= 0]
     if busy:
         stmt = stmt.where(or_(OutboxMessage.target.is_(None), OutboxMessage.target.not_in(busy)))
     if skip_slack:  # Slack delivery is paused; CRM and webhook rows still go
@@ -109,7 +110,7 @@ def claim_due(
     rows = list(session.scalars(stmt))
     if not skip_slack:  # paused: a CRM write goes without the card's link, as it must
         rows = _after_their_posts(session, rows)
-    rows = _lane_prefixes(session, rows)
+    rows = _within_room(_lane_prefixes(session, rows), room)
     for row in rows:
         row.attempts += 1
         row.claimed_by = worker
@@ -189,6 +190,27 @@ def _lane_prefixes(session: Session, rows: list[OutboxMessage]) -> list[OutboxMe
         else:
             blocked.add(target)
     return [row for row in rows if row.target is None or row.id in allowed]
+
+
+def _within_room(rows: list[OutboxMessage], room: Mapping[str, int] | None,
+                 ) -> list[OutboxMessage]:
+    """Each lane `room` names, up to its first post beyond its room (still a prefix)."""
+    if not room:
+        return rows
+    taken: dict[str, int] = {}
+    full: set[str] = set()
+    kept = []
+    for row in rows:
+        target = row.target
+        if target in full:
+            continue
+        if target in room and row.kind == "slack.post":
+            if taken.get(target, 0) >= room[target]:
+                full.add(target)
+                continue
+            taken[target] = taken.get(target, 0) + 1
+        kept.append(row)
+    return kept
 
 
 def next_due(session: Session) -> datetime | None:

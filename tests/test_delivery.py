@@ -178,6 +178,31 @@ def test_bursts_to_one_conversation_are_paced(services, standin):
     assert len(texts_in(standin, MGR)) == 9
 
 
+def test_a_conversation_whose_burst_is_spent_is_not_claimed_only_to_be_put_back(
+        services, standin):
+    """The claim takes no more posts into a conversation than its pace lets go now: the
+    rest stay pending and untouched (no attempt counted, no claim written), and go when
+    the pace allows, in order."""
+    with freeze_time(START) as clock:
+        queue(services, n=3)
+        d = deliverer(services, standin)
+        d.drain()  # a burst of three: the conversation's pace is spent for now
+        queue(services, n=2, prefix="later")
+        assert d.claim(100) == []  # nothing claimed, nothing to put back
+        waiting = [r for r in rows(services) if r.key.startswith("later")]
+        assert [(r.status, r.attempts, r.claimed_by) for r in waiting] == [
+            ("pending", 0, None)] * 2
+        clock.tick(timedelta(seconds=1))
+        d.recent[MGR].popleft()  # one slot of the burst free again: one post, not two
+        [lane] = d.claim(100)
+        assert [row.key for row in lane] == ["later:0"]
+        d.run_lane(lane)
+        clock.tick(timedelta(seconds=4))
+        d.drain()
+    assert texts_in(standin, MGR) == [f"message {i}" for i in (0, 1, 2, 0, 1)]
+    assert standin.duplicates() == []
+
+
 def test_a_private_digest_channel_is_reconciled_with_the_manifests_scopes(services, standin):
     """Reading a private channel's history needs groups:history; the manifest asks for it."""
     manifest = yaml.safe_load((Path(__file__).resolve().parents[1] / "manifest.yml").read_text())

@@ -33,7 +33,7 @@ def _claim_and_send(driver, submissions: int, prefix: str) -> tuple[list[str], l
     for index in range(submissions):
         _submit(driver, view, f"{prefix}{index:06d}")
     deliverer = driver.worker.deliverer
-    deliverer._pace = lambda row: None  # Slack's per-conversation pace is not counted here
+    _no_pace(deliverer)
     engine = driver.services.engine
     with counting(engine) as claim:
         lanes = deliverer.claim(100)
@@ -71,7 +71,7 @@ def test_the_serving_loop_records_its_posts_together(driver):
     for index in range(8):
         _submit(driver, view, f"VBATCH{index:04d}")
     deliverer = driver.worker.deliverer
-    deliverer._pace = lambda row: None  # Slack's per-conversation pace is not counted here
+    _no_pace(deliverer)
     before = _counts(driver)
     commits: list[str] = []
 
@@ -93,9 +93,50 @@ def test_the_serving_loop_records_its_posts_together(driver):
     assert len(commits) <= 6, commits  # claims and flushes, not one per post
 
 
+def test_rows_the_pace_puts_back_while_serving_go_back_with_the_records(driver):
+    """A lane whose conversation's burst is spent puts its rest back untried; while serving
+    that is written with the next batch of records (before the next claim), not in a
+    transaction of the lane's own."""
+    _warm(driver)
+    driver.deliver()
+    view = driver.open_signal_modal("U0CSM0001")
+    for index in range(4):  # 4 cards to the AE, 4 to the CSM: a burst is 3
+        _submit(driver, view, f"VPACE{index:04d}")
+    deliverer = driver.worker.deliverer
+    deliverer.recent.clear()
+    before = _counts(driver)
+    lane_commits: list[str] = []
+
+    def committed(_conn) -> None:
+        if threading.current_thread().name.startswith("deliver"):
+            lane_commits.append(threading.current_thread().name)
+
+    event.listen(driver.services.engine, "commit", committed)
+    stop, wake = threading.Event(), threading.Event()
+    serving = threading.Thread(target=deliverer.serve, args=(wake, stop), name="serving")
+    serving.start()
+    try:
+        wait_for(lambda: _counts(driver)[0] == before[0] + 6)
+    finally:
+        stop.set()
+        serving.join(timeout=10)
+        event.remove(driver.services.engine, "commit", committed)
+    assert lane_commits == []
+    with driver.services.unit_of_work() as session:
+        put_back = session.execute(select(OutboxMessage.attempts, OutboxMessage.claimed_by)
+                                   .where(OutboxMessage.status == "pending")).all()
+    assert put_back == [(0, None)] * 2  # untried, unclaimed, for when the pace allows
+
+
 def _counts(driver) -> tuple[int, int]:
     """(outbox rows sent, card rows)."""
     with driver.services.unit_of_work() as session:
         return (session.scalar(select(func.count()).select_from(OutboxMessage)
                                .where(OutboxMessage.status == "sent")),
                 session.scalar(select(func.count()).select_from(Card)))
+
+
+def _no_pace(deliverer) -> None:
+    """Slack's per-conversation pace is not counted here (nor what the claim skips for it)."""
+    deliverer._pace = lambda row: None
+    deliverer._lane_room = lambda now: {}
