@@ -47,7 +47,16 @@ from service.messages import (
 from service.sweep import owner_unreachable
 from storage.db import unit_of_work
 from storage.models import Card, OutboxMessage, Person, Signal
-from storage.outbox import OutboxStatus, Outgoing, claim_due, enqueue, finish, next_due
+from storage.outbox import (
+    OutboxStatus,
+    Outgoing,
+    SentPost,
+    claim_due,
+    enqueue,
+    finish,
+    finish_sent,
+    next_due,
+)
 from storage.queries import dm_channels
 from storage.queries import person as known_person
 
@@ -593,12 +602,12 @@ class Deliverer:
         with unit_of_work(self.factory) as session:
             if released:
                 _put_back(session, self.worker, released)
+            recorded = finish_sent(session, self.worker, [
+                SentPost(sent.row.id, sent.row.attempt, sent.at, sent.channel, sent.ts)
+                for sent in batch])
             for sent in batch:
                 row = sent.row
-                if finish(session, row.id, self.worker, row.attempt, status=OutboxStatus.SENT,
-                          sent_at=sent.at, result_channel=sent.channel, result_ts=sent.ts,
-                          maybe_sent=False, last_error=None) \
-                        and row.payload.get("render") == "card" and row.signal_id:
+                if row.id in recorded and row.payload.get("render") == "card" and row.signal_id:
                     cards.append({"signal_id": row.signal_id, "audience": row.payload["audience"],
                                   "user_id": row.target, "channel": sent.channel, "ts": sent.ts,
                                   "created_at": sent.at, "headline": row.payload.get("headline"),

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, or_, select, update
+from sqlalchemy import DateTime, Integer, String, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from storage.bulk import insert_rows
+from storage.bulk import insert_rows, recordset, rows_param
 from storage.db import is_postgres
 from storage.models import OutboxMessage
 
@@ -235,6 +235,46 @@ def finish(session: Session, row_id: int, worker: str, attempt: int, **values: A
     result = session.connection().execute(
         _FINISH, {**values, "fence_id": row_id, "fence_worker": worker, "fence_attempt": attempt})
     return result.rowcount == 1
+
+
+@dataclass(frozen=True)
+class SentPost:
+    """A post Slack confirmed: its row, the attempt that sent it, when, and where it is."""
+
+    row_id: int
+    attempt: int
+    at: datetime
+    channel: str
+    ts: str
+
+
+_SENT = recordset("v", {"row_id": Integer(), "attempt": Integer(),
+                        "at": DateTime(timezone=True), "channel": String(), "ts": String()})
+# PostgreSQL: the posts of a batch recorded with one statement, each fenced as `_FINISH` is.
+_FINISH_SENT = update(_OUTBOX).where(
+    _OUTBOX.c.id == _SENT.c.row_id,
+    _OUTBOX.c.claimed_by == bindparam("worker"),
+    _OUTBOX.c.attempts == _SENT.c.attempt,
+    _OUTBOX.c.status == OutboxStatus.SENDING.value,
+).values(status=OutboxStatus.SENT.value, sent_at=_SENT.c.at, result_channel=_SENT.c.channel,
+         result_ts=_SENT.c.ts, maybe_sent=False, last_error=None).returning(_OUTBOX.c.id)
+
+
+def finish_sent(session: Session, worker: str, posts: list[SentPost]) -> set[int]:
+    """Record posts Slack confirmed as sent, each only if this worker's claim of that attempt
+    still holds; returns the ids recorded. One statement on PostgreSQL (one round trip
+    whatever the batch holds), one per row on SQLite (in process, no round trips)."""
+    if not posts:
+        return set()
+    if is_postgres(session):
+        rows = [{"row_id": p.row_id, "attempt": p.attempt, "at": p.at, "channel": p.channel,
+                 "ts": p.ts} for p in posts]
+        return set(session.connection().execute(
+            _FINISH_SENT, {**rows_param(rows), "worker": worker}).scalars())
+    return {p.row_id for p in posts
+            if finish(session, p.row_id, worker, p.attempt, status=OutboxStatus.SENT,
+                      sent_at=p.at, result_channel=p.channel, result_ts=p.ts,
+                      maybe_sent=False, last_error=None)}
 
 
 def backlog(session: Session, now: datetime) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 
 from storage.models import Card, OutboxMessage
 from tests.handlers.test_ack_cost import _submit, _warm, counting
@@ -126,6 +126,52 @@ def test_rows_the_pace_puts_back_while_serving_go_back_with_the_records(driver):
         put_back = session.execute(select(OutboxMessage.attempts, OutboxMessage.claimed_by)
                                    .where(OutboxMessage.status == "pending")).all()
     assert put_back == [(0, None)] * 2  # untried, unclaimed, for when the pace allows
+
+
+def _sent_in_a_batch(driver, prefix: str, submissions: int = 4):
+    """Claim and send `submissions` signals' cards with records batched, as while serving;
+    the deliverer, its records not yet written, and the counts before."""
+    _warm(driver)
+    driver.deliver()
+    before = _counts(driver)
+    view = driver.open_signal_modal("U0CSM0001")
+    for index in range(submissions):
+        _submit(driver, view, f"{prefix}{index:04d}")
+    deliverer = driver.worker.deliverer
+    _no_pace(deliverer)
+    lanes = deliverer.claim(100)
+    deliverer.batch_records = True
+    for lane in lanes:
+        deliverer.run_lane(lane)
+    return deliverer, before
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_batch_of_posts_is_recorded_with_two_statements(pg_slack):
+    """However many posts a batch holds: one fenced update for all, one insert of the cards."""
+    deliverer, before = _sent_in_a_batch(pg_slack, "VREC")
+    with counting(pg_slack.services.engine) as statements:
+        deliverer.flush_records()
+    deliverer.batch_records = False
+    assert len(statements) == 2, "\n".join(statements)
+    assert _counts(pg_slack) == (before[0] + 8, before[1] + 8)
+
+
+def test_a_batch_records_only_the_posts_whose_claim_still_holds(driver):
+    """A row another claimer took over (its lease ran out) is not recorded by this batch, and
+    gets no card row from it; the rest of the batch is recorded."""
+    deliverer, before = _sent_in_a_batch(driver, "VFENCE", submissions=2)
+    with deliverer._unrecorded_lock:
+        taken = deliverer._unrecorded[0].row
+    with driver.services.unit_of_work() as session:
+        session.execute(update(OutboxMessage).where(OutboxMessage.id == taken.id)
+                        .values(claimed_by="another-worker", attempts=taken.attempt + 1))
+    deliverer.flush_records()
+    deliverer.batch_records = False
+    assert _counts(driver) == (before[0] + 3, before[1] + 3)
+    with driver.services.unit_of_work() as session:
+        row = session.get(OutboxMessage, taken.id)
+        assert (row.status, row.claimed_by, row.result_ts) == ("sending", "another-worker", None)
 
 
 def _counts(driver) -> tuple[int, int]:
