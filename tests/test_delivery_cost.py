@@ -73,22 +73,7 @@ def test_the_serving_loop_records_its_posts_together(driver):
     deliverer = driver.worker.deliverer
     _no_pace(deliverer)
     before = _counts(driver)
-    commits: list[str] = []
-
-    def committed(_conn) -> None:
-        if threading.current_thread().name.startswith(("serving", "deliver")):
-            commits.append(threading.current_thread().name)
-
-    event.listen(driver.services.engine, "commit", committed)
-    stop, wake = threading.Event(), threading.Event()
-    serving = threading.Thread(target=deliverer.serve, args=(wake, stop), name="serving")
-    serving.start()
-    try:
-        wait_for(lambda: _counts(driver)[0] == before[0] + 16)
-    finally:
-        stop.set()
-        serving.join(timeout=10)
-        event.remove(driver.services.engine, "commit", committed)
+    commits = _serve_until(driver, deliverer, before[0] + 16, ("serving", "deliver"))
     assert _counts(driver) == (before[0] + 16, before[1] + 16)  # each post, each card once
     assert len(commits) <= 6, commits  # claims and flushes, not one per post
 
@@ -104,28 +89,34 @@ def test_rows_the_pace_puts_back_while_serving_go_back_with_the_records(driver):
         _submit(driver, view, f"VPACE{index:04d}")
     deliverer = driver.worker.deliverer
     deliverer.recent.clear()
-    before = _counts(driver)
-    lane_commits: list[str] = []
+    lane_commits = _serve_until(driver, deliverer, _counts(driver)[0] + 6, ("deliver",))
+    assert lane_commits == []
+    with driver.services.unit_of_work() as session:
+        put_back = session.execute(select(OutboxMessage.attempts, OutboxMessage.claimed_by)
+                                   .where(OutboxMessage.status == "pending")).all()
+    assert put_back == [(0, None)] * 2  # untried, unclaimed, for when the pace allows
+
+
+def _serve_until(driver, deliverer, sent: int, threads: tuple[str, ...]) -> list[str]:
+    """Run the serving loop until `sent` outbox rows are sent; the names of the `threads`
+    that committed meanwhile."""
+    commits: list[str] = []
 
     def committed(_conn) -> None:
-        if threading.current_thread().name.startswith("deliver"):
-            lane_commits.append(threading.current_thread().name)
+        if threading.current_thread().name.startswith(threads):
+            commits.append(threading.current_thread().name)
 
     event.listen(driver.services.engine, "commit", committed)
     stop, wake = threading.Event(), threading.Event()
     serving = threading.Thread(target=deliverer.serve, args=(wake, stop), name="serving")
     serving.start()
     try:
-        wait_for(lambda: _counts(driver)[0] == before[0] + 6)
+        wait_for(lambda: _counts(driver)[0] == sent)
     finally:
         stop.set()
         serving.join(timeout=10)
         event.remove(driver.services.engine, "commit", committed)
-    assert lane_commits == []
-    with driver.services.unit_of_work() as session:
-        put_back = session.execute(select(OutboxMessage.attempts, OutboxMessage.claimed_by)
-                                   .where(OutboxMessage.status == "pending")).all()
-    assert put_back == [(0, None)] * 2  # untried, unclaimed, for when the pace allows
+    return commits
 
 
 def _sent_in_a_batch(driver, prefix: str, submissions: int = 4):
