@@ -100,9 +100,13 @@ def claim_due(
         .order_by(OutboxMessage.due_at, _ESCALATIONS_FIRST, OutboxMessage.id)
         .limit(limit)
     )
-    busy = busy_lanes(session, now) + [target for target, n in (room or {}).items() if n <= 0]
+    busy = busy_lanes(session, now)
     if busy:
         stmt = stmt.where(or_(OutboxMessage.target.is_(None), OutboxMessage.target.not_in(busy)))
+    spent = [target for target, n in (room or {}).items() if n <= 0]
+    if spent:  # no posts there now; what the pace does not hold (an ephemeral) still goes
+        stmt = stmt.where(or_(OutboxMessage.target.is_(None), OutboxMessage.target.not_in(spent),
+                              OutboxMessage.kind != "slack.post"))
     if skip_slack:  # Slack delivery is paused; CRM and webhook rows still go
         stmt = stmt.where(OutboxMessage.kind.not_like("slack.%"))
     if is_postgres(session):

@@ -11,6 +11,7 @@ from freezegun import freeze_time
 from sqlalchemy import select
 
 from bot.delivery import Budget, Deliverer, make_client
+from service import outgoing
 from storage.models import OutboxMessage
 from storage.outbox import Outgoing, claim_due, enqueue
 from tests.people import ADMIN, MGR
@@ -201,6 +202,25 @@ def test_a_conversation_whose_burst_is_spent_is_not_claimed_only_to_be_put_back(
         d.drain()
     assert texts_in(standin, MGR) == [f"message {i}" for i in (0, 1, 2, 0, 1)]
     assert standin.duplicates() == []
+
+
+def test_what_the_pace_does_not_hold_still_goes_while_a_conversations_burst_is_spent(
+        services, standin):
+    """An ephemeral answer to someone whose DM burst is spent is not held back with the
+    posts queued after it."""
+    with freeze_time(START):
+        queue(services, n=3)
+        d = deliverer(services, standin)
+        d.drain()
+        with services.unit_of_work() as session:
+            enqueue(session, [outgoing.ephemeral("eph:1", "D0MGR0001", MGR, "only you")],
+                    services.now())
+        queue(services, n=1, prefix="later")
+        [lane] = d.claim(100)
+        assert [row.key for row in lane] == ["eph:1"]
+        assert d.run_lane(lane).sent == 1
+        assert [(e["user"], e["text"]) for e in standin.ephemerals] == [(MGR, "only you")]
+        assert d.claim(100) == []  # the post behind it waits for the pace
 
 
 def test_a_private_digest_channel_is_reconciled_with_the_manifests_scopes(services, standin):
