@@ -48,6 +48,7 @@ from service.sweep import owner_unreachable
 from storage.db import unit_of_work
 from storage.models import Card, OutboxMessage, Person, Signal
 from storage.outbox import (
+    POST_KIND,
     OutboxStatus,
     Outgoing,
     SentPost,
@@ -79,7 +80,6 @@ CONCURRENCY = 16
 ROWS_PER_LANE = 4
 CLAIM_EVERY = 0.2  # seconds between claims while there is no backlog (see `serve`)
 POST_METHOD = "chat.postMessage"
-POST_KIND = "slack.post"
 PROFILE_TTL = timedelta(days=1)
 
 
@@ -558,7 +558,7 @@ class Deliverer:
         if row.payload.get("audience") not in ("manager", APPROVER):
             return []  # an escalation, or a request for more time, still needs an answer
         return [
-            Outgoing(key=f"{row.key}:admin:{admin}", kind="slack.post", target=admin,
+            Outgoing(key=f"{row.key}:admin:{admin}", kind=POST_KIND, target=admin,
                      payload=row.payload, signal_id=row.signal_id)
             for admin in self.config.admins if admin != row.target
         ]
@@ -747,7 +747,7 @@ def _admin_notice(row: Claimed, error: str, admin: str) -> Outgoing:
     who = f"<@{row.target}>" if row.target and row.target.startswith(("U", "W")) else row.target
     text = (f":warning: signalbot could not deliver a message to {who} "
             f"(`{error[:200]}`). It is held, not retried; outbox row #{row.id} (`{row.key}`).")
-    return Outgoing(key=f"held:{row.id}:{admin}", kind="slack.post", target=admin,
+    return Outgoing(key=f"held:{row.id}:{admin}", kind=POST_KIND, target=admin,
                     payload={"text": text})
 
 

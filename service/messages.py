@@ -19,6 +19,7 @@ from service.crm import card_links
 from service.extensions import extension_view
 from service.views import clock_view, signal_view
 from storage.models import Card, Deadline, Extension, OutboxMessage, Signal
+from storage.outbox import POST_KIND
 
 
 @dataclass
@@ -44,7 +45,7 @@ def render_posts(session: Session, config: Config, rows: Sequence[OutboxMessage]
     """What each `slack.post` row of `rows` sends now, read with a few statements for the
     whole lot rather than several per row. None: skip it (a reminder whose clock was met or
     cancelled after it was queued, or a card whose signal is gone)."""
-    posts = [row for row in rows if row.kind == "slack.post"]
+    posts = [row for row in rows if row.kind == POST_KIND]
     guards = _by_id(session, Deadline, {r.guard_deadline_id for r in posts} - {None})
     ids = {r.signal_id for r in posts if r.payload.get("render") == "card"}
     signals = {s.id: s for s in session.scalars(
@@ -119,7 +120,7 @@ def settled_posts(session: Session, payload: dict[str, Any]) -> list[tuple[str, 
     rewritten without its buttons and with the row's note; those not posted yet are left."""
     rows = session.scalars(select(OutboxMessage).where(
         OutboxMessage.key.startswith(payload["of"], autoescape=True),
-        OutboxMessage.kind == "slack.post", OutboxMessage.result_ts.is_not(None)))
+        OutboxMessage.kind == POST_KIND, OutboxMessage.result_ts.is_not(None)))
     found = []
     for row in rows:
         blocks = settled(row.payload.get("blocks") or [], payload["trigger"], payload["note"])

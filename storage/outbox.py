@@ -15,6 +15,8 @@ from storage.bulk import insert_rows, recordset, rows_param
 from storage.db import is_postgres
 from storage.models import OutboxMessage
 
+POST_KIND = "slack.post"  # a message posted to a conversation: paced, and a card among them
+
 
 class OutboxStatus(StrEnum):
     """Where an outbox row stands."""
@@ -106,7 +108,7 @@ def claim_due(
     spent = [target for target, n in (room or {}).items() if n <= 0]
     if spent:  # no posts there now; what the pace does not hold (an ephemeral) still goes
         stmt = stmt.where(or_(OutboxMessage.target.is_(None), OutboxMessage.target.not_in(spent),
-                              OutboxMessage.kind != "slack.post"))
+                              OutboxMessage.kind != POST_KIND))
     if skip_slack:  # Slack delivery is paused; CRM and webhook rows still go
         stmt = stmt.where(OutboxMessage.kind.not_like("slack.%"))
     if is_postgres(session):
@@ -160,7 +162,7 @@ def _after_their_posts(session: Session, rows: list[OutboxMessage]) -> list[Outb
     first: dict[int, tuple[datetime, int]] = {}
     for signal_id, due_at, row_id in session.execute(
             select(OutboxMessage.signal_id, OutboxMessage.due_at, OutboxMessage.id)
-            .where(OutboxMessage.signal_id.in_(waiting), OutboxMessage.kind == "slack.post",
+            .where(OutboxMessage.signal_id.in_(waiting), OutboxMessage.kind == POST_KIND,
                    OutboxMessage.key.like("card:%"),
                    or_(OutboxMessage.status == OutboxStatus.SENDING,
                        and_(OutboxMessage.status == OutboxStatus.PENDING,
@@ -208,7 +210,7 @@ def _within_room(rows: list[OutboxMessage], room: Mapping[str, int] | None,
         target = row.target
         if target in full:
             continue
-        if target in room and row.kind == "slack.post":
+        if target in room and row.kind == POST_KIND:
             if taken.get(target, 0) >= room[target]:
                 full.add(target)
                 continue
