@@ -591,7 +591,8 @@ class Deliverer:
         try:
             self._record(batch, released)
         except Exception:  # noqa: BLE001 - the database is away: kept for the next flush
-            log.exception("recording %d sent posts failed; trying again", len(batch))
+            log.exception("recording %d sent posts and putting back %d rows failed; trying "
+                          "again", len(batch), len(released))
             with self._unrecorded_lock:
                 self._unrecorded[:0] = batch
                 self._unreleased[:0] = released

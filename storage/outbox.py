@@ -256,14 +256,16 @@ class SentPost:
 
 _SENT = recordset("v", {"row_id": Integer(), "attempt": Integer(),
                         "at": DateTime(timezone=True), "channel": String(), "ts": String()})
+# What a recorded post's row holds besides when and where it was sent.
+_SENT_STATE = {"status": OutboxStatus.SENT.value, "maybe_sent": False, "last_error": None}
 # PostgreSQL: the posts of a batch recorded with one statement, each fenced as `_FINISH` is.
 _FINISH_SENT = update(_OUTBOX).where(
     _OUTBOX.c.id == _SENT.c.row_id,
     _OUTBOX.c.claimed_by == bindparam("worker"),
     _OUTBOX.c.attempts == _SENT.c.attempt,
     _OUTBOX.c.status == OutboxStatus.SENDING.value,
-).values(status=OutboxStatus.SENT.value, sent_at=_SENT.c.at, result_channel=_SENT.c.channel,
-         result_ts=_SENT.c.ts, maybe_sent=False, last_error=None).returning(_OUTBOX.c.id)
+).values(**_SENT_STATE, sent_at=_SENT.c.at, result_channel=_SENT.c.channel,
+         result_ts=_SENT.c.ts).returning(_OUTBOX.c.id)
 
 
 def finish_sent(session: Session, worker: str, posts: list[SentPost]) -> set[int]:
@@ -278,9 +280,8 @@ def finish_sent(session: Session, worker: str, posts: list[SentPost]) -> set[int
         return set(session.connection().execute(
             _FINISH_SENT, {**rows_param(rows), "worker": worker}).scalars())
     return {p.row_id for p in posts
-            if finish(session, p.row_id, worker, p.attempt, status=OutboxStatus.SENT,
-                      sent_at=p.at, result_channel=p.channel, result_ts=p.ts,
-                      maybe_sent=False, last_error=None)}
+            if finish(session, p.row_id, worker, p.attempt, **_SENT_STATE, sent_at=p.at,
+                      result_channel=p.channel, result_ts=p.ts)}
 
 
 def backlog(session: Session, now: datetime) -> dict[str, Any]:
