@@ -27,8 +27,8 @@ from service.crm import sync_items
 from service.history import record_event
 from service.signals import refuse
 from service.trigger_actions import mark_acted
-from storage.bulk import insert_pending
-from storage.models import Deadline, QualificationAnswer, Signal, SignalEvent
+from storage.bulk import insert_one, insert_pending
+from storage.models import Account, Deadline, QualificationAnswer, Signal, SignalEvent
 from storage.outbox import Outgoing, enqueue
 from storage.queries import ensure_person, upsert_account
 
@@ -56,19 +56,19 @@ def log_signal(
     signal's insert): the caller, which commits, treats that as "already saved" (no read
     first: a double submit is rare, every submission would pay for the look).
     The statements are few and each row kind is written once: the account (read, or
-    inserted), the signal with its answers, then its events, clocks and outbox rows in one
-    statement each (no autoflush in between), and the signal's new stage at commit; people
-    and time zones come from this process's caches (storage/cache.py).
+    inserted), the signal (one Core INSERT returning its id), then its answers, events,
+    clocks and outbox rows in one statement each (no autoflush in between), and the signal's
+    new stage at commit; people and time zones come from this process's caches
+    (storage/cache.py).
     """
     # Logging never changes the account's owners: they come from the registry (import, CRM,
     # an admin). Anyone may log on any account; the owner CSM hears of it.
     account = upsert_account(session, draft.account, now, crm_id=draft.crm_id)
     ensure_person(session, actor)
-    signal = _new_signal(draft, account.id, actor, now, submission_key)
-    signal.answers = _answers(draft.answers, actor, now)
-    session.add(signal)
-    session.flush()  # the signal's id, for its events, clocks and messages
+    signal = _new_signal(draft, account, actor, now, submission_key)
+    insert_one(session, signal)  # its id, for its answers, events, clocks and messages
     with session.no_autoflush:  # one flush at commit: no read below needs these rows
+        session.add_all(_answers(signal.id, draft.answers, actor, now))
         owner = account.csm_id if account.csm_id not in (None, actor) else None
         data = {"source": draft.source, **({"account_csm": owner} if owner else {})}
         record_event(session, signal, "logged", actor, now, None, stages.SIGNAL, data)
@@ -79,14 +79,15 @@ def log_signal(
         qualification = evaluate(config.rubric, draft.answers)
         out += _route(session, config, signal, qualification, actor, now)
         enqueue(session, out, now)
-        insert_pending(session, SignalEvent, Deadline)  # one statement each, no read-back
+        insert_pending(session, QualificationAnswer, SignalEvent, Deadline)  # one each
     return Logged(signal, True, qualification)
 
 
-def _answers(answers: dict[str, bool], actor: str, now: datetime) -> list[QualificationAnswer]:
-    """A new signal's checklist, built with it (nothing to read first)."""
-    return [QualificationAnswer(criterion=key, met=met, answered_by=actor, answered_at=now)
-            for key, met in answers.items()]
+def _answers(signal_id: int, answers: dict[str, bool], actor: str, now: datetime,
+             ) -> list[QualificationAnswer]:
+    """A new signal's checklist (nothing to read first)."""
+    return [QualificationAnswer(signal_id=signal_id, criterion=key, met=met, answered_by=actor,
+                                answered_at=now) for key, met in answers.items()]
 
 
 def _tell_owner(signal: Signal, account: str, owner: str, actor: str) -> Outgoing:
@@ -100,10 +101,11 @@ def _tell_owner(signal: Signal, account: str, owner: str, actor: str) -> Outgoin
 
 
 def _new_signal(
-    draft: SignalDraft, account_id: int, actor: str, now: datetime, key: str | None
+    draft: SignalDraft, account: Account, actor: str, now: datetime, key: str | None
 ) -> Signal:
     return Signal(
-        account_id=account_id,
+        account=account,
+        account_id=account.id,
         csm_id=actor,
         ae_id=draft.ae_id,
         category=draft.category,

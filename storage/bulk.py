@@ -27,7 +27,7 @@ from sqlalchemy import (
     inspect,
     select,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.sql import TableValuedAlias
 
 from storage.db import insert_for, is_postgres
@@ -76,26 +76,41 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     shared = _shared(table, given, same or {})
     names = given + list(shared)
     connection = session.connection()  # Core: nothing of the session's is flushed first
-    if is_postgres(session):
-        source = recordset("r", {name: table.c[name].type for name in given})
-        once = [bindparam(f"same_{name}", value, type_=table.c[name].type)
-                for name, value in shared.items()]
-        stmt = insert_for(session, table).from_select(
-            names, select(*[source.c[name] for name in given], *once))
-        params: Any = rows_param(rows)
+    postgres = is_postgres(session)
+    shape = (table.name, tuple(given), tuple(shared), tuple(conflict or ()), conflict is None,
+             tuple(c.key for c in returning))
+    statements = connection.info.setdefault("signalbot.bulk.inserts", {})
+    stmt = statements.get(shape)
+    if stmt is None:  # built once per pooled connection and shape: building and keying a
+        # statement for SQLAlchemy's compiled cache costs more than running it
+        stmt = statements[shape] = _insert(session, table, given, shared, conflict, returning)
+    if postgres:
+        params: Any = {**rows_param(rows), **{f"same_{k}": v for k, v in shared.items()}}
     else:
-        stmt = insert_for(session, table)
         params = [{**row, **shared} for row in rows] if returning else rows
-    if conflict is not None:
-        stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
     if returning:
-        stmt = stmt.returning(*returning)
         return [tuple(row) for row in connection.execute(stmt, params)]
-    if is_postgres(session):
+    if postgres:
         connection.execute(stmt, params)
     else:
         executemany(connection, stmt, params, names, shared)
     return []
+
+
+def _insert(session: Session, table: Table, given: list[str], shared: Mapping[str, Any],
+            conflict: Sequence[str] | None, returning: Sequence[Column]) -> Any:
+    """`insert_rows`' statement for rows holding `given` and the values `shared` by all:
+    on PostgreSQL, from a JSON recordset and one parameter per shared value."""
+    if is_postgres(session):
+        source = recordset("r", {name: table.c[name].type for name in given})
+        once = [bindparam(f"same_{name}", type_=table.c[name].type) for name in shared]
+        stmt = insert_for(session, table).from_select(
+            [*given, *shared], select(*[source.c[name] for name in given], *once))
+    else:
+        stmt = insert_for(session, table)
+    if conflict is not None:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
+    return stmt.returning(*returning) if returning else stmt
 
 
 def update_rows(session: Session, table: Table, key: str, types: Mapping[str, Any],
@@ -185,8 +200,7 @@ def insert_pending(session: Session, *models: type) -> int:
     written = 0
     for model in models:
         mapper = inspect(model)
-        columns = [(attr.key, attr.columns[0]) for attr in mapper.column_attrs
-                   if not (attr.columns[0].primary_key and attr.columns[0].autoincrement)]
+        columns = _insert_columns(mapper)
         pending = sorted((inspect(obj) for obj in session.new if type(obj) is model),
                          key=lambda state: state.insert_order)
         rows = [row for row in (_row(state.dict, columns) for state in pending)
@@ -198,6 +212,38 @@ def insert_pending(session: Session, *models: type) -> int:
         insert_rows(session, mapper.local_table, rows)
         written += len(rows)
     return written
+
+
+def insert_one(session: Session, obj: Any) -> None:
+    """Write the new object `obj` with one Core statement that returns its primary key, then
+    make it part of `session` as if it had been loaded: no ORM flush writes it, and what is
+    changed on it afterwards is flushed as an UPDATE.
+
+    For the one row a unit of work must write first because the rest name its id (a new
+    signal): the ORM's insert costs several times the statement. Every column must have a
+    value or a scalar default (a callable default raises ValueError); relationships are
+    left unloaded, except many-to-one objects already set on `obj`.
+    """
+    mapper = inspect(type(obj))
+    (key,) = [attr.key for attr in mapper.column_attrs if attr.columns[0].primary_key]
+    columns = _insert_columns(mapper)
+    row = _row(inspect(obj).dict, columns)
+    if row is None:
+        raise ValueError(f"{mapper.class_.__name__} has a column with a callable default")
+    table = mapper.local_table
+    ((new_id,),) = insert_rows(session, table, [row], returning=[table.c[key]])
+    for attr, col in columns:  # the defaults the row took, so that nothing is expired
+        setattr(obj, attr, row[col.key])
+    setattr(obj, key, new_id)
+    make_transient_to_detached(obj)
+    session.add(obj)
+
+
+def _insert_columns(mapper: Any) -> list:
+    """(attribute, column) of each column a new row is written with (not an autoincrement key)."""
+    generated = mapper.local_table.autoincrement_column
+    return [(attr.key, attr.columns[0]) for attr in mapper.column_attrs
+            if attr.columns[0] is not generated]
 
 
 def _row(values: dict, columns: list) -> dict | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, union
+from sqlalchemy import bindparam, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from protocol.stages import OPEN_STAGES
@@ -19,14 +19,18 @@ def name_key(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
+# Built once: every submission looks its account up (a statement's construction and cache
+# key cost more than running it).
+_ACCOUNT_BY_TEXT = select(Account).where(
+    or_(Account.crm_id == bindparam("text"), Account.name_key == bindparam("key")))
+
+
 def find_account(session: Session, text: str) -> Account | None:
     """An account by CRM id or by name."""
     text = text.strip()
     if not text:
         return None
-    return session.scalar(
-        select(Account).where(or_(Account.crm_id == text, Account.name_key == name_key(text)))
-    )
+    return session.scalar(_ACCOUNT_BY_TEXT, {"text": text, "key": name_key(text)})
 
 
 def upsert_account(

@@ -1,0 +1,85 @@
+"""storage/bulk.py: rows written with one Core statement, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import String, create_engine, func, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from storage.bulk import insert_one, insert_rows
+from storage.models import Account, OutboxMessage, Signal
+from tests.conftest import make_services
+
+NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def session(db_url):
+    services = make_services(db_url, None)
+    with services.unit_of_work() as session:
+        yield session
+    services.engine.dispose()
+
+
+def _outbox(key: str) -> dict:
+    return {"key": key, "kind": "slack.post", "target": "U1", "payload": {"text": key},
+            "signal_id": None, "guard_deadline_id": None}
+
+
+def test_a_statement_used_again_takes_each_call_s_shared_values(session):
+    """The statement of a shape is built once per connection; what rows share is a
+    parameter of each call, not a value kept in the statement."""
+    for index in range(3):
+        at = NOW + timedelta(minutes=index)
+        insert_rows(session, OutboxMessage.__table__, [_outbox(f"k{index}")], conflict=["key"],
+                    same={"status": "pending", "attempts": index, "created_at": at,
+                          "due_at": at, "next_try_at": at})
+    stored = session.execute(select(OutboxMessage.key, OutboxMessage.attempts,
+                                    OutboxMessage.created_at).order_by(OutboxMessage.key))
+    assert [(key, attempts, created.replace(tzinfo=UTC)) for key, attempts, created in stored] \
+        == [(f"k{i}", i, NOW + timedelta(minutes=i)) for i in range(3)]
+
+
+def _signal(account: Account, key: str) -> Signal:
+    return Signal(account=account, account_id=account.id, csm_id="UCSM", ae_id="UAE",
+                  category="expansion", kind="seats", buyer_name="Dana", timeline="Q1",
+                  note="n", urgency="hot", stage="signal", submission_key=key,
+                  created_at=NOW, updated_at=NOW)
+
+
+def test_insert_one_writes_the_row_and_leaves_it_loaded_and_clean(session):
+    account = Account(name="Globex", name_key="globex", created_at=NOW)
+    session.add(account)
+    session.flush()
+    first, second = _signal(account, "a"), _signal(account, "b")
+    insert_one(session, first)
+    insert_one(session, second)
+    assert first.id and second.id == first.id + 1
+    assert first in session and not session.dirty and not session.new
+    assert (first.version, first.token, first.ownership, first.source) == (1, 1, "ae", "slash")
+    first.stage = "handed_off"  # a later change is flushed as an UPDATE of the row
+    session.flush()
+    session.expire_all()
+    assert session.get(Signal, first.id).stage == "handed_off"
+    assert session.get(Signal, second.id).stage == "signal"
+    assert session.scalar(select(func.count()).select_from(Signal)) == 2
+
+
+class _Other(DeclarativeBase):
+    pass
+
+
+class _Stamped(_Other):
+    __tablename__ = "stamped"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(10), default=lambda: "computed")
+
+
+def test_insert_one_refuses_a_row_with_a_callable_default(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path}/o.db")
+    _Other.metadata.create_all(engine)
+    with Session(engine) as session, pytest.raises(ValueError, match="callable default"):
+        insert_one(session, _Stamped())
+    engine.dispose()
