@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import String, create_engine, func, select
+from sqlalchemy import String, create_engine, event, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from storage.bulk import insert_one, insert_rows
+from storage.bulk import insert_one, insert_rows, write_changes
 from storage.models import Account, OutboxMessage, Signal
 from tests.conftest import make_services
 
@@ -83,3 +83,33 @@ def test_insert_one_refuses_a_row_with_a_callable_default(tmp_path):
     with Session(engine) as session, pytest.raises(ValueError, match="callable default"):
         insert_one(session, _Stamped())
     engine.dispose()
+
+
+def test_write_changes_updates_only_what_changed_and_leaves_nothing_to_flush(session):
+    account = Account(name="Initech", name_key="initech", created_at=NOW)
+    session.add(account)
+    session.flush()
+    signal, other = _signal(account, "c"), _signal(account, "d")
+    insert_one(session, signal)
+    insert_one(session, other)
+    signal.stage, signal.version, signal.note = "handed_off", 3, "n"  # the note is unchanged
+    statements = []
+
+    def seen(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    event.listen(session.get_bind(), "before_cursor_execute", seen)
+    try:
+        write_changes(session, signal)
+        write_changes(session, other)  # nothing changed: no statement
+        session.flush()
+    finally:
+        event.remove(session.get_bind(), "before_cursor_execute", seen)
+    assert len(statements) == 1 and statements[0].startswith("UPDATE signals SET")
+    assert "note" not in statements[0].split("WHERE")[0]
+    assert not session.dirty
+    session.expire_all()
+    assert (session.get(Signal, signal.id).stage, session.get(Signal, signal.id).version) \
+        == ("handed_off", 3)
+    assert (session.get(Signal, other.id).stage, session.get(Signal, other.id).version) \
+        == ("signal", 1)
