@@ -27,7 +27,7 @@ from service.crm import sync_items
 from service.history import record_event
 from service.signals import refuse
 from service.trigger_actions import mark_acted
-from storage.bulk import insert_one, insert_pending, write_changes
+from storage.bulk import insert_one, insert_pending, one_statement, write_changes
 from storage.models import Account, Deadline, QualificationAnswer, Signal, SignalEvent
 from storage.outbox import Outgoing, enqueue
 from storage.queries import ensure_person, upsert_account
@@ -58,8 +58,9 @@ def log_signal(
     The statements are few and each row kind is written once: the account (read, or
     inserted), the signal (one Core INSERT returning its id), then its answers, events,
     clocks and outbox rows in one statement each (no autoflush in between), and the signal's
-    new stage and version in one UPDATE (no flush of it at commit); people and time zones
-    come from this process's caches (storage/cache.py).
+    new stage and version in one UPDATE (no flush of it at commit), those last five in a
+    single statement on PostgreSQL; people and time zones come from this process's caches
+    (storage/cache.py).
     """
     # Logging never changes the account's owners: they come from the registry (import, CRM,
     # an admin). Anyone may log on any account; the owner CSM hears of it.
@@ -78,9 +79,10 @@ def log_signal(
             out.append(_tell_owner(signal, account.name, owner, actor))
         qualification = evaluate(config.rubric, draft.answers)
         out += _route(session, config, signal, qualification, actor, now)
-        enqueue(session, out, now)
-        insert_pending(session, QualificationAnswer, SignalEvent, Deadline)  # one each
-        write_changes(session, signal)  # its stage and version now: one UPDATE, no flush
+        with one_statement(session):  # PostgreSQL: the rest in one round trip
+            enqueue(session, out, now)
+            insert_pending(session, QualificationAnswer, SignalEvent, Deadline)  # one each
+            write_changes(session, signal)  # its stage and version: an UPDATE, not a flush
     return Logged(signal, True, qualification)
 
 

@@ -10,7 +10,8 @@ one call and no round trips, so it keeps it.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -42,16 +43,16 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot send {type(value).__name__} in a JSON recordset")
 
 
-def recordset(name: str, types: Mapping[str, Any]) -> TableValuedAlias:
+def recordset(name: str, types: Mapping[str, Any], param: str = "rows") -> TableValuedAlias:
     """`json_to_recordset(:rows) AS name(col type, ...)`: the rows given to `rows_param`."""
-    source = func.json_to_recordset(cast(bindparam("rows"), JSON))
+    source = func.json_to_recordset(cast(bindparam(param), JSON))
     columns = [column(key, type_) for key, type_ in types.items()]
     return source.table_valued(*columns).render_derived(name=name, with_types=True)
 
 
-def rows_param(rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+def rows_param(rows: Sequence[Mapping[str, Any]], param: str = "rows") -> dict[str, str]:
     """The execute parameters of a statement reading `recordset(...)`."""
-    return {"rows": json.dumps(list(rows), default=_memo(_plain), separators=(",", ":"))}
+    return {param: json.dumps(list(rows), default=_memo(_plain), separators=(",", ":"))}
 
 
 def _shared(table: Table, given: Sequence[str], same: Mapping[str, Any]) -> dict[str, Any]:
@@ -78,15 +79,20 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     names = given + list(shared)
     connection = session.connection()  # Core: nothing of the session's is flushed first
     postgres = is_postgres(session)
-    shape = (table.name, tuple(given), tuple(shared), tuple(conflict or ()), conflict is None,
+    shape = (table, tuple(given), tuple(shared), tuple(conflict or ()), conflict is None,
              tuple(c.key for c in returning))
+    if postgres and not returning and _held(session) is not None:
+        _hold(session, shape, lambda suffix: _insert(session, table, given, shared, conflict,
+                                                     returning, suffix),
+              lambda suffix: _insert_params(rows, shared, suffix))
+        return []
     statements = connection.info.setdefault("signalbot.bulk.inserts", {})
     stmt = statements.get(shape)
     if stmt is None:  # built once per pooled connection and shape: building and keying a
         # statement for SQLAlchemy's compiled cache costs more than running it
         stmt = statements[shape] = _insert(session, table, given, shared, conflict, returning)
     if postgres:
-        params: Any = {**rows_param(rows), **{f"same_{k}": v for k, v in shared.items()}}
+        params: Any = _insert_params(rows, shared)
     else:
         params = [{**row, **shared} for row in rows] if returning else rows
     if returning:
@@ -99,12 +105,14 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
 
 
 def _insert(session: Session, table: Table, given: list[str], shared: Mapping[str, Any],
-            conflict: Sequence[str] | None, returning: Sequence[Column]) -> Any:
+            conflict: Sequence[str] | None, returning: Sequence[Column], suffix: str = "",
+            ) -> Any:
     """`insert_rows`' statement for rows holding `given` and the values `shared` by all:
-    on PostgreSQL, from a JSON recordset and one parameter per shared value."""
+    on PostgreSQL, from a JSON recordset and one parameter per shared value (each parameter
+    named with `suffix`, for a statement that holds several)."""
     if is_postgres(session):
-        source = recordset("r", {name: table.c[name].type for name in given})
-        once = [bindparam(f"same_{name}", type_=table.c[name].type) for name in shared]
+        source = recordset("r", {name: table.c[name].type for name in given}, f"rows{suffix}")
+        once = [bindparam(f"same_{name}{suffix}", type_=table.c[name].type) for name in shared]
         stmt = insert_for(session, table).from_select(
             [*given, *shared], select(*[source.c[name] for name in given], *once))
     else:
@@ -112,6 +120,63 @@ def _insert(session: Session, table: Table, given: list[str], shared: Mapping[st
     if conflict is not None:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
     return stmt.returning(*returning) if returning else stmt
+
+
+def _insert_params(rows: Sequence[Mapping[str, Any]], shared: Mapping[str, Any],
+                   suffix: str = "") -> dict[str, Any]:
+    return {**rows_param(rows, f"rows{suffix}"),
+            **{f"same_{name}{suffix}": value for name, value in shared.items()}}
+
+
+_HELD = "signalbot.bulk.held"
+Build = Callable[[str], Any]  # a statement whose parameter names end with the given suffix
+
+
+@contextmanager
+def one_statement(session: Session) -> Iterator[None]:
+    """Write what `insert_rows` (without `returning`) and `write_changes` are asked to write
+    inside the block at its end, in one statement on PostgreSQL: each as a data-modifying
+    `WITH` of the last. One round trip for a unit of work's tail instead of one per table.
+
+    Nothing inside the block may read what it wrote (it is not there yet); a row that breaks
+    a constraint fails the one statement, as it would have failed its own. On SQLite (in
+    process: no round trips) each is written when asked.
+    """
+    if not is_postgres(session) or _held(session) is not None:
+        yield
+        return
+    held: list[tuple[Any, Build, Callable[[str], dict[str, Any]]]] = []
+    session.info[_HELD] = held
+    try:
+        yield
+    finally:
+        session.info.pop(_HELD, None)
+    _write_held(session, held)
+
+
+def _held(session: Session) -> list | None:
+    return session.info.get(_HELD)
+
+
+def _hold(session: Session, shape: Any, build: Build,
+          params: Callable[[str], dict[str, Any]]) -> None:
+    _held(session).append((shape, build, params))
+
+
+def _write_held(session: Session, held: list) -> None:
+    if not held:
+        return
+    connection = session.connection()
+    statements = connection.info.setdefault("signalbot.bulk.one_statement", {})
+    shape = tuple(item[0] for item in held)
+    if shape not in statements:  # built once per pooled connection and sequence of shapes
+        parts = [build(f"_{index}") for index, (_, build, _) in enumerate(held)]
+        ctes = [part.cte(f"w{index}") for index, part in enumerate(parts[:-1])]
+        statements[shape] = parts[-1].add_cte(*ctes)
+    params: dict[str, Any] = {}
+    for index, (_, _, values) in enumerate(held):
+        params.update(values(f"_{index}"))
+    connection.execute(statements[shape], params)
 
 
 def update_rows(session: Session, table: Table, key: str, types: Mapping[str, Any],
@@ -256,13 +321,23 @@ def write_changes(session: Session, obj: Any) -> None:
         return
     (key,) = state.mapper.primary_key
     values = {col.key: getattr(obj, attr) for attr, col in changed.items()}
-    connection = session.connection()
+    values["row_key"] = state.identity[0]
+
+    def build(suffix: str) -> Any:
+        return table.update().where(key == bindparam(f"row_key{suffix}")).values(
+            {name: bindparam(f"{name}{suffix}", type_=table.c[name].type)
+             for name in values if name != "row_key"})
+
     shape = ("update", table, tuple(values))
-    statements = connection.info.setdefault("signalbot.bulk.updates", {})
-    if shape not in statements:
-        statements[shape] = table.update().where(key == bindparam("row_key")).values(
-            {name: bindparam(name, type_=table.c[name].type) for name in values})
-    connection.execute(statements[shape], {**values, "row_key": state.identity[0]})
+    if _held(session) is not None:
+        _hold(session, shape, build,
+              lambda suffix: {f"{name}{suffix}": value for name, value in values.items()})
+    else:
+        connection = session.connection()
+        statements = connection.info.setdefault("signalbot.bulk.updates", {})
+        if shape not in statements:
+            statements[shape] = build("")
+        connection.execute(statements[shape], values)
     for attr in changed:
         set_committed_value(obj, attr, getattr(obj, attr))
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import String, create_engine, event, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from storage.bulk import insert_one, insert_rows, write_changes
+from storage.bulk import insert_one, insert_rows, one_statement, write_changes
+from storage.db import is_postgres
 from storage.models import Account, OutboxMessage, Signal
 from tests.conftest import make_services
 
@@ -93,18 +96,10 @@ def test_write_changes_updates_only_what_changed_and_leaves_nothing_to_flush(ses
     insert_one(session, signal)
     insert_one(session, other)
     signal.stage, signal.version, signal.note = "handed_off", 3, "n"  # the note is unchanged
-    statements = []
-
-    def seen(conn, cursor, statement, *args) -> None:
-        statements.append(statement)
-
-    event.listen(session.get_bind(), "before_cursor_execute", seen)
-    try:
+    with _counted(session) as statements:
         write_changes(session, signal)
         write_changes(session, other)  # nothing changed: no statement
         session.flush()
-    finally:
-        event.remove(session.get_bind(), "before_cursor_execute", seen)
     assert len(statements) == 1 and statements[0].startswith("UPDATE signals SET")
     assert "note" not in statements[0].split("WHERE")[0]
     assert not session.dirty
@@ -113,3 +108,53 @@ def test_write_changes_updates_only_what_changed_and_leaves_nothing_to_flush(ses
         == ("handed_off", 3)
     assert (session.get(Signal, other.id).stage, session.get(Signal, other.id).version) \
         == ("signal", 1)
+
+
+@contextmanager
+def _counted(session) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    event.listen(session.get_bind(), "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        event.remove(session.get_bind(), "before_cursor_execute", seen)
+
+
+def test_one_statement_writes_a_unit_of_work_s_tail_in_one_round_trip(session):
+    account = Account(name="Umbrella", name_key="umbrella", created_at=NOW)
+    session.add(account)
+    session.flush()
+    signal = _signal(account, "e")
+    insert_one(session, signal)
+    same = {"status": "pending", "attempts": 0, "created_at": NOW, "due_at": NOW,
+            "next_try_at": NOW}
+    with _counted(session) as statements, one_statement(session):
+        insert_rows(session, OutboxMessage.__table__, [_outbox("t1"), _outbox("t2")],
+                    conflict=["key"], same=same)
+        with one_statement(session):  # nested: part of the outer one
+            insert_rows(session, OutboxMessage.__table__, [_outbox("t1"), _outbox("t3")],
+                        conflict=["key"], same=same)  # t1 again: skipped, as on its own
+        signal.stage, signal.version = "handed_off", 2
+        write_changes(session, signal)
+        assert not session.is_modified(signal)
+    assert len(statements) == (1 if is_postgres(session) else 3), statements
+    session.expire_all()
+    assert session.scalars(select(OutboxMessage.key).order_by(OutboxMessage.key)).all() \
+        == ["t1", "t2", "t3"]
+    assert (session.get(Signal, signal.id).stage, session.get(Signal, signal.id).version) \
+        == ("handed_off", 2)
+
+
+def test_one_statement_writes_nothing_when_its_block_fails(session):
+    same = {"status": "pending", "attempts": 0, "created_at": NOW, "due_at": NOW,
+            "next_try_at": NOW}
+    with pytest.raises(RuntimeError), one_statement(session):
+        insert_rows(session, OutboxMessage.__table__, [_outbox("u1")], conflict=["key"],
+                    same=same)
+        raise RuntimeError("the step failed")
+    if is_postgres(session):  # held, never sent (SQLite wrote it; the caller rolls back)
+        assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
