@@ -7,18 +7,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from blocks.card import signal_card
 from blocks.suggestion import settled
 from protocol.config import Config
 from protocol.extension import ExtensionState
+from protocol.qualification import Qualification, evaluate
 from protocol.sla import ClockState
 from service.capture import qualification_of
 from service.crm import card_links
 from service.extensions import extension_view
 from service.views import clock_view, signal_view
-from storage.models import Card, Deadline, Extension, OutboxMessage, Signal
+from storage.models import Card, Deadline, Extension, OutboxMessage, QualificationAnswer, Signal
 from storage.outbox import POST_KIND
 
 
@@ -48,10 +49,9 @@ def render_posts(session: Session, config: Config, rows: Sequence[OutboxMessage]
     posts = [row for row in rows if row.kind == POST_KIND]
     guards = _by_id(session, Deadline, {r.guard_deadline_id for r in posts} - {None})
     ids = {r.signal_id for r in posts if r.payload.get("render") == "card"}
-    signals = {s.id: s for s in session.scalars(
-        select(Signal).where(Signal.id.in_(ids)).options(selectinload(Signal.answers)))} \
+    signals = {s.id: s for s in session.scalars(select(Signal).where(Signal.id.in_(ids)))} \
         if ids else {}
-    cards = _CardData.load(session, signals.values())
+    cards = _CardData.load(session, signals.values(), with_answers=True)
     rendered: dict[int, Rendered | None] = {}
     for row in posts:
         guard = guards.get(row.guard_deadline_id)
@@ -75,12 +75,23 @@ class _CardData:
     clocks: dict[int, list[Deadline]]
     links: dict[int, str | None]
     asking: set[int]  # signals with a request for more time waiting
+    # each signal's checklist, read as plain rows (None: from `signal.answers`, which may
+    # hold changes of the caller's unit of work not flushed yet)
+    answers: dict[int, dict[str, bool]] | None = None
 
     @classmethod
-    def load(cls, session: Session, signals: Collection[Signal]) -> _CardData:
+    def load(cls, session: Session, signals: Collection[Signal],
+             with_answers: bool = False) -> _CardData:
         ids = {signal.id for signal in signals}
         if not ids:
             return cls({}, {}, set())
+        answers: dict[int, dict[str, bool]] | None = None
+        if with_answers:
+            answers = {}
+            for signal_id, criterion, met in session.execute(select(
+                    QualificationAnswer.signal_id, QualificationAnswer.criterion,
+                    QualificationAnswer.met).where(QualificationAnswer.signal_id.in_(ids))):
+                answers.setdefault(signal_id, {})[criterion] = met
         clocks: dict[int, list[Deadline]] = {}
         for clock in session.scalars(
                 select(Deadline).join(Signal, Signal.id == Deadline.signal_id)
@@ -89,7 +100,7 @@ class _CardData:
             clocks.setdefault(clock.signal_id, []).append(clock)
         asking = set(session.scalars(select(Extension.signal_id).where(
             Extension.signal_id.in_(ids), Extension.state == ExtensionState.PENDING)))
-        return cls(clocks, card_links(session, ids), asking)
+        return cls(clocks, card_links(session, ids), asking, answers)
 
     def render(self, session: Session, config: Config, signal: Signal, audience: str,
                headline: str | None, extension_id: int | None) -> Rendered:
@@ -97,11 +108,17 @@ class _CardData:
         extension = extension_view(session, signal, extension_id) \
             if extension_id is not None or signal.id in self.asking else None
         text, blocks = signal_card(signal_view(signal), audience, headline,
-                                   qualification_of(config, signal),
+                                   self._qualification(config, signal),
                                    [clock_view(c) for c in self.clocks.get(signal.id, [])],
                                    crm_link=self.links.get(signal.id), windows=config.sla,
                                    extension=extension)
         return Rendered(text=text, blocks=blocks)
+
+
+    def _qualification(self, config: Config, signal: Signal) -> Qualification:
+        if self.answers is None:
+            return qualification_of(config, signal)
+        return evaluate(config.rubric, self.answers.get(signal.id, {}))
 
 
 def _by_id(session: Session, model: Any, ids: set[Any]) -> dict[Any, Any]:

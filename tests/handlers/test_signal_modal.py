@@ -44,6 +44,24 @@ def test_valid_submission_hands_off_to_the_ae(slack):
     assert not slack.standin.rejections
 
 
+def test_the_delivered_cards_show_the_checklist_as_answered(slack):
+    """The worker renders a batch of cards with their checklists read in one statement; each
+    card ticks what its own signal met (two signals, two different checklists)."""
+    slack.log_signal(qualification=["budget", "buyer", "timeline"])
+    slack.log_signal(qualification=["budget", "buyer", "timeline", "fit"],
+                     account="Initech")
+    assert slack.deliver().held == 0
+    rubric = {c.key: c.label for c in slack.services.config.rubric.criteria}
+    cards = {post["text"]: json.dumps(post["blocks"]) for post in slack.standin.dm_messages(AE)}
+    assert len(cards) == 2
+    for account, met in (("Globex Corp", {"budget", "buyer", "timeline"}),
+                         ("Initech", {"budget", "buyer", "timeline", "fit"})):
+        [blocks] = [blocks for text, blocks in cards.items() if account in text]
+        for key, label in rubric.items():
+            mark = ":white_check_mark:" if key in met else ":white_medium_square:"
+            assert f"{mark} {label}" in blocks, (account, key)
+
+
 def test_invalid_submission_returns_errors_next_to_fields(slack):
     view = slack.open_signal_modal(CSM)
     past = (date.today() - timedelta(days=3)).isoformat()
