@@ -28,3 +28,11 @@ def test_sections_are_replaced_in_place(tmp_path):
     text = out.read_text()
     assert text.index("bench:ack:start") < text.index("bench:sweep:start")
     assert "second" in text and "first" not in text and "kept" in text
+
+
+def test_the_worker_cpu_diagnostic_runs(capsys):
+    from bench import worker_cpu
+
+    worker_cpu.main(["sqlite", "1"])
+    line = capsys.readouterr().out
+    assert "sqlite: the worker's CPU" in line and "ms a post" in line, line
