@@ -102,7 +102,7 @@ def test_write_changes_updates_only_what_changed_and_leaves_nothing_to_flush(ses
         session.flush()
     assert len(statements) == 1 and statements[0].startswith("UPDATE signals SET")
     assert "note" not in statements[0].split("WHERE")[0]
-    assert not session.dirty
+    assert not session.dirty and signal in session and signal.account is account
     session.expire_all()
     assert (session.get(Signal, signal.id).stage, session.get(Signal, signal.id).version) \
         == ("handed_off", 3)
@@ -140,7 +140,7 @@ def test_one_statement_writes_a_unit_of_work_s_tail_in_one_round_trip(session):
                         conflict=["key"], same=same)  # t1 again: skipped, as on its own
         signal.stage, signal.version = "handed_off", 2
         write_changes(session, signal)
-        assert not session.is_modified(signal)
+        assert not session.is_modified(signal) and not session.dirty
     assert len(statements) == (1 if is_postgres(session) else 3), statements
     session.expire_all()
     assert session.scalars(select(OutboxMessage.key).order_by(OutboxMessage.key)).all() \
@@ -158,3 +158,18 @@ def test_one_statement_writes_nothing_when_its_block_fails(session):
         raise RuntimeError("the step failed")
     if is_postgres(session):  # held, never sent (SQLite wrote it; the caller rolls back)
         assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+def test_write_changes_leaves_a_changed_relationship_to_the_flush(session):
+    first = Account(name="Hooli", name_key="hooli", created_at=NOW)
+    second = Account(name="Pied Piper", name_key="pied piper", created_at=NOW)
+    session.add_all([first, second])
+    session.flush()
+    signal = _signal(first, "f")
+    insert_one(session, signal)
+    signal.account, signal.stage = second, "handed_off"  # the key follows at the flush
+    write_changes(session, signal)
+    session.flush()
+    session.expire_all()
+    stored = session.get(Signal, signal.id)
+    assert (stored.account_id, stored.stage) == (second.id, "handed_off")
