@@ -52,13 +52,24 @@ def _signal(account: Account, key: str) -> Signal:
                   created_at=NOW, updated_at=NOW)
 
 
-def test_insert_one_writes_the_row_and_leaves_it_loaded_and_clean(session):
-    account = Account(name="Globex", name_key="globex", created_at=NOW)
+def _account(session, name: str) -> Account:
+    account = Account(name=name, name_key=name.casefold(), created_at=NOW)
     session.add(account)
     session.flush()
-    first, second = _signal(account, "a"), _signal(account, "b")
-    insert_one(session, first)
-    insert_one(session, second)
+    return account
+
+
+def _inserted(session, account: Account, *keys: str) -> list[Signal]:
+    """New signals on `account`, each written with `insert_one`."""
+    signals = [_signal(account, key) for key in keys]
+    for signal in signals:
+        insert_one(session, signal)
+    return signals
+
+
+def test_insert_one_writes_the_row_and_leaves_it_loaded_and_clean(session):
+    account = _account(session, "Globex")
+    first, second = _inserted(session, account, "a", "b")
     assert first.id and second.id == first.id + 1
     assert first in session and not session.dirty and not session.new
     assert (first.version, first.token, first.ownership, first.source) == (1, 1, "ae", "slash")
@@ -89,12 +100,8 @@ def test_insert_one_refuses_a_row_with_a_callable_default(tmp_path):
 
 
 def test_write_changes_updates_only_what_changed_and_leaves_nothing_to_flush(session):
-    account = Account(name="Initech", name_key="initech", created_at=NOW)
-    session.add(account)
-    session.flush()
-    signal, other = _signal(account, "c"), _signal(account, "d")
-    insert_one(session, signal)
-    insert_one(session, other)
+    account = _account(session, "Initech")
+    signal, other = _inserted(session, account, "c", "d")
     signal.stage, signal.version, signal.note = "handed_off", 3, "n"  # the note is unchanged
     with _counted(session) as statements:
         write_changes(session, signal)
@@ -125,11 +132,8 @@ def _counted(session) -> Iterator[list[str]]:
 
 
 def test_one_statement_writes_a_unit_of_work_s_tail_in_one_round_trip(session):
-    account = Account(name="Umbrella", name_key="umbrella", created_at=NOW)
-    session.add(account)
-    session.flush()
-    signal = _signal(account, "e")
-    insert_one(session, signal)
+    account = _account(session, "Umbrella")
+    [signal] = _inserted(session, account, "e")
     same = {"status": "pending", "attempts": 0, "created_at": NOW, "due_at": NOW,
             "next_try_at": NOW}
     with _counted(session) as statements, one_statement(session):
@@ -161,12 +165,8 @@ def test_one_statement_writes_nothing_when_its_block_fails(session):
 
 
 def test_write_changes_leaves_a_changed_relationship_to_the_flush(session):
-    first = Account(name="Hooli", name_key="hooli", created_at=NOW)
-    second = Account(name="Pied Piper", name_key="pied piper", created_at=NOW)
-    session.add_all([first, second])
-    session.flush()
-    signal = _signal(first, "f")
-    insert_one(session, signal)
+    first, second = _account(session, "Hooli"), _account(session, "Pied Piper")
+    [signal] = _inserted(session, first, "f")
     signal.account, signal.stage = second, "handed_off"  # the key follows at the flush
     write_changes(session, signal)
     session.flush()
