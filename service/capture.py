@@ -68,7 +68,7 @@ def log_signal(
     ensure_person(session, actor)
     signal = _new_signal(draft, account, actor, now, submission_key)
     insert_one(session, signal)  # its id, for its answers, events, clocks and messages
-    with session.no_autoflush:  # one flush at commit: no read below needs these rows
+    with session.no_autoflush:  # no read below needs these rows; nothing is flushed
         session.add_all(_answers(signal.id, draft.answers, actor, now))
         owner = account.csm_id if account.csm_id not in (None, actor) else None
         data = {"source": draft.source, **({"account_csm": owner} if owner else {})}
