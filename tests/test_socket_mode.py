@@ -6,6 +6,7 @@ the stand-in answers `apps.connections.open` and speaks Slack's Socket Mode prot
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -141,11 +142,14 @@ def test_disconnect_and_drop_lose_nothing_and_do_nothing_twice(sock):
     lost = sock.submit(view, CSM, VALID_SIGNAL, drop_after_send=True)
     assert lost.ack is None
     wait_for(lambda: sock.socket.hellos >= 3, timeout=15)  # the client reconnects by itself
-    wait_for(lambda: stored(sock.services) == 1)
-    # the person sees an error and submits the same modal again
+    # The reset can reach the app before it read the frame (a busy machine): the kernel then
+    # discards it, as on a real network. So the submission was acted on once or not at all;
+    # either way the person sees an error and submits the same modal again, and it is one.
+    with contextlib.suppress(AssertionError):
+        wait_for(lambda: stored(sock.services) == 1, timeout=3)
     again = sock.submit(view, CSM, VALID_SIGNAL)
     assert again.ack is not None and again.response.get("response_action") != "errors"
-    assert stored(sock.services) == 1
+    wait_for(lambda: stored(sock.services) == 1)
     sock.worker.deliverer.drain()
     assert len(sock.standin.dm_messages(AE)) == 1
     assert not sock.standin.duplicates()
