@@ -86,11 +86,8 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
                                                      returning, suffix),
               lambda suffix: _insert_params(rows, shared, suffix))
         return []
-    statements = connection.info.setdefault("signalbot.bulk.inserts", {})
-    stmt = statements.get(shape)
-    if stmt is None:  # built once per pooled connection and shape: building and keying a
-        # statement for SQLAlchemy's compiled cache costs more than running it
-        stmt = statements[shape] = _insert(session, table, given, shared, conflict, returning)
+    stmt = _built(connection, ("insert", shape),
+                  lambda: _insert(session, table, given, shared, conflict, returning))
     if postgres:
         params: Any = _insert_params(rows, shared)
     else:
@@ -102,6 +99,15 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     else:
         executemany(connection, stmt, params, names, shared)
     return []
+
+
+def _built(connection: Connection, shape: tuple, build: Callable[[], Any]) -> Any:
+    """The statement of `shape`, built once per pooled connection: building a statement and
+    its key for SQLAlchemy's compiled cache costs more than running it."""
+    statements = connection.info.setdefault("signalbot.bulk.statements", {})
+    if shape not in statements:
+        statements[shape] = build()
+    return statements[shape]
 
 
 def _insert(session: Session, table: Table, given: list[str], shared: Mapping[str, Any],
@@ -166,17 +172,17 @@ def _hold(session: Session, shape: Any, build: Build,
 def _write_held(session: Session, held: list) -> None:
     if not held:
         return
-    connection = session.connection()
-    statements = connection.info.setdefault("signalbot.bulk.one_statement", {})
-    shape = tuple(item[0] for item in held)
-    if shape not in statements:  # built once per pooled connection and sequence of shapes
-        parts = [build(f"_{index}") for index, (_, build, _) in enumerate(held)]
+    def build() -> Any:
+        parts = [part_of(f"_{index}") for index, (_, part_of, _) in enumerate(held)]
         ctes = [part.cte(f"w{index}") for index, part in enumerate(parts[:-1])]
-        statements[shape] = parts[-1].add_cte(*ctes)
+        return parts[-1].add_cte(*ctes)
+
+    connection = session.connection()
+    stmt = _built(connection, ("held", *(item[0] for item in held)), build)
     params: dict[str, Any] = {}
     for index, (_, _, values) in enumerate(held):
         params.update(values(f"_{index}"))
-    connection.execute(statements[shape], params)
+    connection.execute(stmt, params)
 
 
 def update_rows(session: Session, table: Table, key: str, types: Mapping[str, Any],
@@ -335,10 +341,7 @@ def write_changes(session: Session, obj: Any) -> None:
               lambda suffix: {f"{name}{suffix}": value for name, value in values.items()})
     else:
         connection = session.connection()
-        statements = connection.info.setdefault("signalbot.bulk.updates", {})
-        if shape not in statements:
-            statements[shape] = build("")
-        connection.execute(statements[shape], values)
+        connection.execute(_built(connection, shape, lambda: build("")), values)
     _settle(session, obj, changed)
 
 
