@@ -23,7 +23,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import insert, update
+from sqlalchemy import Row, insert, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from blocks.card import APPROVER
@@ -259,7 +259,7 @@ class Deliverer:
         return _lanes(rows)
 
     def _claim_in(self, session: Session, limit: int, now: datetime,
-                  room: dict[str, int]) -> list[OutboxMessage]:
+                  room: dict[str, int]) -> list[Row[Any]]:
         return claim_due(session, now=now, worker=self.worker, limit=limit, lease=self.lease,
                          skip_slack=self.paused, room=room)
 
@@ -273,7 +273,7 @@ class Deliverer:
                 room[key] = max(0, BURST - used)
         return room
 
-    def _prepare(self, claimed: list[OutboxMessage], rows: list[Claimed], now: datetime) -> None:
+    def _prepare(self, claimed: list[Row[Any]], rows: list[Claimed], now: datetime) -> None:
         """Render the claimed posts and find their known DM channels with a few statements
         for the whole claim, not several per row when each is sent."""
         posts = [row for row in rows if row.kind == POST_KIND]
@@ -702,7 +702,7 @@ def _stale(person: Person, now: datetime) -> bool:
     return person.profile_checked_at is None or now - person.profile_checked_at > PROFILE_TTL
 
 
-def _detach(row: OutboxMessage) -> Claimed:
+def _detach(row: Row[Any]) -> Claimed:
     return Claimed(id=row.id, attempt=row.attempts, key=row.key, kind=row.kind, target=row.target,
                    payload=dict(row.payload), signal_id=row.signal_id, maybe_sent=row.maybe_sent,
                    started=row.attempt_started_at, due=row.due_at)

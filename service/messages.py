@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from blocks.card import signal_card
@@ -41,11 +41,11 @@ def render_card(
                                                      headline, extension_id)
 
 
-def render_posts(session: Session, config: Config, rows: Sequence[OutboxMessage],
+def render_posts(session: Session, config: Config, rows: Sequence[Row[Any]],
                  ) -> dict[int, Rendered | None]:
-    """What each `slack.post` row of `rows` sends now, read with a few statements for the
-    whole lot rather than several per row. None: skip it (a reminder whose clock was met or
-    cancelled after it was queued, or a card whose signal is gone)."""
+    """What each `slack.post` row of `rows` (outbox rows as claimed) sends now, read with a
+    few statements for the whole lot rather than several per row. None: skip it (a reminder
+    whose clock was met or cancelled after it was queued, or a card whose signal is gone)."""
     posts = [row for row in rows if row.kind == POST_KIND]
     guards = _by_id(session, Deadline, {r.guard_deadline_id for r in posts} - {None})
     ids = {r.signal_id for r in posts if r.payload.get("render") == "card"}

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, String, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Integer,
+    Row,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    not_,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from storage.bulk import insert_rows, recordset, rows_param
@@ -68,17 +84,20 @@ def queued(session: Session, key: str) -> bool:
     return session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key)) is not None
 
 
+_OUTBOX = OutboxMessage.__table__
+
 # Of the rows due at one moment (a sweep's batch), a manager's escalation card goes before
 # the notices to the AE and the CSM decided with it: after an outage the managers hear first.
-_ESCALATIONS_FIRST = case((OutboxMessage.payload["audience"].as_string() == "manager", 0), else_=1)
+_ESCALATIONS_FIRST = case((_OUTBOX.c.payload["audience"].as_string() == "manager", 0), else_=1)
 
 
 def claim_due(
     session: Session, *, now: datetime, worker: str, limit: int, lease: timedelta,
     skip_slack: bool = False, room: Mapping[str, int] | None = None,
-) -> list[OutboxMessage]:
+) -> list[Row[Any]]:
     """Mark up to `limit` due rows as `sending` for `worker`, oldest due first (and of rows
-    due at the same moment, managers' escalation cards first).
+    due at the same moment, managers' escalation cards first); returns them in that order,
+    every column as the claim left it (attempts counted, `sending`), as plain rows.
 
     Pending rows whose time has come, and `sending` rows whose lease ran out (their
     process died mid-send), are both taken; the caller reconciles the latter before
@@ -89,58 +108,56 @@ def claim_due(
     and go in order, one claimer at a time: a lane with a row in flight or waiting for its
     retry is left alone, and a row is taken only with every earlier open row of its lane
     (see `_lane_prefixes`), so two claimers never send into one conversation at once.
+
+    Three statements when no CRM write or card refresh is due (a fourth when one is): the
+    due rows locked, their lanes read, and one UPDATE … RETURNING for those taken.
     """
     stmt = (
-        select(OutboxMessage)
+        select(_OUTBOX.c.id, _OUTBOX.c.kind, _OUTBOX.c.target, _OUTBOX.c.signal_id,
+               _OUTBOX.c.due_at)
         .where(
-            or_(
-                and_(OutboxMessage.status == OutboxStatus.PENDING,
-                     OutboxMessage.next_try_at <= now),
-                and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.lease_until < now),
-            )
+            or_(and_(_is(OutboxStatus.PENDING), _OUTBOX.c.next_try_at <= now),
+                and_(_is(OutboxStatus.SENDING), _OUTBOX.c.lease_until < now)),
+            or_(_OUTBOX.c.target.is_(None), _OUTBOX.c.target.not_in(_busy_lanes(now))),
         )
-        .order_by(OutboxMessage.due_at, _ESCALATIONS_FIRST, OutboxMessage.id)
+        .order_by(_OUTBOX.c.due_at, _ESCALATIONS_FIRST, _OUTBOX.c.id)
         .limit(limit)
     )
-    busy = busy_lanes(session, now)
-    if busy:
-        stmt = stmt.where(or_(OutboxMessage.target.is_(None), OutboxMessage.target.not_in(busy)))
     spent = [target for target, n in (room or {}).items() if n <= 0]
     if spent:  # no posts there now; what the pace does not hold (an ephemeral) still goes
-        stmt = stmt.where(or_(OutboxMessage.target.is_(None), OutboxMessage.target.not_in(spent),
-                              OutboxMessage.kind != POST_KIND))
+        stmt = stmt.where(or_(_OUTBOX.c.target.is_(None), _OUTBOX.c.target.not_in(spent),
+                              _OUTBOX.c.kind != POST_KIND))
     if skip_slack:  # Slack delivery is paused; CRM and webhook rows still go
-        stmt = stmt.where(OutboxMessage.kind.not_like("slack.%"))
+        stmt = stmt.where(_OUTBOX.c.kind.not_like("slack.%"))
     if is_postgres(session):
         stmt = stmt.with_for_update(skip_locked=True)
-    rows = list(session.scalars(stmt))
+    due = session.execute(stmt).all()
     if not skip_slack:  # paused: a CRM write goes without the card's link, as it must
-        rows = _after_their_posts(session, rows)
-    rows = _within_room(_lane_prefixes(session, rows), room)
-    for row in rows:
-        row.attempts += 1
-        row.claimed_by = worker
-        row.lease_until = now + lease
-        if row.status == OutboxStatus.PENDING and not row.maybe_sent:
-            row.attempt_started_at = now  # kept from the first attempt Slack may have seen
-        elif row.status == OutboxStatus.SENDING:
-            row.maybe_sent = True  # its claimer died mid-attempt: Slack may have the message
-        row.status = OutboxStatus.SENDING
-    session.flush()
-    return rows
+        due = _after_their_posts(session, due)
+    taken = [row.id for row in _within_room(_lane_prefixes(session, due), room)]
+    if not taken:
+        return []
+    claimed = {row.id: row for row in session.execute(
+        _CLAIM, {"ids": taken, "worker": worker, "lease_until": now + lease, "now": now})}
+    return [claimed[row_id] for row_id in taken]
 
 
-def busy_lanes(session: Session, now: datetime) -> list[str]:
+def _is(status: OutboxStatus) -> ColumnElement[bool]:
+    """`status = '<literal>'`, as a partial index's predicate is written."""
+    return _OUTBOX.c.status == literal_column(f"'{status.value}'")
+
+
+def _busy_lanes(now: datetime) -> Select[Any]:
     """Targets with a row in flight (claimed, lease live) or due but waiting for its next
     try (a retry's backoff, a 429's Retry-After, pacing): their later rows must wait."""
-    return list(session.scalars(select(OutboxMessage.target).distinct().where(
-        OutboxMessage.target.is_not(None),
+    return select(_OUTBOX.c.target).distinct().where(
+        _OUTBOX.c.target.is_not(None),
         or_(
-            and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.lease_until >= now),
-            and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_try_at > now,
-                 OutboxMessage.due_at <= now),
+            and_(_is(OutboxStatus.SENDING), _OUTBOX.c.lease_until >= now),
+            and_(_is(OutboxStatus.PENDING), _OUTBOX.c.next_try_at > now,
+                 _OUTBOX.c.due_at <= now),
         ),
-    )))
+    )
 
 
 # A CRM write carries the AE card's permalink (service/crm/sync.py): it follows the card. A
@@ -148,7 +165,23 @@ def busy_lanes(session: Session, now: datetime) -> list[str]:
 AFTER_CARDS = ("crm.upsert", "slack.refresh")
 
 
-def _after_their_posts(session: Session, rows: list[OutboxMessage]) -> list[OutboxMessage]:
+# A claim: one attempt more, this claimer's lease. An attempt that may have reached Slack
+# keeps the time it started (Slack may have the message); a `sending` row whose lease ran
+# out (its claimer died mid-attempt) is marked maybe sent. SET reads the row as it was.
+_CLAIM = update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True))).values(
+    attempts=_OUTBOX.c.attempts + 1,
+    claimed_by=bindparam("worker", type_=_OUTBOX.c.claimed_by.type),
+    lease_until=bindparam("lease_until", type_=_OUTBOX.c.lease_until.type),
+    attempt_started_at=case(
+        (and_(_is(OutboxStatus.PENDING), not_(_OUTBOX.c.maybe_sent)),
+         bindparam("now", type_=_OUTBOX.c.attempt_started_at.type)),
+        else_=_OUTBOX.c.attempt_started_at),
+    maybe_sent=case((_is(OutboxStatus.SENDING), True), else_=_OUTBOX.c.maybe_sent),
+    status=OutboxStatus.SENDING.value,
+).returning(*_OUTBOX.c)
+
+
+def _after_their_posts(session: Session, rows: Sequence[Row[Any]]) -> list[Row[Any]]:
     """Drop CRM writes and card refreshes whose signal has an earlier card post in flight or
     not yet tried (pacing, a 429; a post sent but not yet recorded is still in flight): a
     CRM write carries the card's permalink, a refresh updates the cards recorded so far, so
@@ -158,7 +191,7 @@ def _after_their_posts(session: Session, rows: list[OutboxMessage]) -> list[Outb
     waiting = {row.signal_id for row in rows
                if row.signal_id is not None and row.kind in AFTER_CARDS}
     if not waiting:
-        return rows
+        return list(rows)
     first: dict[int, tuple[datetime, int]] = {}
     for signal_id, due_at, row_id in session.execute(
             select(OutboxMessage.signal_id, OutboxMessage.due_at, OutboxMessage.id)
@@ -172,13 +205,13 @@ def _after_their_posts(session: Session, rows: list[OutboxMessage]) -> list[Outb
             or first[row.signal_id] > (row.due_at, row.id)]
 
 
-def _lane_prefixes(session: Session, rows: list[OutboxMessage]) -> list[OutboxMessage]:
+def _lane_prefixes(session: Session, rows: Sequence[Row[Any]]) -> list[Row[Any]]:
     """Of `rows` (locked, oldest due first), those whose every earlier open row in their lane
     is among them too. Read after the rows were locked, so a lane another claimer is taking
     right now (its rows still pending here, or already sending) is not taken twice."""
     targets = {row.target for row in rows if row.target is not None}
     if not targets:
-        return rows
+        return list(rows)
     ours = {row.id for row in rows}
     blocked: set[str] = set()
     allowed: set[int] = set()
@@ -198,8 +231,7 @@ def _lane_prefixes(session: Session, rows: list[OutboxMessage]) -> list[OutboxMe
     return [row for row in rows if row.target is None or row.id in allowed]
 
 
-def _within_room(rows: list[OutboxMessage], room: Mapping[str, int] | None,
-                 ) -> list[OutboxMessage]:
+def _within_room(rows: list[Row[Any]], room: Mapping[str, int] | None) -> list[Row[Any]]:
     """Each lane `room` names, up to its first post beyond its room (still a prefix)."""
     if not room:
         return rows
@@ -225,7 +257,6 @@ def next_due(session: Session) -> datetime | None:
         OutboxMessage.status == OutboxStatus.PENDING))
 
 
-_OUTBOX = OutboxMessage.__table__
 # The fence of an attempt's result: the row, still `sending`, still this claimer's attempt.
 # Built once: the SET clause comes from the column names of each call's values.
 _FINISH = update(_OUTBOX).where(
