@@ -15,8 +15,9 @@ import threading
 import time
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,7 +46,7 @@ from service.messages import (
     settled_posts,
 )
 from service.sweep import owner_unreachable
-from storage.db import unit_of_work
+from storage.db import is_postgres, unit_of_work
 from storage.models import Card, OutboxMessage, Person, Signal
 from storage.outbox import (
     POST_KIND,
@@ -234,28 +235,40 @@ class Deliverer:
     def claim(self, limit: int) -> list[list[Claimed]]:
         """Claim due rows (none once stopping; no Slack rows while paused; no more posts
         into a conversation than its pace allows now), as lanes: the rows of one target,
-        in order. The posts are rendered after the claim commits, in a read of their own:
-        on SQLite a claim holds the one write lock, which the acks wait for."""
+        in order. The posts recorded and the rows released since the last claim are written
+        first, in the claim's transaction (a lane recorded may be claimed again).
+
+        On PostgreSQL the posts are rendered in that transaction too. On SQLite they are
+        rendered after it commits, in a read of their own: there a claim holds the one
+        write lock, which the acks wait for."""
         if self.stopping.is_set():
             return []
         now = self.clock()
         room = self._lane_room(now)
-        with unit_of_work(self.factory) as session:
+        rows: list[Claimed] | None = None
+        prepared = False
+        with self._taken_records() as (batch, released), \
+                unit_of_work(self.factory) as session:
+            _write_records(session, self.worker, batch, released)
             if slack_pause.current(session) is None:  # the usual case: one transaction
                 self.paused = False
                 claimed = self._claim_in(session, limit, now, room)
-            else:
-                claimed = None
-        if claimed is None:
+                rows = [_detach(r) for r in claimed]
+                if is_postgres(session):
+                    self._prepare(session, claimed, rows, now)
+                    prepared = True
+        if rows is None:
             self.paused = not self._slack_ready()
             with unit_of_work(self.factory) as session:
                 claimed = self._claim_in(session, limit, now, room)
-        rows = [_detach(r) for r in claimed]
-        try:
-            self._prepare(claimed, rows, now)
-        except BaseException:
-            self._release(rows, now)  # claimed but not readable now: back, untried
-            raise
+            rows = [_detach(r) for r in claimed]
+        if not prepared and any(row.kind == POST_KIND for row in rows):
+            try:
+                with unit_of_work(self.factory) as session:
+                    self._prepare(session, claimed, rows, now)
+            except BaseException:
+                self._release(rows, now)  # claimed but not readable now: back, untried
+                raise
         return _lanes(rows)
 
     def _claim_in(self, session: Session, limit: int, now: datetime,
@@ -273,16 +286,16 @@ class Deliverer:
                 room[key] = max(0, BURST - used)
         return room
 
-    def _prepare(self, claimed: list[Row[Any]], rows: list[Claimed], now: datetime) -> None:
+    def _prepare(self, session: Session, claimed: list[Row[Any]], rows: list[Claimed],
+                 now: datetime) -> None:
         """Render the claimed posts and find their known DM channels with a few statements
         for the whole claim, not several per row when each is sent."""
         posts = [row for row in rows if row.kind == POST_KIND]
         if not posts:
             return
-        with unit_of_work(self.factory) as session:
-            rendered = render_posts(session, self.config, claimed)
-            channels = dm_channels(session, {row.target for row in posts if row.target},
-                                   now - PROFILE_TTL)
+        rendered = render_posts(session, self.config, claimed)
+        channels = dm_channels(session, {row.target for row in posts if row.target},
+                               now - PROFILE_TTL)
         for row in posts:
             row.rendered = rendered[row.id]
             row.channel = channels.get(row.target or "")
@@ -329,7 +342,6 @@ class Deliverer:
             while not stop.is_set():
                 room = self.concurrency - len(running)
                 if room > 0 and time.monotonic() >= claim_at:
-                    self.flush_records()  # first: a lane recorded may be claimed again
                     lanes = self._safe_claim(room * ROWS_PER_LANE)
                     running |= {pool.submit(self.run_lane, lane) for lane in lanes}
                     backlog = sum(map(len, lanes)) >= room * ROWS_PER_LANE
@@ -583,43 +595,34 @@ class Deliverer:
     def flush_records(self) -> None:
         """Record the posts confirmed and put back the rows released since the last flush,
         in one transaction."""
+        try:
+            with self._taken_records() as (batch, released):
+                if batch or released:
+                    with unit_of_work(self.factory) as session:
+                        _write_records(session, self.worker, batch, released)
+        except Exception:  # noqa: BLE001 - the database is away: kept for the next flush
+            log.exception("recording sent posts and putting back rows failed; trying again")
+
+    @contextmanager
+    def _taken_records(self) -> Iterator[tuple[list[Sent], list[tuple[Claimed, datetime]]]]:
+        """The posts confirmed and the rows released since the last flush, taken to be
+        written; given back, for the next flush, if the block writing them fails."""
         with self._unrecorded_lock:
             batch, self._unrecorded = self._unrecorded, []
             released, self._unreleased = self._unreleased, []
-        if not batch and not released:
-            return
         try:
-            self._record(batch, released)
-        except Exception:  # noqa: BLE001 - the database is away: kept for the next flush
-            log.exception("recording %d sent posts and putting back %d rows failed; trying "
-                          "again", len(batch), len(released))
+            yield batch, released
+        except BaseException:
             with self._unrecorded_lock:
                 self._unrecorded[:0] = batch
                 self._unreleased[:0] = released
+            raise
+        _log_escalations(batch)
 
-    def _record(self, batch: list[Sent],
-                released: list[tuple[Claimed, datetime]] | None = None) -> None:
-        cards = []
+    def _record(self, batch: list[Sent]) -> None:
         with unit_of_work(self.factory) as session:
-            if released:
-                _put_back(session, self.worker, released)
-            recorded = finish_sent(session, self.worker, [
-                SentPost(sent.row.id, sent.row.attempt, sent.at, sent.channel, sent.ts)
-                for sent in batch])
-            for sent in batch:
-                row = sent.row
-                if row.id in recorded and row.payload.get("render") == "card" and row.signal_id:
-                    cards.append({"signal_id": row.signal_id, "audience": row.payload["audience"],
-                                  "user_id": row.target, "channel": sent.channel, "ts": sent.ts,
-                                  "created_at": sent.at, "headline": row.payload.get("headline"),
-                                  "extension_id": row.payload.get("extension")})
-            if cards:
-                session.execute(insert(Card), cards)
-        for sent in batch:
-            if sent.row.payload.get("audience") == "manager" and sent.row.due:
-                # escalation lateness as the manager sees it: queued (decided) to delivered
-                log.info("escalation %s delivered %.1fs after it was decided",
-                         sent.row.key, (sent.at - sent.row.due).total_seconds())
+            _write_records(session, self.worker, batch, [])
+        _log_escalations(batch)
 
     # -- pacing --------------------------------------------------------------------------
 
@@ -706,6 +709,37 @@ def _detach(row: Row[Any]) -> Claimed:
     return Claimed(id=row.id, attempt=row.attempts, key=row.key, kind=row.kind, target=row.target,
                    payload=dict(row.payload), signal_id=row.signal_id, maybe_sent=row.maybe_sent,
                    started=row.attempt_started_at, due=row.due_at)
+
+
+def _write_records(session: Session, worker: str, batch: list[Sent],
+                   released: list[tuple[Claimed, datetime]]) -> None:
+    """Put `released` rows back and record the `batch` of posts Slack confirmed, each only
+    while `worker`'s claim of its attempt holds; a card posted gets its row."""
+    if released:
+        _put_back(session, worker, released)
+    if not batch:
+        return
+    recorded = finish_sent(session, worker, [
+        SentPost(sent.row.id, sent.row.attempt, sent.at, sent.channel, sent.ts)
+        for sent in batch])
+    cards = []
+    for sent in batch:
+        row = sent.row
+        if row.id in recorded and row.payload.get("render") == "card" and row.signal_id:
+            cards.append({"signal_id": row.signal_id, "audience": row.payload["audience"],
+                          "user_id": row.target, "channel": sent.channel, "ts": sent.ts,
+                          "created_at": sent.at, "headline": row.payload.get("headline"),
+                          "extension_id": row.payload.get("extension")})
+    if cards:
+        session.execute(insert(Card), cards)
+
+
+def _log_escalations(batch: list[Sent]) -> None:
+    for sent in batch:
+        if sent.row.payload.get("audience") == "manager" and sent.row.due:
+            # escalation lateness as the manager sees it: queued (decided) to delivered
+            log.info("escalation %s delivered %.1fs after it was decided",
+                     sent.row.key, (sent.at - sent.row.due).total_seconds())
 
 
 def _put_back(session: Session, worker: str, rows: list[tuple[Claimed, datetime]]) -> None:

@@ -8,6 +8,8 @@ deliverer claims and sends them to the stand-in.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import event, func, select, update
@@ -163,6 +165,53 @@ def test_a_batch_records_only_the_posts_whose_claim_still_holds(driver):
     with driver.services.unit_of_work() as session:
         row = session.get(OutboxMessage, taken.id)
         assert (row.status, row.claimed_by, row.result_ts) == ("sending", "another-worker", None)
+
+
+def test_a_claim_writes_the_records_waiting_and_on_postgresql_renders_in_one_transaction(
+        driver):
+    """The posts recorded since the last claim are written in the claim's transaction; on
+    PostgreSQL the posts claimed are rendered in it too (SQLite renders in a read of its
+    own, after the claim let go of the write lock)."""
+    deliverer, before = _sent_in_a_batch(driver, "VMERGE")
+    view = driver.open_signal_modal("U0CSM0001")
+    _submit(driver, view, "VMERGE-NEXT")
+    with _commits(driver) as commits:
+        lanes = deliverer.claim(100)
+    deliverer.batch_records = False
+    assert _counts(driver) == (before[0] + 8, before[1] + 8)
+    assert sorted(len(lane) for lane in lanes) == [1, 1]  # the next signal's two cards
+    assert all(lane[0].rendered is not None for lane in lanes)
+    assert len(commits) == (1 if driver.services.engine.dialect.name == "postgresql" else 2)
+
+
+def test_records_a_failed_claim_took_are_written_by_the_next(driver, monkeypatch):
+    deliverer, before = _sent_in_a_batch(driver, "VAGAIN", submissions=2)
+    real = deliverer._claim_in
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("the database went away mid-claim")
+
+    monkeypatch.setattr(deliverer, "_claim_in", fails)
+    assert deliverer._safe_claim(100) == []
+    assert _counts(driver) == before  # rolled back with the claim, kept for the next one
+    monkeypatch.setattr(deliverer, "_claim_in", real)
+    deliverer._safe_claim(100)
+    deliverer.batch_records = False
+    assert _counts(driver) == (before[0] + 4, before[1] + 4)
+
+
+@contextmanager
+def _commits(driver) -> Iterator[list[int]]:
+    commits: list[int] = []
+
+    def committed(_conn) -> None:
+        commits.append(1)
+
+    event.listen(driver.services.engine, "commit", committed)
+    try:
+        yield commits
+    finally:
+        event.remove(driver.services.engine, "commit", committed)
 
 
 def _counts(driver) -> tuple[int, int]:
