@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from blocks.card import signal_card
@@ -41,22 +41,36 @@ def render_card(
                                                      headline, extension_id)
 
 
+_IDS = bindparam("ids", expanding=True)
+# The statements a claim's rendering runs, built once (parameter: ids).
+_OPEN_CLOCKS = select(Deadline.id).where(Deadline.id.in_(_IDS),
+                                         Deadline.state == ClockState.OPEN.value)
+_SIGNALS = select(Signal).where(Signal.id.in_(_IDS))
+_ANSWERS = select(QualificationAnswer.signal_id, QualificationAnswer.criterion,
+                  QualificationAnswer.met).where(QualificationAnswer.signal_id.in_(_IDS))
+# each signal's clocks of its current hand-off (its token), soonest first
+_CLOCKS = (select(Deadline).join(Signal, Signal.id == Deadline.signal_id)
+           .where(Deadline.signal_id.in_(_IDS), Deadline.token == Signal.token)
+           .order_by(Deadline.due_at))
+_ASKING = select(Extension.signal_id).where(Extension.signal_id.in_(_IDS),
+                                            Extension.state == ExtensionState.PENDING.value)
+
+
 def render_posts(session: Session, config: Config, rows: Sequence[Row[Any]],
                  ) -> dict[int, Rendered | None]:
     """What each `slack.post` row of `rows` (outbox rows as claimed) sends now, read with a
     few statements for the whole lot rather than several per row. None: skip it (a reminder
     whose clock was met or cancelled after it was queued, or a card whose signal is gone)."""
     posts = [row for row in rows if row.kind == POST_KIND]
-    guards = _by_id(session, Deadline, {r.guard_deadline_id for r in posts} - {None})
+    guards = {r.guard_deadline_id for r in posts} - {None}
+    open_guards = set(session.scalars(_OPEN_CLOCKS, {"ids": list(guards)})) if guards else set()
     ids = {r.signal_id for r in posts if r.payload.get("render") == "card"}
-    signals = {s.id: s for s in session.scalars(select(Signal).where(Signal.id.in_(ids)))} \
-        if ids else {}
+    signals = {s.id: s for s in session.scalars(_SIGNALS, {"ids": list(ids)})} if ids else {}
     cards = _CardData.load(session, signals.values(), with_answers=True)
     rendered: dict[int, Rendered | None] = {}
     for row in posts:
-        guard = guards.get(row.guard_deadline_id)
         payload = row.payload
-        if row.guard_deadline_id is not None and (guard is None or guard.state != ClockState.OPEN):
+        if row.guard_deadline_id is not None and row.guard_deadline_id not in open_guards:
             rendered[row.id] = None
         elif payload.get("render") != "card":
             rendered[row.id] = Rendered(text=payload["text"], blocks=payload.get("blocks"))
@@ -85,21 +99,16 @@ class _CardData:
         ids = {signal.id for signal in signals}
         if not ids:
             return cls({}, {}, set())
+        params = {"ids": list(ids)}
         answers: dict[int, dict[str, bool]] | None = None
         if with_answers:
             answers = {}
-            for signal_id, criterion, met in session.execute(select(
-                    QualificationAnswer.signal_id, QualificationAnswer.criterion,
-                    QualificationAnswer.met).where(QualificationAnswer.signal_id.in_(ids))):
+            for signal_id, criterion, met in session.execute(_ANSWERS, params):
                 answers.setdefault(signal_id, {})[criterion] = met
         clocks: dict[int, list[Deadline]] = {}
-        for clock in session.scalars(
-                select(Deadline).join(Signal, Signal.id == Deadline.signal_id)
-                .where(Deadline.signal_id.in_(ids), Deadline.token == Signal.token)
-                .order_by(Deadline.due_at)):
+        for clock in session.scalars(_CLOCKS, params):
             clocks.setdefault(clock.signal_id, []).append(clock)
-        asking = set(session.scalars(select(Extension.signal_id).where(
-            Extension.signal_id.in_(ids), Extension.state == ExtensionState.PENDING)))
+        asking = set(session.scalars(_ASKING, params))
         return cls(clocks, card_links(session, ids), asking, answers)
 
     def render(self, session: Session, config: Config, signal: Signal, audience: str,
@@ -119,12 +128,6 @@ class _CardData:
         if self.answers is None:
             return qualification_of(config, signal)
         return evaluate(config.rubric, self.answers.get(signal.id, {}))
-
-
-def _by_id(session: Session, model: Any, ids: set[Any]) -> dict[Any, Any]:
-    if not ids:
-        return {}
-    return {item.id: item for item in session.scalars(select(model).where(model.id.in_(ids)))}
 
 
 def cards_of(session: Session, signal_id: int) -> list[Card]:

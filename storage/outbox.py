@@ -112,26 +112,11 @@ def claim_due(
     Three statements when no CRM write or card refresh is due (a fourth when one is): the
     due rows locked, their lanes read, and one UPDATE … RETURNING for those taken.
     """
-    stmt = (
-        select(_OUTBOX.c.id, _OUTBOX.c.kind, _OUTBOX.c.target, _OUTBOX.c.signal_id,
-               _OUTBOX.c.due_at)
-        .where(
-            or_(and_(_is(OutboxStatus.PENDING), _OUTBOX.c.next_try_at <= now),
-                and_(_is(OutboxStatus.SENDING), _OUTBOX.c.lease_until < now)),
-            or_(_OUTBOX.c.target.is_(None), _OUTBOX.c.target.not_in(_busy_lanes(now))),
-        )
-        .order_by(_OUTBOX.c.due_at, _ESCALATIONS_FIRST, _OUTBOX.c.id)
-        .limit(limit)
-    )
-    spent = [target for target, n in (room or {}).items() if n <= 0]
-    if spent:  # no posts there now; what the pace does not hold (an ephemeral) still goes
-        stmt = stmt.where(or_(_OUTBOX.c.target.is_(None), _OUTBOX.c.target.not_in(spent),
-                              _OUTBOX.c.kind != POST_KIND))
+    stmt = _DUE_LOCKED if is_postgres(session) else _DUE
     if skip_slack:  # Slack delivery is paused; CRM and webhook rows still go
         stmt = stmt.where(_OUTBOX.c.kind.not_like("slack.%"))
-    if is_postgres(session):
-        stmt = stmt.with_for_update(skip_locked=True)
-    due = session.execute(stmt).all()
+    spent = [target for target, n in (room or {}).items() if n <= 0]
+    due = session.execute(stmt, {"now": now, "spent": spent, "limit": limit}).all()
     if not skip_slack:  # paused: a CRM write goes without the card's link, as it must
         due = _after_their_posts(session, due)
     taken = [row.id for row in _within_room(_lane_prefixes(session, due), room)]
@@ -147,17 +132,38 @@ def _is(status: OutboxStatus) -> ColumnElement[bool]:
     return _OUTBOX.c.status == literal_column(f"'{status.value}'")
 
 
-def _busy_lanes(now: datetime) -> Select[Any]:
+def _busy_lanes() -> Select[Any]:
     """Targets with a row in flight (claimed, lease live) or due but waiting for its next
     try (a retry's backoff, a 429's Retry-After, pacing): their later rows must wait."""
     return select(_OUTBOX.c.target).distinct().where(
         _OUTBOX.c.target.is_not(None),
         or_(
-            and_(_is(OutboxStatus.SENDING), _OUTBOX.c.lease_until >= now),
-            and_(_is(OutboxStatus.PENDING), _OUTBOX.c.next_try_at > now,
-                 _OUTBOX.c.due_at <= now),
+            and_(_is(OutboxStatus.SENDING), _OUTBOX.c.lease_until >= _NOW),
+            and_(_is(OutboxStatus.PENDING), _OUTBOX.c.next_try_at > _NOW,
+                 _OUTBOX.c.due_at <= _NOW),
         ),
     )
+
+
+_NOW = bindparam("now", type_=_OUTBOX.c.due_at.type)
+# The rows a claim may take, oldest due first; built once (parameters: now, spent, limit).
+# `spent`: conversations whose pace allows no post now; what the pace does not hold (an
+# ephemeral) still goes there.
+_DUE = (
+    select(_OUTBOX.c.id, _OUTBOX.c.kind, _OUTBOX.c.target, _OUTBOX.c.signal_id,
+           _OUTBOX.c.due_at)
+    .where(
+        or_(and_(_is(OutboxStatus.PENDING), _OUTBOX.c.next_try_at <= _NOW),
+            and_(_is(OutboxStatus.SENDING), _OUTBOX.c.lease_until < _NOW)),
+        or_(_OUTBOX.c.target.is_(None), _OUTBOX.c.target.not_in(_busy_lanes())),
+        or_(_OUTBOX.c.target.is_(None),
+            _OUTBOX.c.target.not_in(bindparam("spent", expanding=True)),
+            _OUTBOX.c.kind != POST_KIND),
+    )
+    .order_by(_OUTBOX.c.due_at, _ESCALATIONS_FIRST, _OUTBOX.c.id)
+    .limit(bindparam("limit"))
+)
+_DUE_LOCKED = _DUE.with_for_update(skip_locked=True)  # PostgreSQL: other claimers skip them
 
 
 # A CRM write carries the AE card's permalink (service/crm/sync.py): it follows the card. A
@@ -181,6 +187,13 @@ _CLAIM = update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)
 ).returning(*_OUTBOX.c)
 
 
+# The card posts of some signals in flight or not yet tried (parameter: ids).
+_CARDS_OPEN = select(_OUTBOX.c.signal_id, _OUTBOX.c.due_at, _OUTBOX.c.id).where(
+    _OUTBOX.c.signal_id.in_(bindparam("ids", expanding=True)), _OUTBOX.c.kind == POST_KIND,
+    _OUTBOX.c.key.like("card:%"),
+    or_(_is(OutboxStatus.SENDING), and_(_is(OutboxStatus.PENDING), _OUTBOX.c.attempts == 0)))
+
+
 def _after_their_posts(session: Session, rows: Sequence[Row[Any]]) -> list[Row[Any]]:
     """Drop CRM writes and card refreshes whose signal has an earlier card post in flight or
     not yet tried (pacing, a 429; a post sent but not yet recorded is still in flight): a
@@ -193,16 +206,17 @@ def _after_their_posts(session: Session, rows: Sequence[Row[Any]]) -> list[Row[A
     if not waiting:
         return list(rows)
     first: dict[int, tuple[datetime, int]] = {}
-    for signal_id, due_at, row_id in session.execute(
-            select(OutboxMessage.signal_id, OutboxMessage.due_at, OutboxMessage.id)
-            .where(OutboxMessage.signal_id.in_(waiting), OutboxMessage.kind == POST_KIND,
-                   OutboxMessage.key.like("card:%"),
-                   or_(OutboxMessage.status == OutboxStatus.SENDING,
-                       and_(OutboxMessage.status == OutboxStatus.PENDING,
-                            OutboxMessage.attempts == 0)))):
+    for signal_id, due_at, row_id in session.execute(_CARDS_OPEN, {"ids": list(waiting)}):
         first[signal_id] = min(first.get(signal_id, (due_at, row_id)), (due_at, row_id))
     return [row for row in rows if row.kind not in AFTER_CARDS or row.signal_id not in first
             or first[row.signal_id] > (row.due_at, row.id)]
+
+
+# The open rows of some lanes, in lane order (parameter: targets).
+_LANES = select(_OUTBOX.c.id, _OUTBOX.c.target).where(
+    _OUTBOX.c.target.in_(bindparam("targets", expanding=True)),
+    or_(_is(OutboxStatus.PENDING), _is(OutboxStatus.SENDING)),
+).order_by(_OUTBOX.c.due_at, _OUTBOX.c.id)
 
 
 def _lane_prefixes(session: Session, rows: Sequence[Row[Any]]) -> list[Row[Any]]:
@@ -215,12 +229,7 @@ def _lane_prefixes(session: Session, rows: Sequence[Row[Any]]) -> list[Row[Any]]
     ours = {row.id for row in rows}
     blocked: set[str] = set()
     allowed: set[int] = set()
-    lane_rows = session.execute(
-        select(OutboxMessage.id, OutboxMessage.target)
-        .where(OutboxMessage.target.in_(targets),
-               OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)))
-        .order_by(OutboxMessage.due_at, OutboxMessage.id)
-    )
+    lane_rows = session.execute(_LANES, {"targets": list(targets)})
     for row_id, target in lane_rows:
         if target in blocked:
             continue

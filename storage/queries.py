@@ -81,9 +81,14 @@ def dm_channels(session: Session, slack_ids: set[str], checked_since: datetime) 
     `checked_since` and who is not deactivated, in one statement (the rest: not known)."""
     if not slack_ids:
         return {}
-    return dict(session.execute(select(Person.slack_id, Person.dm_channel).where(
-        Person.slack_id.in_(slack_ids), Person.dm_channel.is_not(None),
-        Person.deactivated.is_(False), Person.profile_checked_at > checked_since)).all())
+    return dict(session.execute(_DM_CHANNELS, {"ids": list(slack_ids),
+                                               "checked_since": checked_since}).all())
+
+
+_DM_CHANNELS = select(Person.slack_id, Person.dm_channel).where(
+    Person.slack_id.in_(bindparam("ids", expanding=True)), Person.dm_channel.is_not(None),
+    Person.deactivated.is_(False),
+    Person.profile_checked_at > bindparam("checked_since", type_=Person.profile_checked_at.type))
 
 
 def ensure_person(session: Session, slack_id: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from blocks.text import link
@@ -21,8 +21,11 @@ def card_links(session: Session, signal_ids: set[int]) -> dict[int, str | None]:
     in one statement."""
     if not signal_ids:
         return {}
-    return {record.signal_id: _label(record) for record in session.scalars(
-        select(CrmRecord).where(CrmRecord.signal_id.in_(signal_ids)))}
+    return {record.signal_id: _label(record)
+            for record in session.scalars(_RECORDS, {"ids": list(signal_ids)})}
+
+
+_RECORDS = select(CrmRecord).where(CrmRecord.signal_id.in_(bindparam("ids", expanding=True)))
 
 
 def _label(record: CrmRecord) -> str | None:
