@@ -33,6 +33,15 @@ def current(session: Session) -> SlackPause | None:
     return session.get(SlackPause, PAUSE_ID)
 
 
+# Built once: the worker asks before every claim (a few times a second).
+_PAUSED = select(SlackPause.id).where(SlackPause.id == PAUSE_ID)
+
+
+def is_paused(session: Session) -> bool:
+    """True while a pause is in force (one primary-key read, no object loaded)."""
+    return session.scalar(_PAUSED) is not None
+
+
 def slack_paused(services: Runtime) -> str | None:
     """Why Slack delivery is paused (for /readyz), or None when it is not."""
     with services.unit_of_work() as session:
