@@ -79,10 +79,7 @@ BURST, BURST_WINDOW = 3, timedelta(seconds=3)  # ~1 message a second per convers
 # CONCURRENCY). Rows a pass claims per lane it could start: lanes are a few rows long.
 CONCURRENCY = 16
 ROWS_PER_LANE = 4
-# Seconds between claims while there is no backlog (see `serve`). A claim is a transaction
-# of about ten statements whatever it takes, a post far less: rows arriving one by one are
-# claimed a few at a time, and a DM arrives at most half a second later than it could.
-CLAIM_EVERY = 0.5
+CLAIM_EVERY = 0.2  # seconds between claims while there is no backlog (see `serve`)
 POST_METHOD = "chat.postMessage"
 PROFILE_TTL = timedelta(days=1)
 
