@@ -595,13 +595,16 @@ class Deliverer:
     def flush_records(self) -> None:
         """Record the posts confirmed and put back the rows released since the last flush,
         in one transaction."""
+        batch: list[Sent] = []
+        released: list[tuple[Claimed, datetime]] = []
         try:
             with self._taken_records() as (batch, released):
                 if batch or released:
                     with unit_of_work(self.factory) as session:
                         _write_records(session, self.worker, batch, released)
         except Exception:  # noqa: BLE001 - the database is away: kept for the next flush
-            log.exception("recording sent posts and putting back rows failed; trying again")
+            log.exception("recording %d sent posts and putting back %d rows failed; trying "
+                          "again", len(batch), len(released))
 
     @contextmanager
     def _taken_records(self) -> Iterator[tuple[list[Sent], list[tuple[Claimed, datetime]]]]:

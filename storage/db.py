@@ -30,8 +30,7 @@ def make_engine(url: str, **kwargs) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     engine = create_engine(url, **kwargs)
-    if not kwargs.get("pool_pre_ping"):
-        _ping_when_idle(engine)
+    _ping_when_idle(engine)
     return engine
 
 
