@@ -131,17 +131,20 @@ def _counted(session) -> Iterator[list[str]]:
         event.remove(session.get_bind(), "before_cursor_execute", seen)
 
 
+# What an outbox row written now shares with the rest (`insert_rows`' `same`).
+_PENDING = {"status": "pending", "attempts": 0, "created_at": NOW, "due_at": NOW,
+            "next_try_at": NOW}
+
+
 def test_one_statement_writes_a_unit_of_work_s_tail_in_one_round_trip(session):
     account = _account(session, "Umbrella")
     [signal] = _inserted(session, account, "e")
-    same = {"status": "pending", "attempts": 0, "created_at": NOW, "due_at": NOW,
-            "next_try_at": NOW}
     with _counted(session) as statements, one_statement(session):
         insert_rows(session, OutboxMessage.__table__, [_outbox("t1"), _outbox("t2")],
-                    conflict=["key"], same=same)
+                    conflict=["key"], same=_PENDING)
         with one_statement(session):  # nested: part of the outer one
             insert_rows(session, OutboxMessage.__table__, [_outbox("t1"), _outbox("t3")],
-                        conflict=["key"], same=same)  # t1 again: skipped, as on its own
+                        conflict=["key"], same=_PENDING)  # t1 again: skipped, as on its own
         signal.stage, signal.version = "handed_off", 2
         write_changes(session, signal)
         assert not session.is_modified(signal) and not session.dirty
@@ -154,11 +157,9 @@ def test_one_statement_writes_a_unit_of_work_s_tail_in_one_round_trip(session):
 
 
 def test_one_statement_writes_nothing_when_its_block_fails(session):
-    same = {"status": "pending", "attempts": 0, "created_at": NOW, "due_at": NOW,
-            "next_try_at": NOW}
     with pytest.raises(RuntimeError), one_statement(session):
         insert_rows(session, OutboxMessage.__table__, [_outbox("u1")], conflict=["key"],
-                    same=same)
+                    same=_PENDING)
         raise RuntimeError("the step failed")
     if is_postgres(session):  # held, never sent (SQLite wrote it; the caller rolls back)
         assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0

@@ -102,23 +102,16 @@ def test_rows_the_pace_puts_back_while_serving_go_back_with_the_records(driver):
 def _serve_until(driver, deliverer, sent: int, threads: tuple[str, ...]) -> list[str]:
     """Run the serving loop until `sent` outbox rows are sent; the names of the `threads`
     that committed meanwhile."""
-    commits: list[str] = []
-
-    def committed(_conn) -> None:
-        if threading.current_thread().name.startswith(threads):
-            commits.append(threading.current_thread().name)
-
-    event.listen(driver.services.engine, "commit", committed)
     stop, wake = threading.Event(), threading.Event()
-    serving = threading.Thread(target=deliverer.serve, args=(wake, stop), name="serving")
-    serving.start()
-    try:
-        wait_for(lambda: _counts(driver)[0] == sent)
-    finally:
-        stop.set()
-        serving.join(timeout=10)
-        event.remove(driver.services.engine, "commit", committed)
-    return commits
+    with _commits(driver) as commits:
+        serving = threading.Thread(target=deliverer.serve, args=(wake, stop), name="serving")
+        serving.start()
+        try:
+            wait_for(lambda: _counts(driver)[0] == sent)
+        finally:
+            stop.set()
+            serving.join(timeout=10)
+    return [name for name in commits if name.startswith(threads)]
 
 
 def _sent_in_a_batch(driver, prefix: str, submissions: int = 4):
@@ -201,11 +194,12 @@ def test_records_a_failed_claim_took_are_written_by_the_next(driver, monkeypatch
 
 
 @contextmanager
-def _commits(driver) -> Iterator[list[int]]:
-    commits: list[int] = []
+def _commits(driver) -> Iterator[list[str]]:
+    """The names of the threads that committed while the block ran, one per commit."""
+    commits: list[str] = []
 
     def committed(_conn) -> None:
-        commits.append(1)
+        commits.append(threading.current_thread().name)
 
     event.listen(driver.services.engine, "commit", committed)
     try:
