@@ -56,6 +56,9 @@ INGEST_EVENTS = Counter("signalbot_ingest_events", "Product events by result (ac
 HTTP_REFUSED = Counter("signalbot_http_refused", "Requests refused before their body was read "
                        "(bot/guard.py), by path and reason (too_large, bad_timestamp)",
                        ["path", "reason"])
+GC_PAUSES = Histogram("signalbot_gc_pause_seconds", "Garbage collections by generation: how "
+                      "long each stopped its process's threads",
+                      ["generation"], buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0))
 _OUTCOMES = {200: "acked", 401: "refused_signature", 413: "too_large", 404: "not_handled"}
 
 
@@ -71,6 +74,11 @@ def count_delivery(kind: str, result: str, amount: int = 1) -> None:
     DELIVERIES.labels(kind, result).inc(amount)
     if kind.startswith(("crm.", "webhook")):
         CRM_WRITES.labels(kind, result).inc(amount)
+
+
+def time_collection(generation: int, seconds: float) -> None:
+    """One garbage collection's pause (`bot.heap.settle_heap` watches them)."""
+    GC_PAUSES.labels(str(generation)).observe(seconds)
 
 
 def count_steps(steps: dict[str, int]) -> None:

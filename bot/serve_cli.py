@@ -11,6 +11,7 @@ import signal as os_signal
 import sys
 import threading
 
+from bot.heap import settle_heap
 from bot.progress import Tracker, print_json, print_table, progress
 from bot.routes import routes
 from bot.services import Services
@@ -136,6 +137,7 @@ def _socket(args: argparse.Namespace, services: Services) -> int:
     services.settings.require_for("socket")
     _ensure_schema(services, False)
     handler = socket_mode_handler(create_app(services), services.settings.slack_app_token)
+    settle_heap()
     handler.connect()
     log.info("Socket Mode connected")
     _wait_for_stop()
@@ -160,6 +162,7 @@ def _worker(args: argparse.Namespace, services: Services) -> int:
     if args.once:
         worker.catch_up()
         return 0
+    settle_heap()
     worker.start()
     _wait_for_stop()
     worker.stop(services.settings.runtime.shutdown_grace)

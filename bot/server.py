@@ -22,6 +22,7 @@ from gunicorn.arbiter import Arbiter
 from gunicorn.http.errors import NoMoreData
 from gunicorn.workers.gthread import ThreadWorker
 
+from bot.heap import settle_heap
 from bot.runtime_settings import Runtime
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,9 @@ class Server(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        return self._load_app()
+        app = self._load_app()
+        settle_heap()  # before the first request: a full collection otherwise stalls acks
+        return app
 
     def run(self) -> None:
         """Serve until SIGTERM (or SIGINT); exits the process."""

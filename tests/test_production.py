@@ -157,6 +157,8 @@ def test_probes_metrics_and_json_logs_of_a_real_run(bot):
     assert delta("signalbot_deliveries_total", kind="slack.post", result="sent") >= 6
     assert value(after, "signalbot_sweep_seconds_count") >= 1
     assert ("signalbot_outbox_oldest_due_age_seconds", ()) in after
+    # each process timed its collections after freezing its startup heap (bot.heap)
+    assert delta("signalbot_gc_pause_seconds_count", generation="0") >= 1
 
     records = bot.records()  # every line parses as JSON
     assert {"time", "level", "logger", "message"} <= set(records[0])

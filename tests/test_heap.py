@@ -1,0 +1,65 @@
+"""The startup heap is frozen before a process serves, and each collection's pause is timed
+(`bot.heap`): a full collection over it stalled every ack in flight (benchmarks, finding 16)."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+from alembic import command
+from prometheus_client import REGISTRY
+
+from bot import cli, serve_cli
+from bot.heap import PauseTimer, settle_heap
+from bot.runtime_settings import Runtime
+from bot.server import Server
+from storage.db import alembic_config
+
+
+@pytest.fixture
+def settled():
+    """settle_heap's effects on this test process, undone afterwards."""
+    yield
+    gc.unfreeze()
+    gc.callbacks[:] = [watch for watch in gc.callbacks if not isinstance(watch, PauseTimer)]
+
+
+def _pauses(generation: int) -> float:
+    return REGISTRY.get_sample_value("signalbot_gc_pause_seconds_count",
+                                     {"generation": str(generation)}) or 0.0
+
+
+def test_the_startup_heap_is_frozen_and_later_pauses_are_timed(settled):
+    built_at_startup = [{"n": n} for n in range(10_000)]
+    settle_heap()
+    assert gc.get_freeze_count() >= len(built_at_startup)
+    settle_heap()  # twice (a reload): still one timer
+    assert sum(isinstance(watch, PauseTimer) for watch in gc.callbacks) == 1
+    before = _pauses(2), _pauses(0)
+    gc.collect()
+    gc.collect(0)
+    assert (_pauses(2), _pauses(0)) == (before[0] + 1, before[1] + 1)
+
+
+def test_each_web_process_settles_its_heap_after_building_the_app(monkeypatch):
+    calls: list[str] = []
+    monkeypatch.setattr("bot.server.settle_heap", lambda: calls.append("settled"))
+    server = Server(Runtime(), "127.0.0.1", 0, lambda: calls.append("built") or "the app")
+    assert server.load() == "the app"
+    assert calls == ["built", "settled"]
+
+
+def test_the_serving_worker_settles_its_heap_and_a_one_off_run_does_not(
+        sqlite_services, monkeypatch):
+    command.stamp(alembic_config(sqlite_services.settings.database_url), "head")
+    calls: list[str] = []
+    monkeypatch.setattr(serve_cli, "settle_heap", lambda: calls.append("settled"))
+    monkeypatch.setattr(serve_cli, "_wait_for_stop", lambda: calls.append("serving"))
+    monkeypatch.setattr("bot.worker.Worker.start", lambda self: calls.append("started"))
+    monkeypatch.setattr("bot.worker.Worker.stop", lambda self, grace: calls.append("stopped"))
+    once = cli.parser().parse_args(["worker", "--once"])
+    assert once.handler(once, sqlite_services) == 0
+    assert calls == []
+    serving = cli.parser().parse_args(["worker"])
+    assert serving.handler(serving, sqlite_services) == 0
+    assert calls == ["settled", "started", "serving", "stopped"]
