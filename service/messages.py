@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from blocks.card import signal_card
@@ -19,6 +19,7 @@ from service.capture import qualification_of
 from service.crm import card_links
 from service.extensions import extension_view
 from service.views import clock_view, signal_view
+from storage.lists import in_list
 from storage.models import Card, Deadline, Extension, OutboxMessage, QualificationAnswer, Signal
 from storage.outbox import POST_KIND
 
@@ -41,18 +42,17 @@ def render_card(
                                                      headline, extension_id)
 
 
-_IDS = bindparam("ids", expanding=True)
 # The statements a claim's rendering runs, built once (parameter: ids).
-_OPEN_CLOCKS = select(Deadline.id).where(Deadline.id.in_(_IDS),
+_OPEN_CLOCKS = select(Deadline.id).where(in_list(Deadline.id, "ids"),
                                          Deadline.state == ClockState.OPEN.value)
-_SIGNALS = select(Signal).where(Signal.id.in_(_IDS))
+_SIGNALS = select(Signal).where(in_list(Signal.id, "ids"))
 _ANSWERS = select(QualificationAnswer.signal_id, QualificationAnswer.criterion,
-                  QualificationAnswer.met).where(QualificationAnswer.signal_id.in_(_IDS))
+                  QualificationAnswer.met).where(in_list(QualificationAnswer.signal_id, "ids"))
 # each signal's clocks of its current hand-off (its token), soonest first
 _CLOCKS = (select(Deadline).join(Signal, Signal.id == Deadline.signal_id)
-           .where(Deadline.signal_id.in_(_IDS), Deadline.token == Signal.token)
+           .where(in_list(Deadline.signal_id, "ids"), Deadline.token == Signal.token)
            .order_by(Deadline.due_at))
-_ASKING = select(Extension.signal_id).where(Extension.signal_id.in_(_IDS),
+_ASKING = select(Extension.signal_id).where(in_list(Extension.signal_id, "ids"),
                                             Extension.state == ExtensionState.PENDING.value)
 
 

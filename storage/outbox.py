@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from storage.bulk import insert_rows, recordset, rows_param
 from storage.db import is_postgres
+from storage.lists import in_list, not_in_list
 from storage.models import OutboxMessage
 
 POST_KIND = "slack.post"  # a message posted to a conversation: paced, and a card among them
@@ -157,7 +158,7 @@ _DUE = (
             and_(_is(OutboxStatus.SENDING), _OUTBOX.c.lease_until < _NOW)),
         or_(_OUTBOX.c.target.is_(None), _OUTBOX.c.target.not_in(_busy_lanes())),
         or_(_OUTBOX.c.target.is_(None),
-            _OUTBOX.c.target.not_in(bindparam("spent", expanding=True)),
+            not_in_list(_OUTBOX.c.target, "spent"),
             _OUTBOX.c.kind != POST_KIND),
     )
     .order_by(_OUTBOX.c.due_at, _ESCALATIONS_FIRST, _OUTBOX.c.id)
@@ -174,7 +175,7 @@ AFTER_CARDS = ("crm.upsert", "slack.refresh")
 # A claim: one attempt more, this claimer's lease. An attempt that may have reached Slack
 # keeps the time it started (Slack may have the message); a `sending` row whose lease ran
 # out (its claimer died mid-attempt) is marked maybe sent. SET reads the row as it was.
-_CLAIM = update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True))).values(
+_CLAIM = update(_OUTBOX).where(in_list(_OUTBOX.c.id, "ids")).values(
     attempts=_OUTBOX.c.attempts + 1,
     claimed_by=bindparam("worker", type_=_OUTBOX.c.claimed_by.type),
     lease_until=bindparam("lease_until", type_=_OUTBOX.c.lease_until.type),
@@ -189,7 +190,7 @@ _CLAIM = update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)
 
 # The card posts of some signals in flight or not yet tried (parameter: ids).
 _CARDS_OPEN = select(_OUTBOX.c.signal_id, _OUTBOX.c.due_at, _OUTBOX.c.id).where(
-    _OUTBOX.c.signal_id.in_(bindparam("ids", expanding=True)), _OUTBOX.c.kind == POST_KIND,
+    in_list(_OUTBOX.c.signal_id, "ids"), _OUTBOX.c.kind == POST_KIND,
     _OUTBOX.c.key.like("card:%"),
     or_(_is(OutboxStatus.SENDING), and_(_is(OutboxStatus.PENDING), _OUTBOX.c.attempts == 0)))
 
@@ -214,7 +215,7 @@ def _after_their_posts(session: Session, rows: Sequence[Row[Any]]) -> list[Row[A
 
 # The open rows of some lanes, in lane order (parameter: targets).
 _LANES = select(_OUTBOX.c.id, _OUTBOX.c.target).where(
-    _OUTBOX.c.target.in_(bindparam("targets", expanding=True)),
+    in_list(_OUTBOX.c.target, "targets"),
     or_(_is(OutboxStatus.PENDING), _is(OutboxStatus.SENDING)),
 ).order_by(_OUTBOX.c.due_at, _OUTBOX.c.id)
 

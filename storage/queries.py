@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from protocol.stages import OPEN_STAGES
 from storage.cache import MISSING, caches_of
 from storage.db import insert_for, is_postgres
+from storage.lists import in_list
 from storage.models import Account, Person, Signal
 
 
@@ -86,7 +87,7 @@ def dm_channels(session: Session, slack_ids: set[str], checked_since: datetime) 
 
 
 _DM_CHANNELS = select(Person.slack_id, Person.dm_channel).where(
-    Person.slack_id.in_(bindparam("ids", expanding=True)), Person.dm_channel.is_not(None),
+    in_list(Person.slack_id, "ids"), Person.dm_channel.is_not(None),
     Person.deactivated.is_(False),
     Person.profile_checked_at > bindparam("checked_since", type_=Person.profile_checked_at.type))
 

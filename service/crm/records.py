@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from blocks.text import link
+from storage.lists import in_list
 from storage.models import CrmRecord, OutboxMessage, Signal
 from storage.outbox import OutboxStatus, Outgoing
 
@@ -25,7 +26,7 @@ def card_links(session: Session, signal_ids: set[int]) -> dict[int, str | None]:
             for record in session.scalars(_RECORDS, {"ids": list(signal_ids)})}
 
 
-_RECORDS = select(CrmRecord).where(CrmRecord.signal_id.in_(bindparam("ids", expanding=True)))
+_RECORDS = select(CrmRecord).where(in_list(CrmRecord.signal_id, "ids"))
 
 
 def _label(record: CrmRecord) -> str | None:
