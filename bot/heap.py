@@ -16,7 +16,7 @@ def settle_heap() -> None:
     """Collect once, freeze what is left (everything the process built to start), and from
     then on time each collection (`signalbot_gc_pause_seconds`).
 
-    CPython's full collection walks every tracked object. A web process holds ~140k of them
+    CPython's full collection walks every tracked object. A web process holds ~100k of them
     after startup (Bolt, slack_sdk, SQLAlchemy's mappers, the config), nearly all alive until
     it exits, and each full collection stopped all of its threads for 90-180 ms under load
     (docs/benchmarks.md, finding 16): the acks in flight waited. Frozen objects are never
