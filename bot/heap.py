@@ -5,16 +5,15 @@ from __future__ import annotations
 import gc
 import logging
 import time
+from collections import deque
 from typing import Any
-
-from bot.metrics import time_collection
 
 log = logging.getLogger(__name__)
 
 
 def settle_heap() -> None:
     """Collect once, freeze what is left (everything the process built to start), and from
-    then on time each collection (`signalbot_gc_pause_seconds`).
+    then on time each collection (`collection_pauses`).
 
     CPython's full collection walks every tracked object. A web process holds ~100k of them
     after startup (Bolt, slack_sdk, SQLAlchemy's mappers, the config), nearly all alive until
@@ -25,18 +24,39 @@ def settle_heap() -> None:
     gc.collect()
     gc.freeze()
     log.debug("startup heap frozen: %d objects", gc.get_freeze_count())
-    if not any(isinstance(watch, PauseTimer) for watch in gc.callbacks):
+    if _timer() is None:
         gc.callbacks.append(PauseTimer())
 
 
-class PauseTimer:
-    """A `gc.callbacks` entry: each collection's pause into `signalbot_gc_pause_seconds`."""
+def collection_pauses() -> list[tuple[int, float]]:
+    """(generation, seconds) of each collection timed since the last call; taken away."""
+    timer = _timer()
+    return timer.drain() if timer is not None else []
 
-    def __init__(self) -> None:
+
+class PauseTimer:
+    """A `gc.callbacks` entry that notes each collection's pause.
+
+    It only appends to a bounded deque: a collection can start inside any code, a metric's
+    non-reentrant lock held included, so the metrics are fed later (`collection_pauses`)."""
+
+    def __init__(self, keep: int = 10_000) -> None:
         self.started = 0.0  # collections run one at a time, under the GIL
+        self.pauses: deque[tuple[int, float]] = deque(maxlen=keep)
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             self.started = time.perf_counter()
         else:
-            time_collection(info["generation"], time.perf_counter() - self.started)
+            self.pauses.append((info["generation"], time.perf_counter() - self.started))
+
+    def drain(self) -> list[tuple[int, float]]:
+        """The pauses noted so far, oldest first; they are forgotten here."""
+        taken = []
+        while self.pauses:
+            taken.append(self.pauses.popleft())
+        return taken
+
+
+def _timer() -> PauseTimer | None:
+    return next((watch for watch in gc.callbacks if isinstance(watch, PauseTimer)), None)

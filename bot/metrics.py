@@ -32,6 +32,7 @@ from slack_bolt.request import payload_utils as payload
 from slack_bolt.request.internals import parse_body
 
 from bot import logs
+from bot.heap import collection_pauses
 from bot.services import Services
 from storage.outbox import backlog
 
@@ -76,9 +77,12 @@ def count_delivery(kind: str, result: str, amount: int = 1) -> None:
         CRM_WRITES.labels(kind, result).inc(amount)
 
 
-def time_collection(generation: int, seconds: float) -> None:
-    """One garbage collection's pause (`bot.heap.settle_heap` watches them)."""
-    GC_PAUSES.labels(str(generation)).observe(seconds)
+def report_collections() -> None:
+    """Feed the garbage collections timed since the last call into `GC_PAUSES` (called
+    after each Slack request, at each scrape and by the worker's heartbeat; never from the
+    collector's callback, which may run while a metric's lock is held)."""
+    for generation, seconds in collection_pauses():
+        GC_PAUSES.labels(str(generation)).observe(seconds)
 
 
 def count_steps(steps: dict[str, int]) -> None:
@@ -151,6 +155,7 @@ def instrument(slack):
         SLACK_REQUESTS.labels(kind, _OUTCOMES.get(code, "error" if code >= 500 else str(code)))\
             .inc()
         ACK_SECONDS.labels(kind).observe(time.perf_counter() - started)
+        report_collections()
         return answer
 
     return handler
@@ -191,6 +196,7 @@ def respond(services: Services, environ: dict[str, Any], start_response) -> list
         if scheme.lower() != "bearer" or not hmac.compare_digest(
                 given.strip().encode(), runtime.metrics_token.encode()):
             return _plain(start_response, "401 Unauthorized", b"bearer token required\n")
+    report_collections()
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess

@@ -89,7 +89,9 @@ class Worker:
         self.deliverer.drain()
 
     def heartbeat(self) -> None:
-        """Say this worker is alive; ask Slack about the token when the last answer is old."""
+        """Say this worker is alive; ask Slack about the token when the last answer is old;
+        count the garbage collections timed since the last beat."""
+        metrics.report_collections()
         now = self.services.now()
         token: tuple[bool, str | None] | None = None
         if self._token_checked is None or now - self._token_checked >= \

@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import gc
+import threading
 
 import pytest
 from alembic import command
 from prometheus_client import REGISTRY
 
 from bot import cli, serve_cli
-from bot.heap import PauseTimer, settle_heap
+from bot.heap import PauseTimer, collection_pauses, settle_heap
+from bot.metrics import GC_PAUSES, report_collections
 from bot.runtime_settings import Runtime
 from bot.server import Server
 from storage.db import alembic_config
@@ -35,10 +37,34 @@ def test_the_startup_heap_is_frozen_and_later_pauses_are_timed(settled):
     assert gc.get_freeze_count() >= len(built_at_startup)
     settle_heap()  # twice (a reload): still one timer
     assert sum(isinstance(watch, PauseTimer) for watch in gc.callbacks) == 1
+    collection_pauses()
     before = _pauses(2), _pauses(0)
     gc.collect()
     gc.collect(0)
+    assert (_pauses(2), _pauses(0)) == before  # noted, not yet reported
+    report_collections()
     assert (_pauses(2), _pauses(0)) == (before[0] + 1, before[1] + 1)
+    assert collection_pauses() == []
+
+
+def test_a_collection_inside_a_metrics_update_does_not_wait_for_its_lock(settled):
+    """A collection may start while a metric's lock is held (its update allocates): the
+    timer must not take that lock again. With a non-reentrant lock held here, a collection
+    that reported straight into the metrics would block forever."""
+    settle_heap()
+    collection_pauses()
+    held = GC_PAUSES.labels("0")._sum._lock  # the lock a report of generation 0 takes
+    finished = threading.Event()
+
+    def collect_holding_the_lock() -> None:
+        with held:
+            gc.collect(0)
+        finished.set()
+
+    worker = threading.Thread(target=collect_holding_the_lock, daemon=True)
+    worker.start()
+    assert finished.wait(5), "a garbage collection blocked on a metric's lock"
+    assert [generation for generation, _ in collection_pauses()] == [0]
 
 
 def test_each_web_process_settles_its_heap_after_building_the_app(monkeypatch):
