@@ -53,9 +53,11 @@ class PauseTimer:
     def drain(self) -> list[tuple[int, float]]:
         """The pauses noted so far, oldest first; they are forgotten here."""
         taken = []
-        while self.pauses:
-            taken.append(self.pauses.popleft())
-        return taken
+        while True:  # threads drain at once: each takes what it pops
+            try:
+                taken.append(self.pauses.popleft())
+            except IndexError:
+                return taken
 
 
 def _timer() -> PauseTimer | None:

@@ -89,3 +89,21 @@ def test_the_serving_worker_settles_its_heap_and_a_one_off_run_does_not(
     serving = cli.parser().parse_args(["worker"])
     assert serving.handler(serving, sqlite_services) == 0
     assert calls == ["settled", "started", "serving", "stopped"]
+
+
+def test_the_pauses_kept_are_bounded_and_threads_draining_at_once_share_them():
+    timer = PauseTimer()
+    for n in range(20_000):
+        timer.pauses.append((0, n))
+    taken: list[list] = [[] for _ in range(4)]
+
+    def drain(into: list) -> None:
+        while timer.pauses:
+            into += timer.drain()
+
+    threads = [threading.Thread(target=drain, args=(box,)) for box in taken]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(n for box in taken for _, n in box) == list(range(10_000, 20_000))
