@@ -8,7 +8,6 @@ import threading
 
 import pytest
 from alembic import command
-from prometheus_client import REGISTRY
 
 from bot import cli, serve_cli
 from bot.heap import PauseTimer, collection_pauses, settle_heap
@@ -16,6 +15,7 @@ from bot.metrics import GC_PAUSES, report_collections
 from bot.runtime_settings import Runtime
 from bot.server import Server
 from storage.db import alembic_config
+from tests.test_metrics import sample
 
 
 @pytest.fixture
@@ -27,8 +27,7 @@ def settled():
 
 
 def _pauses(generation: int) -> float:
-    return REGISTRY.get_sample_value("signalbot_gc_pause_seconds_count",
-                                     {"generation": str(generation)}) or 0.0
+    return sample("signalbot_gc_pause_seconds_count", generation=str(generation))
 
 
 def test_the_startup_heap_is_frozen_and_later_pauses_are_timed(settled):
