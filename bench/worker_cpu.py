@@ -1,9 +1,10 @@
 """CPU per delivered post in the worker process alone (issue 16).
 
 `python -m bench.worker_cpu [sqlite|postgres] [seconds]`: `signalbot web --no-worker` takes
-the ack benchmark's mix at 40 req/s for `seconds` (default 10) while a lone `signalbot worker`
-delivers the cards it causes; the worker's CPU time (/proc), less its idle rate measured
-before, divided by the posts Slack (the stand-in) took. The ack benchmark reports the worker's
+the ack benchmark's mix at 40 req/s (`RATE=100`: the ack benchmark's target rate) for
+`seconds` (default 10) while a lone `signalbot worker` delivers the cards it causes; the
+worker's CPU time (/proc), less its idle rate measured before, divided by the posts Slack
+(the stand-in) took. The ack benchmark reports the worker's
 share per valid submission beside everything else; this isolates it, for comparing changes
 to the claim, the rendering and the Slack calls. Set `SPY=<file>` to record the worker with
 py-spy (raw format, GIL holders only) meanwhile.
@@ -30,7 +31,7 @@ from storage.db import make_engine
 from storage.models import OutboxMessage
 from storage.outbox import POST_KIND, OutboxStatus
 
-RATE = 40
+RATE = int(os.environ.get("RATE", "40"))
 
 
 def _spy(pid: int) -> subprocess.Popen | None:

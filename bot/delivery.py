@@ -24,7 +24,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import Row, insert, update
+from sqlalchemy import Row, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from blocks.card import APPROVER
@@ -32,6 +32,7 @@ from blocks.charts import CHART, without_charts
 from bot import logs, metrics
 from bot.clock import utcnow
 from bot.config import Config
+from bot.slack_http import KeepAliveClient
 from service import slack_pause
 from service.crm.connections import Connections
 from service.crm.delivery import Claimed, Sender
@@ -46,6 +47,7 @@ from service.messages import (
     settled_posts,
 )
 from service.sweep import owner_unreachable
+from storage.bulk import insert_rows
 from storage.db import is_postgres, unit_of_work
 from storage.models import Card, OutboxMessage, Person, Signal
 from storage.outbox import (
@@ -157,11 +159,12 @@ class Sent:
 
 
 def make_client(token: str | None, base_url: str | None, timeout: int = 10) -> WebClient:
-    """A WebClient with slack_sdk's automatic retries off: the outbox retries instead."""
+    """A WebClient with slack_sdk's automatic retries off (the outbox retries instead) whose
+    calls reuse their connections (bot/slack_http.py)."""
     kwargs: dict[str, Any] = {"token": token, "timeout": timeout, "retry_handlers": []}
     if base_url:
         kwargs["base_url"] = base_url
-    return WebClient(**kwargs)
+    return KeepAliveClient(**kwargs)
 
 
 class Deliverer:
@@ -733,8 +736,7 @@ def _write_records(session: Session, worker: str, batch: list[Sent],
                           "user_id": row.target, "channel": sent.channel, "ts": sent.ts,
                           "created_at": sent.at, "headline": row.payload.get("headline"),
                           "extension_id": row.payload.get("extension")})
-    if cards:
-        session.execute(insert(Card), cards)
+    insert_rows(session, Card.__table__, cards)  # one statement, whatever their number
 
 
 def _log_escalations(batch: list[Sent]) -> None:

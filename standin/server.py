@@ -317,6 +317,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # a reply's headers and body are written apart: without this a kept-alive connection
+    # waits for the client's delayed ACK (40 ms) before the body (Nagle's algorithm)
+    disable_nagle_algorithm = True
     timeout = 30
     server: _Server
 
