@@ -14,7 +14,7 @@ from bench.common import DOC, ORDER, SHARED, Options, machine, write_section
 
 MODULES = {"ack": "bench.ack", "sweep": "bench.sweep", "apscheduler": "bench.jobs",
            "digest": "bench.digest", "delivery": "bench.delivery", "replicas": "bench.replicas",
-           "soak": "bench.soak"}
+           "soak": "bench.soak", "slackclient": "bench.slack_client"}
 
 
 def _parser() -> argparse.ArgumentParser:

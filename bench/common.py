@@ -29,7 +29,7 @@ DOC = ROOT / "docs" / "benchmarks.md"
 PG_URL = os.environ.get(
     "SIGNALBOT_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-ORDER = ("ack", "sweep", "apscheduler", "digest", "delivery", "replicas", "soak")
+ORDER = ("ack", "sweep", "apscheduler", "digest", "delivery", "replicas", "soak", "slackclient")
 SHARED = ExitStack()  # data sets kept for the whole run (closed by bench.__main__)
 
 

@@ -36,8 +36,22 @@ def create_app(services: Services, client: WebClient | None = None) -> App:
         raise_error_for_unhandled_request=False,
     )
     app.use(name_request)  # the kind and id of each request, for the metrics and the logs
+    app.use(_process_client(client))
     handlers.register(app, services)
     return app
+
+
+def _process_client(client: WebClient):
+    """Middleware giving listeners the process's client, not the one Bolt makes for each
+    request: its connections to Slack are kept between requests (bot/slack_http.py), so
+    opening a modal pays no new connection (over TLS, a handshake) inside the trigger's 3 s.
+    The token is the same: the app knows one workspace and one bot."""
+
+    def process_client(context, next) -> None:
+        context["client"] = client
+        next()
+
+    return process_client
 
 
 def socket_mode_handler(app: App, app_token: str, ping_interval: float = 10):

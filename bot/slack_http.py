@@ -18,6 +18,8 @@ import http.client
 import io
 import select
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 from urllib.error import HTTPError
 from urllib.parse import urlsplit
@@ -26,28 +28,40 @@ from urllib.request import Request
 from slack_sdk import WebClient
 
 IDLE_KEPT = 16  # idle connections kept per origin: one per delivery thread (CONCURRENCY)
+# A connection idle longer is closed, not reused: a NAT or firewall on the way may have
+# forgotten it without a word, and a call on it would wait out its timeout (then be
+# reconciled as maybe sent).
+IDLE_SECONDS = 30.0
 
 
 class IdlePool:
     """Idle HTTP(S) connections by origin, taken for one call and given back after it."""
 
-    def __init__(self, timeout: float, ssl: Any = None, kept: int = IDLE_KEPT):
+    def __init__(self, timeout: float, ssl: Any = None, kept: int = IDLE_KEPT,
+                 clock: Callable[[], float] = time.monotonic):
         self.timeout = timeout
         self.ssl = ssl
         self.kept = kept
-        self._idle: dict[tuple[str, str], list[http.client.HTTPConnection]] = {}
+        self.clock = clock
+        # (connection, when it went idle), the most recent last
+        self._idle: dict[tuple[str, str], list[tuple[http.client.HTTPConnection, float]]] = {}
         self._lock = threading.Lock()
+        self.opened = self.reused = 0  # connections made, calls sent over a kept one
 
     def take(self, scheme: str, netloc: str) -> http.client.HTTPConnection:
-        """An idle connection to `scheme://netloc` still open, or a new one (not connected
-        yet: it connects when the request is sent)."""
+        """An idle connection to `scheme://netloc` still open and idle for less than
+        `IDLE_SECONDS`, or a new one (not connected yet: it connects when the request is
+        sent)."""
+        now = self.clock()
         with self._lock:
             idle = self._idle.get((scheme, netloc), [])
             while idle:
-                conn = idle.pop()
-                if _usable(conn):
+                conn, since = idle.pop()
+                if now - since < IDLE_SECONDS and _usable(conn):
+                    self.reused += 1
                     return conn
                 conn.close()
+            self.opened += 1
         if scheme == "https":
             return http.client.HTTPSConnection(netloc, timeout=self.timeout, context=self.ssl)
         return http.client.HTTPConnection(netloc, timeout=self.timeout)
@@ -57,7 +71,7 @@ class IdlePool:
         with self._lock:
             idle = self._idle.setdefault((scheme, netloc), [])
             if len(idle) < self.kept:
-                idle.append(conn)
+                idle.append((conn, self.clock()))
                 return
         conn.close()
 
@@ -66,7 +80,7 @@ class IdlePool:
         with self._lock:
             idle, self._idle = self._idle, {}
         for conns in idle.values():
-            for conn in conns:
+            for conn, _ in conns:
                 conn.close()
 
 
@@ -89,6 +103,11 @@ class KeepAliveClient(WebClient):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.connections = IdlePool(self.timeout, self.ssl)
+
+    def __deepcopy__(self, memo: dict) -> KeepAliveClient:
+        # Bolt deep-copies a request's context for its lazy listeners: they share the
+        # process's client and its connections (a socket cannot be copied)
+        return self
 
     def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
         parts = urlsplit(url)

@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.delivery import make_client
-from bot.slack_http import KeepAliveClient
+from bot.slack_http import IDLE_SECONDS, KeepAliveClient
 from standin import SlackStandin
 
 
@@ -24,7 +24,7 @@ def standin():
 
 def _idle_socket(client: KeepAliveClient):
     (idle,) = client.connections._idle.values()
-    (conn,) = idle
+    ((conn, _),) = idle
     return conn.sock
 
 
@@ -129,3 +129,29 @@ def test_idle_connections_are_kept_up_to_a_bound(standin):
     assert sum(conn.sock is None for conn in taken) == 3  # the rest were closed
     pool.close()
     assert not pool._idle
+
+
+def test_listeners_open_modals_over_the_process_clients_kept_connection(slack):
+    """Bolt makes a new client (a new connection) for each request; the app hands its
+    listeners the process's instead, so `/signal`'s views.open reuses a connection."""
+    pool = slack.worker.client.connections
+    opened, reused = pool.opened, pool.reused  # auth.test's, at start-up
+    slack.open_signal_modal("U0CSM0001")
+    slack.open_signal_modal("U0CSM0001")
+    assert len(slack.standin.calls_to("views.open")) == 2
+    assert (pool.opened, pool.reused) == (opened, reused + 2)
+
+
+def test_a_connection_idle_too_long_is_not_reused(standin):
+    """A NAT may have dropped it silently: a call on it would only time out."""
+    client = make_client("xoxb-test", standin.base_url)
+    now = [1000.0]
+    client.connections.clock = lambda: now[0]
+    client.chat_postMessage(channel="U0AE", text="one")
+    opened = client.connections.opened
+    now[0] += IDLE_SECONDS - 1
+    client.chat_postMessage(channel="U0AE", text="two")
+    assert client.connections.opened == opened  # reused
+    now[0] += IDLE_SECONDS
+    client.chat_postMessage(channel="U0AE", text="three")
+    assert client.connections.opened == opened + 1
