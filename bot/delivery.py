@@ -371,7 +371,12 @@ class Deliverer:
             return []
 
     def _idle(self) -> float:
-        """Seconds to wait for new rows: until the next pending row's time, at most 1 s."""
+        """Seconds to wait for new rows: until the next pending row's time, at most 1 s.
+
+        A row already due that the claim did not take waits for its conversation's pace
+        (or for another worker's attempt in its lane): then until the first conversation
+        this worker paced has room again, or `CLAIM_EVERY` when none is paced here. Polling
+        sooner would only claim nothing again, a claim's statements each time."""
         try:
             with unit_of_work(self.factory) as session:
                 due = next_due(session)
@@ -379,7 +384,19 @@ class Deliverer:
             return 1.0
         if due is None:
             return 1.0
-        return min(1.0, max(0.05, (due - self.clock()).total_seconds()))
+        now = self.clock()
+        wait = (due - now).total_seconds()
+        if wait <= 0:
+            wait = self._until_room(now) or CLAIM_EVERY
+        return min(1.0, max(0.05, wait))
+
+    def _until_room(self, now: datetime) -> float:
+        """Seconds until the first conversation whose pace is spent (a burst used, a 429's
+        wait) may take a post again; 0 when none is."""
+        times = [until for until in list(self.blocked_until.values()) if until > now]
+        times += [recent[0] + BURST_WINDOW for recent in list(self.recent.values())
+                  if len(recent) >= BURST]
+        return max(0.0, (min(times) - now).total_seconds()) if times else 0.0
 
     def _next_try(self, row: Claimed) -> datetime:
         """When a row that went back to pending will be tried again."""

@@ -402,3 +402,22 @@ def test_a_card_refresh_waits_for_the_signals_card_in_flight(services):
     with services.unit_of_work() as session:
         assert finish(session, card_id, "w", attempt, status=OutboxStatus.SENT)
     assert [key for _, key, _ in claim(10)] == [refresh.key]
+
+
+def test_a_worker_waits_for_the_pace_rather_than_claiming_nothing_again(services, standin):
+    """Rows due but held by their conversation's pace: the serving loop's idle wait runs
+    until the burst frees a slot (each early claim would take nothing)."""
+    with freeze_time(START) as clock:
+        queue(services, n=5)
+        d = deliverer(services, standin)
+        d.drain()  # a burst of three; two due rows wait for the pace
+        clock.tick(timedelta(seconds=0.5))
+        assert d.claim(100) == []
+        assert d._idle() == pytest.approx(1.0)  # 2.5 s to room, at most 1 s at a time
+        clock.tick(timedelta(seconds=2))
+        assert d._idle() == pytest.approx(0.5)  # the first of the burst leaves the window
+        clock.tick(timedelta(seconds=0.5))
+        assert d._idle() == pytest.approx(0.2)  # the window ends now: CLAIM_EVERY at most
+        clock.tick(timedelta(seconds=0.2))
+        [lane] = d.claim(100)
+        assert [row.key for row in lane] == ["m:3", "m:4"]  # the burst was sent at once
