@@ -89,11 +89,12 @@ def _usable(conn: http.client.HTTPConnection) -> bool:
     sock = conn.sock
     if sock is None:
         return False
+    ready = select.poll()  # not select(): a process may hold more than 1,024 descriptors
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
+        ready.register(sock, select.POLLIN)
+        return not ready.poll(0)
     except (OSError, ValueError):
         return False
-    return not readable
 
 
 class KeepAliveClient(WebClient):
