@@ -284,7 +284,7 @@ class Deliverer:
         wait holds or its burst is spent (`_pace` would put them back untried)."""
         room = {key: 0 for key, until in list(self.blocked_until.items()) if until > now}
         for key, recent in list(self.recent.items()):
-            used = sum(1 for at in list(recent) if now - at <= BURST_WINDOW)
+            used = len(_in_window(recent, now))
             if used and key not in room:
                 room[key] = max(0, BURST - used)
         return room
@@ -394,9 +394,11 @@ class Deliverer:
         """Seconds until the first conversation whose pace is spent (a burst used, a 429's
         wait) may take a post again; 0 when none is."""
         times = [until for until in list(self.blocked_until.values()) if until > now]
-        times += [recent[0] + BURST_WINDOW for recent in list(self.recent.values())
-                  if len(recent) >= BURST]
-        return max(0.0, (min(times) - now).total_seconds()) if times else 0.0
+        for recent in list(self.recent.values()):
+            window = _in_window(recent, now)
+            if len(window) >= BURST:  # spent until its oldest post leaves the window
+                times.append(window[0] + BURST_WINDOW)
+        return (min(times) - now).total_seconds() if times else 0.0
 
     def _next_try(self, row: Claimed) -> datetime:
         """When a row that went back to pending will be tried again."""
@@ -722,6 +724,12 @@ class Deliverer:
             if not cursor:
                 return None
         return None
+
+
+def _in_window(recent: deque[datetime], now: datetime) -> list[datetime]:
+    """A conversation's posts still within its burst window, oldest first (`_pace` drops
+    the older ones only when the conversation posts again)."""
+    return [at for at in list(recent) if now - at <= BURST_WINDOW]
 
 
 def _stale(person: Person, now: datetime) -> bool:

@@ -408,9 +408,13 @@ def test_a_worker_waits_for_the_pace_rather_than_claiming_nothing_again(services
     """Rows due but held by their conversation's pace: the serving loop's idle wait runs
     until the burst frees a slot (each early claim would take nothing)."""
     with freeze_time(START) as clock:
-        queue(services, n=5)
+        queue(services, n=3)
         d = deliverer(services, standin)
-        d.drain()  # a burst of three; two due rows wait for the pace
+        d.drain()  # a burst of three: the conversation's pace is spent for now
+        queue(services, n=2, prefix="later")  # due now, but not claimed while it is
+        # a conversation whose burst ended long ago (its deque is pruned only when it posts
+        # again) does not cut the wait short
+        d.recent["U0GONE"].extend([d.clock() - timedelta(minutes=5)] * 3)
         clock.tick(timedelta(seconds=0.5))
         assert d.claim(100) == []
         assert d._idle() == pytest.approx(1.0)  # 2.5 s to room, at most 1 s at a time
@@ -420,4 +424,4 @@ def test_a_worker_waits_for_the_pace_rather_than_claiming_nothing_again(services
         assert d._idle() == pytest.approx(0.2)  # the window ends now: CLAIM_EVERY at most
         clock.tick(timedelta(seconds=0.2))
         [lane] = d.claim(100)
-        assert [row.key for row in lane] == ["m:3", "m:4"]  # the burst was sent at once
+        assert [row.key for row in lane] == ["later:0", "later:1"]  # the burst went at once
