@@ -4,9 +4,9 @@
 the ack benchmark's mix at 40 req/s (`RATE=100`: the ack benchmark's target rate) for
 `seconds` (default 10) while a lone `signalbot worker` delivers the cards it causes; the
 worker's CPU time (/proc), less its idle rate measured before, divided by the posts Slack
-(the stand-in) took. The ack benchmark reports the worker's
-share per valid submission beside everything else; this isolates it, for comparing changes
-to the claim, the rendering and the Slack calls. Set `SPY=<file>` to record the worker with
+(the stand-in) took. The ack benchmark reports the worker's share per valid submission
+beside everything else; this isolates it, for comparing changes to the claim, the rendering
+and the Slack calls. Set `SPY=<file>` to record the worker with
 py-spy (raw format, GIL holders only) meanwhile.
 """
 
