@@ -40,16 +40,13 @@ def _cpu() -> float:
 
 def _serve(cert: str | None, key: str | None, urls: Any) -> None:
     """The stand-in, in a child process (over TLS when given a certificate)."""
-    with SlackStandin() as standin:
+    context = None
+    if cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+    with SlackStandin(tls=context) as standin:
         standin.add_user(USER)
-        base = standin.base_url
-        if cert:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(cert, key)
-            server = standin._server
-            server.socket = context.wrap_socket(server.socket, server_side=True)
-            base = base.replace("http://", "https://")
-        urls.put(base)
+        urls.put(standin.base_url)
         time.sleep(3600)
 
 

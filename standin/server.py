@@ -13,6 +13,7 @@ import hashlib
 import itertools
 import json
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -374,15 +375,17 @@ class SlackStandin:
     """A local Slack Web API stand-in. Use as a context manager or call start()/stop()."""
 
     def __init__(self, port: int = 0, *, strict_users: bool = False, verbose: bool = False,
-                 latency: float = 0.0) -> None:
+                 latency: float = 0.0, tls: ssl.SSLContext | None = None) -> None:
         """Create (not start) a stand-in on 127.0.0.1:`port` (0 = any free port).
 
         strict_users: refuse DMs / conversations.open to users not in the registry.
         verbose: print one line per call to stderr.
         latency: seconds every Web API call takes before it is answered (as Slack's own
         round trip does, ~100-300 ms); calls wait side by side, not one after another.
+        tls: a server context (its certificate loaded): answer over HTTPS, as Slack does.
         """
         self._requested_port = port
+        self._tls = tls
         self.strict_users = strict_users
         self.verbose = verbose
         self.latency = latency
@@ -440,6 +443,8 @@ class SlackStandin:
     def start(self) -> SlackStandin:
         """Bind and serve in a daemon thread; returns self."""
         server = _Server(("127.0.0.1", self._requested_port), _Handler)
+        if self._tls is not None:
+            server.socket = self._tls.wrap_socket(server.socket, server_side=True)
         server.standin = self
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -473,7 +478,8 @@ class SlackStandin:
     @property
     def base_url(self) -> str:
         """Base URL for `WebClient(base_url=...)`, e.g. "http://127.0.0.1:PORT/api/"."""
-        return f"http://127.0.0.1:{self.port}/api/"
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/api/"
 
     def response_url(self, key: str = "default") -> str:
         """A local response_url; POSTs to it (e.g. bolt's respond()) land in `responses`."""
