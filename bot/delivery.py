@@ -81,7 +81,12 @@ BURST, BURST_WINDOW = 3, timedelta(seconds=3)  # ~1 message a second per convers
 # CONCURRENCY). Rows a pass claims per lane it could start: lanes are a few rows long.
 CONCURRENCY = 16
 ROWS_PER_LANE = 4
-CLAIM_EVERY = 0.2  # seconds between claims while there is no backlog (see `serve`)
+# Seconds between claims while there is no backlog (see `serve`). A claim costs a dozen
+# statements whatever it holds, so under a steady stream of hand-offs a longer wait means
+# fewer, larger claims (the worker's CPU a post: 0.2 s 1.25 ms, 0.5 s 1.00 ms); the price
+# is up to this much delay on a card and, when Slack's pace is what holds the posts back,
+# a little slower catch-up (docs/benchmarks.md, finding 18).
+CLAIM_EVERY = 0.5
 POST_METHOD = "chat.postMessage"
 PROFILE_TTL = timedelta(days=1)
 

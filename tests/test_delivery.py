@@ -10,7 +10,7 @@ import yaml
 from freezegun import freeze_time
 from sqlalchemy import select
 
-from bot.delivery import Budget, Deliverer, make_client
+from bot.delivery import CLAIM_EVERY, Budget, Deliverer, make_client
 from service import outgoing
 from storage.models import OutboxMessage
 from storage.outbox import Outgoing, claim_due, enqueue
@@ -421,7 +421,7 @@ def test_a_worker_waits_for_the_pace_rather_than_claiming_nothing_again(services
         clock.tick(timedelta(seconds=2))
         assert d._idle() == pytest.approx(0.5)  # the first of the burst leaves the window
         clock.tick(timedelta(seconds=0.5))
-        assert d._idle() == pytest.approx(0.2)  # the window ends now: CLAIM_EVERY at most
+        assert d._idle() == pytest.approx(CLAIM_EVERY)  # the window ends now: at most that
         clock.tick(timedelta(seconds=0.2))
         [lane] = d.claim(100)
         assert [row.key for row in lane] == ["later:0", "later:1"]  # the burst went at once
