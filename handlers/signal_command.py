@@ -26,11 +26,10 @@ from service.runtime import Runtime
 from service.views import signal_view
 from service.visibility import may_see_account, may_see_roster
 from storage.queries import (
+    account_for_form,
     count_open_signals_for,
-    find_account,
     managers,
     open_signals_for,
-    remembered_ae,
 )
 
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -106,10 +105,9 @@ def _prefill(services: Runtime, text: str, actor: str, look_up: bool = True) -> 
     if look_up:
         with services.unit_of_work() as session:
             picker = registry_has_accounts(session)  # cached per process once true
-            account = find_account(session, account_name) if account_name else None
+            account, suggested = account_for_form(session, account_name or "")
             if account is not None and may_see_account(services.config, account, actor):
-                account_name, crm_id = account.name, account.crm_id
-                ae_id = remembered_ae(session, account)
+                account_name, crm_id, ae_id = account.name, account.crm_id, suggested
     return Prefill(account=account_name, urgency=urgency, ae_id=ae_id, crm_id=crm_id,
                    account_picker=picker, metadata={"source": "slash"})
 

@@ -31,7 +31,7 @@ from service.trigger_actions import (
 )
 from service.visibility import account_owner_filter, may_see_account
 from storage.outbox import Outgoing, enqueue
-from storage.queries import find_account, name_key, remembered_ae
+from storage.queries import account_for_form, name_key
 
 log = logging.getLogger(__name__)
 VIEW_KEYS = (
@@ -144,10 +144,9 @@ def account_picked(ack: Ack, body: dict[str, Any], actor: str, context,
     chosen = Form(view).user("ae")
     if value[:2] in ("c:", "n:") and view.get("id") and not chosen:
         with services.unit_of_work() as session:
-            account = find_account(session, value[2:])
+            account, ae_id = account_for_form(session, value[2:])
             if account and not may_see_account(services.config, account, actor):
-                account = None
-            ae_id = remembered_ae(session, account) if account else None
+                ae_id = None
         if ae_id:
             context["updated_view"] = _with_ae(view, ae_id)
     ack()

@@ -54,17 +54,24 @@ def upsert_account(
     return account
 
 
-def remembered_ae(session: Session, account: Account) -> str | None:
-    """The AE to suggest for a new signal on `account`: the registry's, else the last one
-    a signal on it went to (a suggestion for the form only: ownership is the registry's)."""
-    if account.ae_id:
-        return account.ae_id
-    return session.scalar(
-        select(Signal.ae_id)
-        .where(Signal.account_id == account.id, Signal.ae_id.is_not(None))
-        .order_by(Signal.created_at.desc(), Signal.id.desc())
-        .limit(1)
-    )
+# The AE a form suggests for a new signal on an account: the registry's, else the one its
+# latest signal went to (a suggestion only: ownership is the registry's).
+_LATEST_AE = (select(Signal.ae_id)
+              .where(Signal.account_id == Account.id, Signal.ae_id.is_not(None))
+              .order_by(Signal.created_at.desc(), Signal.id.desc())
+              .limit(1).correlate(Account).scalar_subquery())
+_ACCOUNT_AND_AE = select(Account, func.coalesce(Account.ae_id, _LATEST_AE)).where(
+    _ACCOUNT_BY_TEXT.whereclause)
+
+
+def account_for_form(session: Session, text: str) -> tuple[Account | None, str | None]:
+    """An account by CRM id or by name (as `find_account`), and the AE to suggest for a new
+    signal on it, read together in one statement; (None, None) when there is none."""
+    text = text.strip()
+    if not text:
+        return None, None
+    found = session.execute(_ACCOUNT_AND_AE, {"text": text, "key": name_key(text)}).first()
+    return (found[0], found[1]) if found is not None else (None, None)
 
 
 def person(session: Session, slack_id: str) -> Person:

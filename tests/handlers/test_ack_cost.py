@@ -24,6 +24,7 @@ from tests.support import VALID_SIGNAL, wait_for
 # `one_statement`).
 MAX_SUBMISSION = {"sqlite": 7, "postgresql": 3}
 MAX_MODAL_NO_TEXT = 0  # `/signal` alone, once the process knows the registry has accounts
+MAX_MODAL_ACCOUNT = 1  # `/signal <account>`: the account and the AE to suggest, together
 
 
 @contextmanager
@@ -98,6 +99,17 @@ def test_signal_without_text_opens_the_modal_without_the_database(driver):
         view = driver.open_signal_modal(CSM)
     assert view["callback_id"] == "signal_modal"
     assert len(statements) <= MAX_MODAL_NO_TEXT, statements
+
+
+def test_signal_with_an_account_reads_it_and_its_ae_with_one_statement(driver):
+    _warm(driver)
+    engine = driver.services.engine
+    with counting(engine) as statements:
+        view = driver.open_signal_modal(CSM, "globex corp hot")
+    blocks = {b.get("block_id"): b for b in view["blocks"]}
+    assert blocks["account"]["element"]["initial_option"]["text"]["text"] == "Globex Corp"
+    assert blocks["ae"]["element"]["initial_user"] == AE  # its latest signal's AE
+    assert len(statements) <= MAX_MODAL_ACCOUNT, statements
 
 
 def test_a_tz_seen_once_is_not_read_again_within_the_ttl(slack):
