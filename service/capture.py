@@ -27,10 +27,10 @@ from service.crm import sync_items
 from service.history import record_event
 from service.signals import refuse
 from service.trigger_actions import mark_acted
-from storage.bulk import insert_one, insert_pending, one_statement, write_changes
-from storage.models import Account, Deadline, QualificationAnswer, Signal, SignalEvent
+from storage.bulk import insert_pending, one_statement, write_changes
+from storage.models import Deadline, QualificationAnswer, Signal, SignalEvent
 from storage.outbox import Outgoing, enqueue
-from storage.queries import ensure_person, upsert_account
+from storage.queries import ensure_person, insert_signal
 
 
 @dataclass
@@ -56,18 +56,18 @@ def log_signal(
     signal's insert): the caller, which commits, treats that as "already saved" (no read
     first: a double submit is rare, every submission would pay for the look).
     The statements are few and each row kind is written once: the account (read, or
-    inserted), the signal (one Core INSERT returning its id), then its answers, events,
-    clocks and outbox rows in one statement each (no autoflush in between), and the signal's
-    new stage and version in one UPDATE (no flush of it at commit), those last five in a
-    single statement on PostgreSQL; people and time zones come from this process's caches
-    (storage/cache.py).
+    inserted), the signal (one Core INSERT returning its id; on PostgreSQL a known account
+    is read in it), then its answers, events, clocks and outbox rows in one statement each
+    (no autoflush in between), and the signal's new stage and version in one UPDATE (no
+    flush of it at commit), those last five in a single statement on PostgreSQL; people and
+    time zones come from this process's caches (storage/cache.py).
     """
     # Logging never changes the account's owners: they come from the registry (import, CRM,
     # an admin). Anyone may log on any account; the owner CSM hears of it.
-    account = upsert_account(session, draft.account, now, crm_id=draft.crm_id)
     ensure_person(session, actor)
-    signal = _new_signal(draft, account, actor, now, submission_key)
-    insert_one(session, signal)  # its id, for its answers, events, clocks and messages
+    signal = _new_signal(draft, actor, now, submission_key)
+    # its id, for its answers, events, clocks and messages; the account read with it
+    account = insert_signal(session, signal, draft.account, draft.crm_id, now)
     with session.no_autoflush:  # no read below needs these rows; nothing is flushed
         session.add_all(_answers(signal.id, draft.answers, actor, now))
         owner = account.csm_id if account.csm_id not in (None, actor) else None
@@ -103,12 +103,9 @@ def _tell_owner(signal: Signal, account: str, owner: str, actor: str) -> Outgoin
     return outgoing.notice(f"logged-on-yours:{signal.id}:{owner}", owner, text, signal)
 
 
-def _new_signal(
-    draft: SignalDraft, account: Account, actor: str, now: datetime, key: str | None
-) -> Signal:
+def _new_signal(draft: SignalDraft, actor: str, now: datetime, key: str | None) -> Signal:
+    """The new signal, its account not set yet (`insert_signal` finds it)."""
     return Signal(
-        account=account,
-        account_id=account.id,
         csm_id=actor,
         ae_id=draft.ae_id,
         category=draft.category,

@@ -25,12 +25,14 @@ from sqlalchemy import (
     cast,
     column,
     func,
+    insert,
     inspect,
     select,
+    true,
 )
 from sqlalchemy.orm import Session, make_transient, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.sql import TableValuedAlias
+from sqlalchemy.sql import Select, TableValuedAlias
 
 from storage.db import insert_for, is_postgres
 
@@ -309,6 +311,69 @@ def insert_one(session: Session, obj: Any) -> None:
     setattr(obj, key, new_id)
     make_transient_to_detached(obj)
     session.add(obj)
+
+
+def insert_one_under(session: Session, obj: Any, relation: str, parent: Select,
+                     params: Mapping[str, Any]) -> Any | None:
+    """`insert_one` for a new `obj` whose many-to-one `relation` is the row `parent` selects
+    (its entity, by a key: the first row is taken), both in one statement on PostgreSQL:
+    `WITH parent AS (…), new AS (INSERT … SELECT parent.key, … RETURNING id) SELECT …`.
+    Returns the parent, as the session would have loaded it, now set on `obj`; None, with
+    nothing written, when `parent` finds no row, and always on SQLite (in process, where a
+    statement more costs no round trip): the caller reads the parent and uses `insert_one`.
+    `parent` must be built once (a module constant): its statement is kept per connection.
+    """
+    if not is_postgres(session):
+        return None
+    mapper = inspect(type(obj))
+    prop = mapper.relationships[relation]
+    ((foreign, referred),) = prop.local_remote_pairs
+    columns = [(attr, col) for attr, col in _insert_columns(mapper) if col is not foreign]
+    row = _row(inspect(obj).dict, columns)
+    if row is None:
+        raise ValueError(f"{mapper.class_.__name__} has a column with a callable default")
+    table = mapper.local_table
+    (key,) = mapper.primary_key
+    connection = session.connection()
+    stmt = _built(connection, ("under", table, relation, parent, tuple(row)),
+                  lambda: _insert_under(table, key, foreign, referred, parent, list(row)))
+    found = connection.execute(stmt, {**params, **{f"v_{n}": v for n, v in row.items()}}).first()
+    if found is None:
+        return None
+    related = _loaded(session, prop.mapper, found._mapping)
+    for attr, col in columns:  # the defaults the row took, so that nothing is expired
+        setattr(obj, attr, row[col.key])
+    setattr(obj, mapper.get_property_by_column(foreign).key, getattr(related, referred.key))
+    setattr(obj, relation, related)
+    setattr(obj, mapper.get_property_by_column(key).key, found[0])
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return related
+
+
+def _insert_under(table: Table, key: Column, foreign: Column, referred: Column,
+                  parent: Select, given: list[str]) -> Any:
+    found = parent.limit(1).cte("parent")
+    values = [bindparam(f"v_{name}", type_=table.c[name].type) for name in given]
+    new = (insert(table)
+           .from_select([foreign.key, *given], select(found.c[referred.key], *values))
+           .returning(key).cte("new"))
+    return select(new.c[key.key].label("new_id"), *found.c).select_from(
+        new.join(found, true()))
+
+
+def _loaded(session: Session, mapper: Any, values: Mapping[str, Any]) -> Any:
+    """The entity of `mapper` whose columns are `values`, persistent in `session` as if a
+    query had loaded it (the session's own, if it holds that row already)."""
+    ident = tuple(values[col.key] for col in mapper.primary_key)
+    held = session.identity_map.get(mapper.identity_key_from_primary_key(ident))
+    if held is not None:
+        return held
+    entity = mapper.class_(**{attr.key: values[attr.columns[0].key]
+                              for attr in mapper.column_attrs})
+    make_transient_to_detached(entity)
+    session.add(entity)
+    return entity
 
 
 def write_changes(session: Session, obj: Any) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from protocol.stages import OPEN_STAGES
+from storage.bulk import insert_one, insert_one_under
 from storage.cache import MISSING, caches_of
 from storage.db import insert_for, is_postgres
 from storage.lists import in_list
@@ -52,6 +53,26 @@ def upsert_account(
     elif crm_id and not account.crm_id:
         account.crm_id = crm_id
     return account
+
+
+def insert_signal(session: Session, signal: Signal, account: str, crm_id: str | None,
+                  now: datetime) -> Account:
+    """Write the new `signal` (its id set, as `insert_one` leaves it) on the account called
+    `account` (or with `crm_id`), created if new as `upsert_account` does; returns the account.
+
+    An account known by its name is read in the signal's own INSERT on PostgreSQL (one round
+    trip, not two: `insert_one_under`); a CRM id, a new account and SQLite take the two steps.
+    """
+    text = account.strip()
+    if not crm_id and text:
+        found = insert_one_under(session, signal, "account", _ACCOUNT_BY_TEXT,
+                                 {"text": text, "key": name_key(text)})
+        if found is not None:
+            return found
+    known = upsert_account(session, account, now, crm_id=crm_id)
+    signal.account, signal.account_id = known, known.id
+    insert_one(session, signal)
+    return known
 
 
 # The AE a form suggests for a new signal on an account: the registry's, else the one its

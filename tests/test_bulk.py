@@ -10,7 +10,13 @@ import pytest
 from sqlalchemy import String, create_engine, event, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from storage.bulk import insert_one, insert_rows, one_statement, write_changes
+from storage.bulk import (
+    insert_one,
+    insert_one_under,
+    insert_rows,
+    one_statement,
+    write_changes,
+)
 from storage.db import is_postgres
 from storage.models import Account, OutboxMessage, Signal
 from tests.conftest import make_services
@@ -78,6 +84,60 @@ def test_insert_one_writes_the_row_and_leaves_it_loaded_and_clean(session):
     session.expire_all()
     assert session.get(Signal, first.id).stage == "handed_off"
     assert session.get(Signal, second.id).stage == "signal"
+    assert session.scalar(select(func.count()).select_from(Signal)) == 2
+
+
+def _unplaced(key: str) -> Signal:
+    """A new signal whose account is not set yet."""
+    return Signal(csm_id="UCSM", ae_id="UAE", category="expansion", kind="seats",
+                  buyer_name="Dana", timeline="Q1", note="n", urgency="hot", stage="signal",
+                  submission_key=key, created_at=NOW, updated_at=NOW)
+
+
+def test_insert_one_under_reads_the_parent_in_the_insert_on_postgresql(session):
+    from storage.queries import _ACCOUNT_BY_TEXT
+    from tests.handlers.test_ack_cost import counting
+
+    account = _account(session, "Globex")
+    account.crm_id = "crm-9"
+    session.flush()
+    session.expunge(account)  # as in a new unit of work: not loaded yet
+    signal = _unplaced("u1")
+    by_name = {"text": "Globex", "key": "globex"}
+    with counting(session.get_bind()) as statements:
+        found = insert_one_under(session, signal, "account", _ACCOUNT_BY_TEXT, by_name)
+    if not is_postgres(session):  # SQLite: the caller reads the account, then insert_one
+        assert found is None and statements == []
+        return
+    assert len(statements) == 1, statements
+    assert (found.id, found.crm_id, found.name) == (account.id, "crm-9", "Globex")
+    assert signal.account is found and signal.account_id == found.id and signal.id
+    assert found in session and signal in session and not session.dirty and not session.new
+    assert (signal.version, signal.token, signal.ownership) == (1, 1, "ae")  # its defaults
+    again = _unplaced("u2")  # the account is in the session now: that one is used
+    assert insert_one_under(session, again, "account", _ACCOUNT_BY_TEXT, by_name) is found
+    missing = _unplaced("u3")  # no such account: nothing written
+    assert insert_one_under(session, missing, "account", _ACCOUNT_BY_TEXT,
+                            {"text": "Initech", "key": "initech"}) is None
+    session.flush()
+    session.expire_all()
+    stored = session.execute(select(Signal.submission_key, Signal.account_id)
+                             .order_by(Signal.id)).all()
+    assert stored == [("u1", account.id), ("u2", account.id)]
+
+
+def test_insert_signal_finds_or_creates_its_account_on_either_database(session):
+    from storage.queries import insert_signal
+
+    known = _account(session, "Globex Corp")
+    session.flush()
+    first = _unplaced("s1")
+    assert insert_signal(session, first, "  globex   corp ", None, NOW).id == known.id
+    second = _unplaced("s2")
+    created = insert_signal(session, second, "Initech", None, NOW)
+    assert created.id != known.id and created.name == "Initech"
+    assert (first.account_id, second.account_id) == (known.id, created.id)
+    session.flush()
     assert session.scalar(select(func.count()).select_from(Signal)) == 2
 
 
