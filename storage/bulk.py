@@ -207,12 +207,13 @@ def update_rows(session: Session, table: Table, key: str, types: Mapping[str, An
 
 def executemany(connection: Connection, stmt: Any, rows: Sequence[Mapping[str, Any]],
                 names: Sequence[str] | None = None, same: Mapping[str, Any] | None = None
-                ) -> None:
+                ) -> int:
     """`stmt` once per row, as one driver executemany (SQLite), each value converted by its
     type's own bind processor, as SQLAlchemy's executemany would, but a value met before is
     not converted again (a batch's rows share a few timestamps: `now`) and no per-row
     bookkeeping is done: this is most of the cost of writing rows on SQLite. `same`: the
-    values of columns in `names` that no row holds."""
+    values of columns in `names` (or of parameters) that no row holds. Returns the rows
+    the statements changed, all together."""
     compiled = _compiled(connection, stmt, names)
     defaults = {name: bind.effective_value for name, bind in compiled.binds.items()}  # literals
     defaults.update(same or {})
@@ -221,7 +222,7 @@ def executemany(connection: Connection, stmt: Any, rows: Sequence[Mapping[str, A
     order = compiled.positiontup or []
     values = [tuple(_value(row, name, defaults, convert[name]) for name in order)
               for row in rows]
-    connection.exec_driver_sql(compiled.string, values)
+    return connection.exec_driver_sql(compiled.string, values).rowcount
 
 
 def _compiled(connection: Connection, stmt: Any, names: Sequence[str] | None) -> Any:
