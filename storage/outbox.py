@@ -336,10 +336,14 @@ def finish_sent(session: Session, worker: str, posts: list[SentPost]) -> set[int
     same = {"worker": worker, **{f"set_{name}": value for name, value in _SENT_STATE.items()}}
     if executemany(session.connection(), _FINISH_SENT_EACH, each, same=same) == len(posts):
         return {p.row_id for p in posts}
-    # a claim ran out meanwhile (rare): recorded are the rows that now hold this post's ts
-    stored = dict(session.execute(select(_OUTBOX.c.id, _OUTBOX.c.result_ts).where(
-        _OUTBOX.c.id.in_([p.row_id for p in posts]))).all())
-    return {p.row_id for p in posts if stored.get(p.row_id) == p.ts}
+    # a claim ran out meanwhile (rare): recorded are the rows still this attempt's, now sent
+    # (another worker may have adopted the same ts by reconciling: that row is not ours)
+    stored = {row.id: row for row in session.execute(
+        select(_OUTBOX.c.id, _OUTBOX.c.status, _OUTBOX.c.claimed_by, _OUTBOX.c.attempts)
+        .where(_OUTBOX.c.id.in_([p.row_id for p in posts])))}
+    return {p.row_id for p in posts if (row := stored.get(p.row_id)) is not None
+            and (row.status, row.claimed_by, row.attempts)
+            == (OutboxStatus.SENT.value, worker, p.attempt)}
 
 
 def backlog(session: Session, now: datetime) -> dict[str, Any]:

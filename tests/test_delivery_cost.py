@@ -160,6 +160,27 @@ def test_a_batch_records_only_the_posts_whose_claim_still_holds(driver):
         assert (row.status, row.claimed_by, row.result_ts) == ("sending", "another-worker", None)
 
 
+def test_a_batch_does_not_record_a_post_another_worker_recorded_already(driver):
+    """Another claimer took a row over (this claim's lease ran out), reconciled it and
+    adopted this very post's ts: the batch records the rest, not that row, and does not
+    write its card a second time (a card's channel and ts are unique)."""
+    deliverer, before = _sent_in_a_batch(driver, "VADOPT", submissions=2)
+    with deliverer._unrecorded_lock:
+        sent = deliverer._unrecorded[0]
+    with driver.services.unit_of_work() as session:
+        session.execute(update(OutboxMessage).where(OutboxMessage.id == sent.row.id).values(
+            claimed_by="another-worker", attempts=sent.row.attempt + 1, status="sent",
+            result_channel=sent.channel, result_ts=sent.ts))
+        session.add(Card(signal_id=sent.row.signal_id, audience=sent.row.payload["audience"],
+                         user_id=sent.row.target, channel=sent.channel, ts=sent.ts,
+                         created_at=sent.at))
+    deliverer.flush_records()
+    deliverer.batch_records = False
+    assert _counts(driver) == (before[0] + 4, before[1] + 4)  # three by the batch, one adopted
+    with deliverer._unrecorded_lock:
+        assert deliverer._unrecorded == []  # written, not kept for a flush that would fail
+
+
 def test_a_claim_writes_the_records_waiting_and_on_postgresql_renders_in_one_transaction(
         driver):
     """The posts recorded since the last claim are written in the claim's transaction; on
