@@ -299,17 +299,31 @@ def insert_one(session: Session, obj: Any) -> None:
     value or a scalar default (a callable default raises ValueError); relationships are
     left unloaded, except many-to-one objects already set on `obj`.
     """
+    mapper, columns, row = _new_row(obj)
+    (key,) = mapper.primary_key
+    ((new_id,),) = insert_rows(session, mapper.local_table, [row], returning=[key])
+    _as_loaded(session, obj, columns, row, {mapper.get_property_by_column(key).key: new_id})
+
+
+def _new_row(obj: Any, leave: Column | None = None) -> tuple[Any, list, dict]:
+    """The mapper of the new `obj`, the (attribute, column) pairs it is inserted with (not
+    `leave`) and the row's values: each column's, or its scalar default."""
     mapper = inspect(type(obj))
-    (key,) = [attr.key for attr in mapper.column_attrs if attr.columns[0].primary_key]
-    columns = _insert_columns(mapper)
+    columns = [(attr, col) for attr, col in _insert_columns(mapper) if col is not leave]
     row = _row(inspect(obj).dict, columns)
     if row is None:
         raise ValueError(f"{mapper.class_.__name__} has a column with a callable default")
-    table = mapper.local_table
-    ((new_id,),) = insert_rows(session, table, [row], returning=[table.c[key]])
-    for attr, col in columns:  # the defaults the row took, so that nothing is expired
+    return mapper, columns, row
+
+
+def _as_loaded(session: Session, obj: Any, columns: list, row: Mapping[str, Any],
+               more: Mapping[str, Any]) -> None:
+    """`obj` just written as `row`, holding the defaults the row took (so that nothing is
+    expired) and the values `more` (its new key), made part of `session` as if loaded."""
+    for attr, col in columns:
         setattr(obj, attr, row[col.key])
-    setattr(obj, key, new_id)
+    for attr, value in more.items():
+        setattr(obj, attr, value)
     make_transient_to_detached(obj)
     session.add(obj)
 
@@ -326,13 +340,9 @@ def insert_one_under(session: Session, obj: Any, relation: str, parent: Select,
     """
     if not is_postgres(session):
         return None
-    mapper = inspect(type(obj))
-    prop = mapper.relationships[relation]
+    prop = inspect(type(obj)).relationships[relation]
     ((foreign, referred),) = prop.local_remote_pairs
-    columns = [(attr, col) for attr, col in _insert_columns(mapper) if col is not foreign]
-    row = _row(inspect(obj).dict, columns)
-    if row is None:
-        raise ValueError(f"{mapper.class_.__name__} has a column with a callable default")
+    mapper, columns, row = _new_row(obj, leave=foreign)
     table = mapper.local_table
     (key,) = mapper.primary_key
     connection = session.connection()
@@ -342,13 +352,9 @@ def insert_one_under(session: Session, obj: Any, relation: str, parent: Select,
     if found is None:
         return None
     related = _loaded(session, prop.mapper, found._mapping)
-    for attr, col in columns:  # the defaults the row took, so that nothing is expired
-        setattr(obj, attr, row[col.key])
-    setattr(obj, mapper.get_property_by_column(foreign).key, getattr(related, referred.key))
-    setattr(obj, relation, related)
-    setattr(obj, mapper.get_property_by_column(key).key, found[0])
-    make_transient_to_detached(obj)
-    session.add(obj)
+    _as_loaded(session, obj, columns, row, {
+        mapper.get_property_by_column(foreign).key: getattr(related, referred.key),
+        relation: related, mapper.get_property_by_column(key).key: found[0]})
     return related
 
 
@@ -370,10 +376,9 @@ def _loaded(session: Session, mapper: Any, values: Mapping[str, Any]) -> Any:
     held = session.identity_map.get(mapper.identity_key_from_primary_key(ident))
     if held is not None:
         return held
-    entity = mapper.class_(**{attr.key: values[attr.columns[0].key]
-                              for attr in mapper.column_attrs})
-    make_transient_to_detached(entity)
-    session.add(entity)
+    entity = mapper.class_()
+    _as_loaded(session, entity, [], {}, {attr.key: values[attr.columns[0].key]
+                                         for attr in mapper.column_attrs})
     return entity
 
 
