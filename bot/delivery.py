@@ -61,7 +61,7 @@ from storage.outbox import (
     finish_sent,
     next_due,
 )
-from storage.queries import dm_channels
+from storage.queries import dm_channels, remember_profile
 from storage.queries import person as known_person
 
 log = logging.getLogger(__name__)
@@ -682,34 +682,40 @@ class Deliverer:
     # -- conversations -------------------------------------------------------------------
 
     def conversation(self, target: str) -> str:
-        """The channel to post in: the DM with a user (opened once, cached), or the channel."""
+        """The channel to post in: the DM with a user (opened once, cached), or the channel.
+
+        Slack is asked (users.info, conversations.open) with no transaction open: on SQLite
+        a write transaction holds the one write lock every ack waits for, and would hold it
+        for as long as Slack takes to answer."""
         if not target.startswith(("U", "W")):
             return target
         with unit_of_work(self.factory) as session:
             person = known_person(session, target)  # race-free with other deliverers
-            stale = _stale(person, self.clock())
-            if person.deactivated and not stale:
-                raise Unreachable(target, known=True)
-            if person.dm_channel and not stale:
-                return person.dm_channel
-            self._refresh_profile(person)  # a wrong "deactivated" mark heals here
-            if not person.dm_channel:
-                self.ready("conversations.open")
-                person.dm_channel = self.client.conversations_open(users=target)["channel"]["id"]
+        stale = _stale(person, self.clock())
+        if person.deactivated and not stale:
+            raise Unreachable(target, known=True)
+        if person.dm_channel and not stale:
             return person.dm_channel
+        profile = self._profile(person)  # a wrong "deactivated" mark heals here
+        channel = person.dm_channel
+        if not channel:
+            self.ready("conversations.open")
+            channel = self.client.conversations_open(users=target)["channel"]["id"]
+        with unit_of_work(self.factory) as session:
+            remember_profile(session, target, dm_channel=channel, deactivated=False, **profile)
+        return channel
 
-    def _refresh_profile(self, person: Person) -> None:
+    def _profile(self, person: Person) -> dict[str, Any]:
+        """What Slack says of `person` now (users.info): the columns of their row it sets.
+        Unreachable when Slack says they are gone (nothing is written: the hold that follows
+        marks them, fenced on the row's claim)."""
         self.ready("users.info")
         user = self.client.users_info(user=person.slack_id)["user"]
-        person.profile_checked_at = self.clock()
-        person.tz = user.get("tz") or person.tz
-        person.name = user.get("real_name") or user.get("name") or person.name
-        person.email = (user.get("profile") or {}).get("email") or person.email
         if user.get("deleted"):
-            known = person.deactivated
-            person.deactivated = True
-            raise Unreachable(person.slack_id, known=known)
-        person.deactivated = False
+            raise Unreachable(person.slack_id, known=person.deactivated)
+        return {"profile_checked_at": self.clock(), "tz": user.get("tz") or person.tz,
+                "name": user.get("real_name") or user.get("name") or person.name,
+                "email": (user.get("profile") or {}).get("email") or person.email}
 
     def reconcile(self, channel: str, key: str, since: datetime | None) -> str | None:
         """The ts of a message already in `channel` carrying outbox `key`, if there is one."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, union
+from sqlalchemy import bindparam, func, or_, select, union, update
 from sqlalchemy.orm import Session
 
 from protocol.stages import OPEN_STAGES
@@ -103,6 +104,11 @@ def person(session: Session, slack_id: str) -> Person:
             slack_id=slack_id, deactivated=False))
         found = session.get(Person, slack_id)
     return found
+
+
+def remember_profile(session: Session, slack_id: str, **columns: Any) -> None:
+    """Write what Slack said of a person (profile, DM channel) onto their row: one UPDATE."""
+    session.execute(update(Person).where(Person.slack_id == slack_id).values(**columns))
 
 
 def dm_channels(session: Session, slack_ids: set[str], checked_since: datetime) -> dict[str, str]:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 from freezegun import freeze_time
-from sqlalchemy import select
+from sqlalchemy import make_url, select, text
 
 from bot.delivery import CLAIM_EVERY, Budget, Deliverer, make_client
 from service import outgoing
-from storage.models import OutboxMessage
+from storage.models import OutboxMessage, Person
 from storage.outbox import Outgoing, claim_due, enqueue
 from tests.people import ADMIN, MGR
 
@@ -165,6 +168,55 @@ def test_a_claimer_that_died_mid_send_is_reconciled_by_another(services, standin
     assert texts_in(standin, MGR) == ["message 0"]
     [row] = rows(services)
     assert row.status == "sent" and row.claimed_by == "alive"
+
+
+def _write_without_waiting(services, slack_id: str) -> None:
+    """Write the person's row, refusing to wait for another writer: SQLite's write lock is
+    asked for without its busy handler (or this test's own lock file), PostgreSQL's row lock
+    with a 200 ms lock timeout. Raises when a writer holds what this write needs."""
+    url = services.engine.url
+    if url.get_backend_name() == "sqlite":
+        raw = sqlite3.connect(make_url(url).database, timeout=0, isolation_level=None)
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+            raw.execute("INSERT OR IGNORE INTO people (slack_id, deactivated) VALUES (?, 0)",
+                        (slack_id,))
+            raw.execute("COMMIT")
+        finally:
+            raw.close()
+        return
+    with services.engine.connect() as conn:
+        conn.execute(text("SET lock_timeout = '200ms'"))
+        conn.execute(text("INSERT INTO people (slack_id, deactivated) VALUES (:id, false) "
+                          "ON CONFLICT DO NOTHING"), {"id": slack_id})
+        conn.commit()
+
+
+def test_no_write_waits_while_slack_is_asked_about_a_new_person(services, standin):
+    """The first DM to someone asks Slack who they are and opens the DM; on SQLite an open
+    write transaction meanwhile would hold the one write lock every ack waits for."""
+    newcomer = "U0NEWCOMER"
+    standin.add_user(newcomer, name="Nova Newcomer", tz="Europe/Paris")
+    standin.fail_next("users.info", delay=2.0)  # Slack is slow: answers after 2 s
+    d = deliverer(services, standin)
+    found: list[str] = []
+    asking = threading.Thread(target=lambda: found.append(d.conversation(newcomer)))
+    asking.start()
+    deadline = time.monotonic() + 5
+    while not standin.calls_to("users.info") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert standin.calls_to("users.info"), "the deliverer never asked Slack"
+    try:
+        _write_without_waiting(services, newcomer)  # raised while the lock was held
+        assert asking.is_alive()  # Slack has not answered yet: written meanwhile
+    finally:
+        asking.join()
+    assert found == [standin.dm_channel(newcomer)]
+    with services.unit_of_work() as session:
+        row = session.get(Person, newcomer)
+        assert (row.dm_channel, row.tz, row.name) == (
+            standin.dm_channel(newcomer), "Europe/Paris", "Nova Newcomer")
+        assert row.profile_checked_at is not None and not row.deactivated
 
 
 def test_bursts_to_one_conversation_are_paced(services, standin):
