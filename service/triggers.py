@@ -17,7 +17,7 @@ from protocol.config import Config
 from protocol.triggers import TriggerState
 from service.accounts import queue_evaluation
 from service.evaluation import evaluate_accounts
-from storage.db import is_postgres
+from storage.db import begin_writing, is_postgres
 from storage.models import Account, ProductEvent, Signal, Trigger, TriggerQueue
 
 if TYPE_CHECKING:
@@ -73,7 +73,9 @@ def requeue_due(session: Session, config: Config, now: datetime) -> None:
 
 
 def claim(session: Session, limit: int) -> list[int]:
-    """Take up to `limit` queue rows' accounts and drop every queue row of theirs we can lock."""
+    """Take up to `limit` queue rows' accounts and drop every queue row of theirs we can lock
+    (on SQLite: read holding the write lock, so two workers never take the same account)."""
+    begin_writing(session)
     stmt = select(TriggerQueue.account_id).order_by(TriggerQueue.id).limit(limit)
     rows = select(TriggerQueue.id)
     if is_postgres(session):

@@ -116,6 +116,19 @@ def is_postgres(session_or_engine) -> bool:
     return bind.dialect.name == "postgresql"
 
 
+def begin_writing(session: Session) -> None:
+    """On SQLite, open the session's transaction holding the write lock now, before its
+    first read (unless a write holds it already): Python's `sqlite3` begins a transaction
+    only at the first write, so the reads before it are not part of it, and a unit of work
+    that reads rows and then marks them (a claim) would let another writer take the same
+    rows in between. PostgreSQL's claims lock the rows they read instead."""
+    if is_postgres(session):
+        return
+    connection = session.connection()
+    if not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def insert_for(session: Session, table):
     """The dialect's INSERT (PostgreSQL or SQLite), which has `on_conflict_do_nothing`."""
     from sqlalchemy.dialects.postgresql import insert as pg_insert

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from storage.bulk import executemany, insert_rows, recordset, rows_param
-from storage.db import is_postgres
+from storage.db import begin_writing, is_postgres
 from storage.lists import in_list, not_in_list
 from storage.models import OutboxMessage
 
@@ -111,8 +111,11 @@ def claim_due(
     (see `_lane_prefixes`), so two claimers never send into one conversation at once.
 
     Three statements when no CRM write or card refresh is due (a fourth when one is): the
-    due rows locked, their lanes read, and one UPDATE … RETURNING for those taken.
+    due rows locked, their lanes read, and one UPDATE … RETURNING for those taken. On SQLite
+    the write lock is taken before the first of them (`begin_writing`), unless the caller's
+    transaction wrote already: there the lock is what keeps two claimers apart.
     """
+    begin_writing(session)  # SQLite: what is read below is what is marked
     stmt = _DUE_LOCKED if is_postgres(session) else _DUE
     if skip_slack:  # Slack delivery is paused; CRM and webhook rows still go
         stmt = stmt.where(_OUTBOX.c.kind.not_like("slack.%"))

@@ -20,7 +20,8 @@ import os
 import sqlite3
 import threading
 
-WRITES = ("insert", "update", "delete", "replace")
+# Statements that write, or open a transaction that will (`storage.db.begin_writing`)
+WRITES = ("insert", "update", "delete", "replace", "begin immediate")
 _holders: dict[int, int] = {}  # thread id -> writer locks it holds (a nested unit of work)
 _holders_guard = threading.Lock()
 
@@ -33,8 +34,8 @@ def lock_path(database: str) -> str | None:
 
 
 def writes(sql: str) -> bool:
-    """True for a statement that opens a write transaction in `sqlite3` (its first word)."""
-    return sql.lstrip()[:7].lower().startswith(WRITES)
+    """True for a statement that opens a write transaction in `sqlite3` (its first words)."""
+    return sql.lstrip()[:15].lower().startswith(WRITES)
 
 
 class WriterLockedConnection(sqlite3.Connection):

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from protocol.sla import ClockState
 from storage.bulk import insert_rows, update_rows
-from storage.db import is_postgres
+from storage.db import begin_writing, is_postgres
 from storage.models import Account, Deadline, Escalation, Person, Signal, SignalEvent
 
 
@@ -64,8 +64,11 @@ def claim_due(session: Session, now: datetime, limit: int) -> list[DueRow]:
     On PostgreSQL the clock and signal rows are locked `FOR UPDATE SKIP LOCKED`: replicas
     split the work, and a signal being changed right now (a click holds its row) is left to
     the next sweep, so nothing is decided on a token a click is changing; a click on a signal
-    the sweep holds waits for the sweep's commit and then sees its escalations.
+    the sweep holds waits for the sweep's commit and then sees its escalations. On SQLite
+    the read is made holding the write lock (`begin_writing`), which does the same for
+    every row: a click's write waits for the sweep's commit.
     """
+    begin_writing(session)
     stmt = (
         select(Deadline.id, Deadline.clock, Deadline.owner_id, Deadline.held_by,
                Deadline.started_at, Deadline.due_at, Deadline.state, Deadline.step,

@@ -410,6 +410,34 @@ def test_a_workspace_ceiling_on_posts_paces_every_conversation_together(services
     assert len(standin.calls_to("chat.postMessage")) == 12 and standin.duplicates() == []
 
 
+def test_two_claimers_at_the_same_moment_never_take_the_same_row(services):
+    """Two workers (each its own connection) claim side by side until nothing is left: each
+    row is taken once. On SQLite the claim's reads come after the write lock, not before."""
+    with services.unit_of_work() as session:
+        enqueue(session, [Outgoing(key=f"k:{i}", kind="slack.post", target=f"U0LANE{i % 300}",
+                                   payload={"text": "x"}) for i in range(600)], services.now())
+    start = threading.Barrier(2)
+    taken: dict[str, list[int]] = {"a": [], "b": []}
+
+    def claim(worker: str) -> None:
+        start.wait()
+        while True:
+            with services.unit_of_work() as session:
+                rows = claim_due(session, now=services.now() + timedelta(seconds=1),
+                                 worker=worker, limit=20, lease=timedelta(minutes=5))
+            if not rows:
+                return
+            taken[worker] += [row.id for row in rows]
+
+    claimers = [threading.Thread(target=claim, args=(w,)) for w in taken]
+    for thread in claimers:
+        thread.start()
+    for thread in claimers:
+        thread.join()
+    assert set(taken["a"]).isdisjoint(taken["b"])
+    assert len(taken["a"]) + len(taken["b"]) == 300  # each lane's first row, once
+
+
 def test_of_rows_due_at_once_a_managers_escalation_is_claimed_first(services):
     """After an outage a sweep decides many escalations at once: each manager's card goes
     before the notices to the AE and the CSM queued with it (and before older ids)."""

@@ -1,4 +1,5 @@
-"""A click racing the sweep, on PostgreSQL (row locks; SQLite has one writer at a time).
+"""A click racing the sweep: on PostgreSQL row locks, on SQLite its one writer, taken before
+the sweep reads its due clocks.
 
 The sweep writes no `signals` row: an escalation does not move the signal's version. What it
 still guarantees against a click on the same signal: a clock whose signal a click holds is
@@ -21,6 +22,7 @@ from service import signals as ops
 from service.sweep import sweep
 from storage.models import OutboxMessage, Signal
 from storage.queries import signal_for_update
+from storage.sweep import claim_due
 from tests.conftest import make_services
 from tests.flow import act, escalations, log, worker
 from tests.people import AE, MGR
@@ -93,6 +95,29 @@ def test_a_click_waits_for_the_sweep_then_both_refresh_the_cards(pg_services, st
     assert escalated.startswith(f"refresh:{sid}:{before}:esc:") and escalated.endswith(":1")
     assert status == "sent" and click_refresh == (f"refresh:{sid}:{before + 1}", "sent")
     assert standin.dm_messages(MGR) and standin.duplicates() == []
+
+
+def test_a_click_after_the_sweep_read_its_due_clocks_waits_for_the_sweep(services):
+    """Between reading a due clock and writing its escalation, the sweep decides; a click
+    that committed in between would be overwritten by a decision made on what it changed
+    (on SQLite, whose `sqlite3` opens a transaction only at the first write, the read
+    takes the write lock itself)."""
+    with freeze_time(START) as clock:
+        sid = log(services)
+        clock.move_to(LATE)
+        clicked = threading.Event()
+
+        def click() -> None:
+            act(services, ops.acknowledge, sid, AE)
+            clicked.set()
+
+        with services.unit_of_work() as session:
+            assert claim_due(session, services.now(), 500)  # read: the sweep decides now
+            thread = threading.Thread(target=click)
+            thread.start()
+            assert not clicked.wait(0.5)  # the click waits for the sweep's commit
+        thread.join(10)
+        assert clicked.is_set()
 
 
 def test_each_escalation_refreshes_the_cards_though_the_version_stays(pg_services, standin):

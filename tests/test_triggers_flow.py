@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from bot.services import Services
 from service import trigger_actions
 from service.ingest import ingest
-from service.triggers import evaluate_accounts, periodic, trigger_digest
+from service.triggers import claim, evaluate_accounts, periodic, trigger_digest
 from storage.models import Account, OutboxMessage, Trigger, TriggerQueue
 from tests.conftest import make_services
 from tests.flow import log, worker
@@ -303,3 +303,28 @@ def test_a_moved_renewal_date_is_a_new_renewal(services):
         periodic(services)
         assert [t[2] for t in triggers(services)] == ["2027-01-20", "2027-01-25"]
         assert periodic(services) == 0  # nothing left to requeue
+
+
+def test_two_workers_claiming_the_queue_at_once_never_take_the_same_account(services):
+    """One claim holds its accounts (uncommitted) while another runs: the other gets none of
+    them (PostgreSQL skips the locked rows; on SQLite the read waits for the write lock)."""
+    now = datetime(2026, 11, 23, 14, tzinfo=UTC)
+    with services.unit_of_work() as session:
+        accounts = [Account(name=f"Queued {n}", name_key=f"queued {n}", created_at=now)
+                    for n in range(5)]
+        session.add_all(accounts)
+        session.flush()
+        session.add_all(TriggerQueue(account_id=a.id, queued_at=now) for a in accounts)
+    other: list[int] = []
+    with services.unit_of_work() as session:
+        mine = claim(session, 500)
+        thread = threading.Thread(target=lambda: other.extend(_claim_once(services)))
+        thread.start()
+        thread.join(0.3)  # the other claim runs meanwhile (or waits)
+    thread.join(10)
+    assert len(mine) == 5 and not set(mine) & set(other)
+
+
+def _claim_once(services) -> list[int]:
+    with services.unit_of_work() as session:
+        return claim(session, 500)
