@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from protocol.stages import OPEN_STAGES
 from storage.bulk import insert_one, insert_one_under
 from storage.cache import MISSING, caches_of
-from storage.db import insert_for, is_postgres
+from storage.db import begin_writing, insert_for, is_postgres
 from storage.lists import in_list
 from storage.models import Account, Person, Signal
 
@@ -153,10 +153,14 @@ def managers(session: Session, configured: Mapping[str, str]) -> dict[str, str]:
 
 
 def signal_for_update(session: Session, signal_id: int) -> Signal | None:
-    """Load a signal, row-locked on PostgreSQL so concurrent clicks apply one at a time."""
+    """Load a signal so concurrent clicks apply one at a time: row-locked on PostgreSQL, read
+    holding the write lock on SQLite (`begin_writing`; a click read before another click's
+    commit would be applied on what that click changed)."""
     stmt = select(Signal).where(Signal.id == signal_id)
     if is_postgres(session):
         stmt = stmt.with_for_update(of=Signal)
+    else:
+        begin_writing(session)
     return session.scalar(stmt)
 
 

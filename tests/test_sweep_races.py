@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from service import signals as ops
 from service.sweep import sweep
-from storage.models import OutboxMessage, Signal
+from storage.models import OutboxMessage, Signal, SignalEvent
 from storage.queries import signal_for_update
 from storage.sweep import claim_due
 from tests.conftest import make_services
@@ -118,6 +118,34 @@ def test_a_click_after_the_sweep_read_its_due_clocks_waits_for_the_sweep(service
             assert not clicked.wait(0.5)  # the click waits for the sweep's commit
         thread.join(10)
         assert clicked.is_set()
+
+
+def test_a_click_waits_for_another_click_on_the_same_signal(services):
+    """Two clicks at once (a double click, the AE and their cover): the second reads the
+    signal after the first committed, so it is refused on what the first changed."""
+    with freeze_time(START):
+        sid = log(services)
+        clicked = threading.Event()
+        refused: list[Exception] = []
+
+        def second() -> None:
+            try:
+                act(services, ops.acknowledge, sid, AE)
+            except Exception as exc:  # noqa: BLE001 - the test looks at it
+                refused.append(exc)
+            clicked.set()
+
+        with services.unit_of_work() as session:
+            signal = signal_for_update(session, sid)
+            thread = threading.Thread(target=second)
+            thread.start()
+            assert not clicked.wait(0.5)  # waits for the first click's commit
+            ops.acknowledge(session, services.config, signal, AE, services.now())
+        thread.join(10)
+        assert clicked.is_set() and refused  # already acknowledged: not applied twice
+    with services.unit_of_work() as session:
+        kinds = session.scalars(select(SignalEvent.kind).where(SignalEvent.signal_id == sid))
+        assert list(kinds).count("acknowledged") == 1
 
 
 def test_each_escalation_refreshes_the_cards_though_the_version_stays(pg_services, standin):
