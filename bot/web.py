@@ -11,13 +11,13 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.guard import guarded
 from bot.ingest_http import PATH as INGEST
 from bot.metrics import count_refused, instrument
 from bot.metrics import respond as metrics_response
 from bot.services import Services
+from bot.slack_form import SlackHandler
 from service.slack_pause import slack_paused
 from storage import heartbeats
 from storage.db import ping, schema_state
@@ -76,7 +76,7 @@ def wsgi_app(
     Every route sits behind `bot.guard.guarded`: bodies over their path's cap get 413 unread;
     a request whose body does not arrive in time (bot/server.py) is answered 408.
     """
-    slack = instrument(SlackRequestHandler(app)) if app else None
+    slack = instrument(SlackHandler(app)) if app else None
     extra = dict(routes or {})
 
     def application(environ: dict[str, Any], start_response) -> Iterable[bytes]:
