@@ -702,7 +702,7 @@ class Deliverer:
             self.ready("conversations.open")
             channel = self.client.conversations_open(users=target)["channel"]["id"]
         with unit_of_work(self.factory) as session:
-            remember_profile(session, target, dm_channel=channel, deactivated=False, **profile)
+            remember_profile(session, target, dm_channel=channel, **profile)
         return channel
 
     def _profile(self, person: Person) -> dict[str, Any]:
@@ -713,7 +713,8 @@ class Deliverer:
         user = self.client.users_info(user=person.slack_id)["user"]
         if user.get("deleted"):
             raise Unreachable(person.slack_id, known=person.deactivated)
-        return {"profile_checked_at": self.clock(), "tz": user.get("tz") or person.tz,
+        return {"profile_checked_at": self.clock(), "deactivated": False,
+                "tz": user.get("tz") or person.tz,
                 "name": user.get("real_name") or user.get("name") or person.name,
                 "email": (user.get("profile") or {}).get("email") or person.email}
 

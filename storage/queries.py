@@ -156,11 +156,10 @@ def signal_for_update(session: Session, signal_id: int) -> Signal | None:
     """Load a signal so concurrent clicks apply one at a time: row-locked on PostgreSQL, read
     holding the write lock on SQLite (`begin_writing`; a click read before another click's
     commit would be applied on what that click changed)."""
+    begin_writing(session)  # SQLite; nothing on PostgreSQL, where the row lock does it
     stmt = select(Signal).where(Signal.id == signal_id)
     if is_postgres(session):
         stmt = stmt.with_for_update(of=Signal)
-    else:
-        begin_writing(session)
     return session.scalar(stmt)
 
 
